@@ -1,0 +1,29 @@
+/// The kernel readiness interfaces a `Selector` can use.
+///
+/// Every case exists on every platform so code can name one, but only those in `available`
+/// can be created; choosing another throws `SelectorError.Reason.backendUnavailable`.
+public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
+    /// Linux `epoll(7)`: cost per wait grows with ready fds, not watched ones.
+    case epoll
+    /// BSD and Apple `kqueue(2)`.
+    case kqueue
+    /// POSIX `poll(2)`: each wait passes every watched fd to the kernel.
+    case poll
+    /// POSIX `select(2)`: like poll, and limited to fds below `FD_SETSIZE` (1024).
+    case select
+
+    /// The backends this platform can create, best first.
+    public static var available: [Backend] { Platform.availableBackends }
+
+    /// The backend `DefaultSelector` uses: epoll on Linux, kqueue on Apple and BSD systems.
+    public static var `default`: Backend { Platform.availableBackends[0] }
+
+    /// Looks a backend up by its name (`"epoll"`, `"poll"`, ...), for command lines and tests.
+    public init?(name: String) { self.init(rawValue: name.lowercased()) }
+
+    /// Whether this platform can create the backend.
+    public var isAvailable: Bool { Platform.availableBackends.contains(self) }
+
+    /// The backend's name, as accepted by `init(name:)`.
+    public var description: String { rawValue }
+}

@@ -1,0 +1,32 @@
+/// What a kernel readiness interface must do; the `Selector` does everything else.
+///
+/// Backends know nothing of keys or handlers. They translate interest changes into system
+/// calls and kernel reports into `ReadyEvent`s. The selector validates arguments first, so a
+/// backend may assume a non-negative fd, valid non-empty events, and calls that match its
+/// current registrations (no duplicate add, no modify or remove of an unknown fd).
+protocol PollingBackend: AnyObject {
+    /// The first fd number the backend cannot watch (`FD_SETSIZE` for select).
+    var descriptorLimit: Int32 { get }
+
+    /// Starts watching `fd` for `events`, reporting it with `token`.
+    func add(fd: Int32, events: Events, token: UInt64) throws(Errno)
+
+    /// Changes what `fd` is watched for (and its token).
+    func modify(fd: Int32, from oldEvents: Events, to newEvents: Events, token: UInt64) throws(Errno)
+
+    /// Stops watching `fd`. Must forget the fd even when it throws (the fd may already be closed).
+    func remove(fd: Int32, events: Events) throws(Errno)
+
+    /// Waits for readiness and writes up to `buffer.count` events into `buffer`.
+    ///
+    /// Returns the number written (0 on timeout). Throws `EINTR` unchanged: the selector owns
+    /// the retry, because only it knows the remaining time.
+    func wait(timeout: WaitTimeout?, into buffer: UnsafeMutableBufferPointer<ReadyEvent>) throws(Errno) -> Int
+
+    /// Releases kernel resources. Called once.
+    func close()
+}
+
+extension PollingBackend {
+    var descriptorLimit: Int32 { Int32.max }
+}

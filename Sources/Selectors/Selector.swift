@@ -1,0 +1,220 @@
+/// Watches file descriptors and reports which are ready: Python's `selectors.BaseSelector`.
+///
+/// ```swift
+/// let selector = try DefaultSelector()
+/// try selector.register(fd, events: .read) { fd, events in print("\(fd) is \(events)") }
+/// for (key, events) in try selector.select(timeout: .seconds(1)) {
+///     key.handler(key.fd, events)
+/// }
+/// ```
+///
+/// A selector is not thread-safe: use it from one thread at a time (an `EventLoop` owns one
+/// and runs it on its thread). All bookkeeping lives here, written once; the backend only
+/// translates to its system calls. Failed registrations leave nothing behind.
+public final class Selector {
+    /// The kernel interface this selector uses.
+    public let backend: Backend
+
+    private let kernel: any PollingBackend
+    private var table = KeyTable()
+    private var ready: UnsafeMutableBufferPointer<ReadyEvent>
+    private var readyCount = 0
+    /// Counts `select` calls, so a `ReadyKeys` view can tell it has been superseded.
+    private var batch: UInt64 = 0
+    /// Whether `close()` has run.
+    public private(set) var isClosed = false
+
+    /// The smallest ready buffer; it grows with the number of registrations so one `select`
+    /// can report every registered fd.
+    private static let minimumReadyCapacity = 64
+
+    /// Creates a selector on `backend` (`epoll_create1`, `kqueue`, or nothing for poll/select).
+    public init(backend: Backend = .default) throws(SelectorError) {
+        self.backend = backend
+        self.kernel = try Platform.makeBackend(backend)
+        self.ready = .allocate(capacity: Selector.minimumReadyCapacity)
+    }
+
+    deinit {
+        close()
+    }
+
+    /// The number of registered fds.
+    public var count: Int { table.count }
+
+    /// Starts watching `fd` for `events`; `handler` is what the caller (or event loop) runs.
+    ///
+    /// Python's `register(fileobj, events, data)`; adds the fd to the kernel's interest set
+    /// (`epoll_ctl(EPOLL_CTL_ADD)`, `EV_ADD`, or the poll/select list).
+    /// - Throws: `invalidEvents` for empty or unknown bits, `negativeDescriptor`,
+    ///   `alreadyRegistered`, `descriptorTooLarge` (select, fd >= `FD_SETSIZE`), or `system`
+    ///   when the kernel refuses the fd (`EBADF` for a closed fd, `EPERM` for a regular file on
+    ///   epoll). After a throw the fd is not registered.
+    @discardableResult
+    public func register(
+        _ fd: Int32, events: Events, handler: @escaping SelectorHandler
+    ) throws(SelectorError) -> SelectorKey {
+        try checkOpen(.register, fd)
+        try validate(.register, fd, events)
+        guard fd < kernel.descriptorLimit else {
+            throw SelectorError(.register, fd: fd, .descriptorTooLarge(limit: kernel.descriptorLimit))
+        }
+        guard table[fd] == nil else { throw SelectorError(.register, fd: fd, .alreadyRegistered) }
+        let generation = table.nextGeneration(for: fd)
+        do {
+            try kernel.add(fd: fd, events: events, token: ReadyEvent.token(fd: fd, generation: generation))
+        } catch {
+            throw SelectorError(.register, fd: fd, .system(error))
+        }
+        let key = SelectorKey(fd: fd, events: events, handler: handler, generation: generation)
+        table.insert(key)
+        growReadyBufferIfNeeded()
+        return key
+    }
+
+    /// Stops watching `fd` and returns the key it had.
+    ///
+    /// Python's `unregister(fileobj)`. Works after the caller closed the fd, or after the fd
+    /// number was reused for another file: the kernel's complaint (`EBADF`, `ENOENT`) is
+    /// ignored, since the bookkeeping is what the caller asked to remove and the new file
+    /// must not be touched.
+    /// - Throws: `notRegistered` if `fd` has no key.
+    @discardableResult
+    public func unregister(_ fd: Int32) throws(SelectorError) -> SelectorKey {
+        try checkOpen(.unregister, fd)
+        guard let key = table.remove(fd) else { throw SelectorError(.unregister, fd: fd, .notRegistered) }
+        // Ignored on purpose: see the doc comment. Every backend forgets the fd even when the
+        // system call fails.
+        try? kernel.remove(fd: fd, events: key.events)
+        return key
+    }
+
+    /// Changes what `fd` waits for, and optionally its handler; returns the new key.
+    ///
+    /// Python's `modify(fileobj, events, data)`. A `nil` handler keeps the current one. When
+    /// only the handler changes no system call is made. If the kernel rejects the change
+    /// (`epoll_ctl(EPOLL_CTL_MOD)`), the fd is unregistered and the error thrown, so the
+    /// table never claims an interest the kernel does not hold.
+    /// - Throws: `invalidEvents`, `negativeDescriptor`, `notRegistered`, or `system`.
+    @discardableResult
+    public func modify(
+        _ fd: Int32, events: Events, handler: SelectorHandler? = nil
+    ) throws(SelectorError) -> SelectorKey {
+        try checkOpen(.modify, fd)
+        try validate(.modify, fd, events)
+        guard let old = table[fd] else { throw SelectorError(.modify, fd: fd, .notRegistered) }
+        if events != old.events {
+            do {
+                try kernel.modify(
+                    fd: fd, from: old.events, to: events,
+                    token: ReadyEvent.token(fd: fd, generation: old.generation))
+            } catch {
+                _ = table.remove(fd)
+                try? kernel.remove(fd: fd, events: old.events)
+                throw SelectorError(.modify, fd: fd, .system(error))
+            }
+        }
+        let key = SelectorKey(fd: fd, events: events, handler: handler ?? old.handler, generation: old.generation)
+        table.replace(key)
+        return key
+    }
+
+    /// The key registered for `fd`: Python's `get_key(fileobj)`.
+    /// - Throws: `notRegistered` if `fd` has no key.
+    public func key(for fd: Int32) throws(SelectorError) -> SelectorKey {
+        try checkOpen(.key, fd)
+        guard let key = table[fd] else { throw SelectorError(.key, fd: fd, .notRegistered) }
+        return key
+    }
+
+    /// A snapshot of every registration: Python's `get_map()`.
+    public var keys: KeyMap {
+        get throws(SelectorError) {
+            try checkOpen(.key, nil)
+            return KeyMap(table: table)
+        }
+    }
+
+    /// Waits until at least one registered fd is ready, or `timeout` passes.
+    ///
+    /// Python's `select(timeout)`, over `epoll_wait`, `poll`, `select` or `kevent`.
+    /// - `nil` blocks until an event arrives.
+    /// - Zero or negative checks readiness without blocking (the system call is still made).
+    /// - Positive waits at least `timeout`, even on an empty selector: the duration is rounded
+    ///   up to the backend's resolution, and a wait the kernel ends early, or a signal
+    ///   interrupts (`EINTR`), is resumed for the remaining time. Waits longer than about
+    ///   24.8 days are clamped to that.
+    ///
+    /// Each ready fd appears once, with the events it is ready for, masked by what its key
+    /// asks for *at the moment the view yields it*. The returned view reads the selector's
+    /// reusable buffer, so nothing is allocated; it is valid until the next `select`, and
+    /// it skips fds that were unregistered or re-registered after the wait, so handlers may
+    /// change any registration while a batch is being dispatched.
+    /// - Throws: `selectorClosed`, or `system` for an unexpected kernel error.
+    public func select(timeout: Duration? = nil) throws(SelectorError) -> ReadyKeys {
+        try checkOpen(.select, nil)
+        batch &+= 1
+        readyCount = 0
+        var limit = WaitTimeout(timeout)
+        let deadline = limit.map { $0.nanoseconds > 0 ? MonotonicClock.now() + $0.nanoseconds : 0 }
+        while true {
+            do {
+                readyCount = try kernel.wait(timeout: limit, into: ready)
+            } catch where error == .interrupted {
+                readyCount = 0
+            } catch {
+                throw SelectorError(.select, fd: nil, .system(error))
+            }
+            guard readyCount == 0, let deadline, deadline > 0 else { break }
+            let remaining = deadline - MonotonicClock.now()
+            guard remaining > 0 else { break }
+            limit = WaitTimeout(nanoseconds: remaining)
+        }
+        return ReadyKeys(selector: self, batch: batch)
+    }
+
+    /// Releases the kernel resources and forgets every registration. Calling it again does
+    /// nothing; every other operation on a closed selector throws `selectorClosed`.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        kernel.close()
+        table = KeyTable()
+        readyCount = 0
+        ready.deallocate()
+        ready = UnsafeMutableBufferPointer(start: nil, count: 0)
+    }
+
+    /// The ready event at `index` of batch `batch`, resolved against the current key table:
+    /// `nil` when the batch is over or superseded, `.some(nil)` when the event is stale.
+    @inline(__always)
+    func resolve(_ index: Int, batch expected: UInt64) -> (key: SelectorKey, events: Events)?? {
+        guard expected == batch, index < readyCount else { return nil }
+        let event = ready[index]
+        guard let key = table[event.fd], key.generation == event.generation else { return .some(nil) }
+        let events = event.events.intersection(key.events)
+        return events.isEmpty ? .some(nil) : (key, events)
+    }
+
+    private func checkOpen(_ operation: SelectorError.Operation, _ fd: Int32?) throws(SelectorError) {
+        if isClosed { throw SelectorError(operation, fd: fd, .selectorClosed) }
+    }
+
+    private func validate(_ operation: SelectorError.Operation, _ fd: Int32, _ events: Events) throws(SelectorError) {
+        guard events.isValidInterest else { throw SelectorError(operation, fd: fd, .invalidEvents(events)) }
+        guard fd >= 0 else { throw SelectorError(operation, fd: fd, .negativeDescriptor) }
+    }
+
+    private func growReadyBufferIfNeeded() {
+        guard table.count > ready.count else { return }
+        let grown = UnsafeMutableBufferPointer<ReadyEvent>.allocate(capacity: ready.count * 2)
+        ready.deallocate()
+        ready = grown
+        readyCount = 0
+        batch &+= 1
+    }
+}
+
+/// `DefaultSelector()` creates a selector on the best backend of the platform: epoll on
+/// Linux, kqueue on Apple and BSD systems (see `Backend.default`).
+public typealias DefaultSelector = Selector

@@ -1,0 +1,78 @@
+/// The error every `Selector` operation throws: which operation, on which fd, and why.
+///
+/// Its description reads like `register(fd: 7): already registered`.
+public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The public operation that failed.
+    public enum Operation: String, Sendable {
+        /// Creating the selector (`epoll_create1`, `kqueue`).
+        case create
+        /// `Selector.register`.
+        case register
+        /// `Selector.unregister`.
+        case unregister
+        /// `Selector.modify`.
+        case modify
+        /// `Selector.select`.
+        case select
+        /// `Selector.key(for:)`.
+        case key = "key(for:)"
+    }
+
+    /// Why the operation failed.
+    public enum Reason: Equatable, Sendable, CustomStringConvertible {
+        /// The selector was closed.
+        case selectorClosed
+        /// The events were empty or had bits other than `.read` and `.write`.
+        case invalidEvents(Events)
+        /// The fd was negative.
+        case negativeDescriptor
+        /// The fd is already registered.
+        case alreadyRegistered
+        /// The fd is not registered.
+        case notRegistered
+        /// The backend cannot watch an fd this large (`select` stops below `FD_SETSIZE`).
+        case descriptorTooLarge(limit: Int32)
+        /// The backend is not available on this platform.
+        case backendUnavailable(Backend)
+        /// The kernel refused: the system call's error number.
+        case system(Errno)
+
+        /// A short human explanation.
+        public var description: String {
+            switch self {
+            case .selectorClosed: "the selector is closed"
+            case .invalidEvents(let events):
+                events.isEmpty
+                    ? "no events given (use .read, .write or both)"
+                    : "invalid events \(events) (only .read and .write exist)"
+            case .negativeDescriptor: "negative file descriptor"
+            case .alreadyRegistered: "already registered"
+            case .notRegistered: "not registered"
+            case .descriptorTooLarge(let limit):
+                "fd is not below FD_SETSIZE (\(limit)); the select backend cannot watch it, use epoll or poll"
+            case .backendUnavailable(let backend): "the \(backend) backend is not available on this platform"
+            case .system(let errno): "\(errno)"
+            }
+        }
+    }
+
+    /// The operation that failed.
+    public let operation: Operation
+    /// The fd the operation was about, if it was about one.
+    public let fd: Int32?
+    /// Why it failed.
+    public let reason: Reason
+
+    /// Creates an error; the library throws these, tests may build them to compare.
+    public init(_ operation: Operation, fd: Int32?, _ reason: Reason) {
+        self.operation = operation
+        self.fd = fd
+        self.reason = reason
+    }
+
+    /// For example `register(fd: 7): already registered`.
+    public var description: String {
+        let subject = fd.map { "fd: \($0)" } ?? ""
+        return "\(operation.rawValue)(\(subject)): \(reason)"
+    }
+}

@@ -1,0 +1,76 @@
+import CSelectors
+
+/// A POSIX error number, as set in `errno` by a failing system call.
+///
+/// The common values have Swift names, so callers can write `catch let error where error == .wouldBlock`.
+public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The raw `errno` value.
+    public let rawValue: Int32
+
+    /// Wraps a raw `errno` value.
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    /// The calling thread's current `errno`.
+    static var current: Errno { Errno(rawValue: cselectors_errno()) }
+
+    /// `EINTR`: a signal interrupted the call.
+    public static let interrupted = Errno(rawValue: EINTR)
+    /// `EAGAIN` (same value as `EWOULDBLOCK` on Linux and Darwin): a non-blocking call would block.
+    public static let wouldBlock = Errno(rawValue: EAGAIN)
+    /// `EBADF`: not an open file descriptor.
+    public static let badDescriptor = Errno(rawValue: EBADF)
+    /// `EPERM`: the operation is not permitted (epoll refuses regular files with it).
+    public static let notPermitted = Errno(rawValue: EPERM)
+    /// `ENOENT`: no such entry (epoll: the fd is not in the interest list).
+    public static let noEntry = Errno(rawValue: ENOENT)
+    /// `EEXIST`: already exists (epoll: the fd is already in the interest list).
+    public static let exists = Errno(rawValue: EEXIST)
+    /// `EINVAL`: an invalid argument.
+    public static let invalidArgument = Errno(rawValue: EINVAL)
+    /// `EMFILE`: the process has reached its open file limit.
+    public static let processDescriptorLimit = Errno(rawValue: EMFILE)
+    /// `ENFILE`: the system has reached its open file limit.
+    public static let systemDescriptorLimit = Errno(rawValue: ENFILE)
+    /// `EPIPE`: the peer closed the connection for writing.
+    public static let brokenPipe = Errno(rawValue: EPIPE)
+    /// `ECONNRESET`: the peer reset the connection.
+    public static let connectionReset = Errno(rawValue: ECONNRESET)
+    /// `ECONNREFUSED`: nothing listens at the address.
+    public static let connectionRefused = Errno(rawValue: ECONNREFUSED)
+    /// `EINPROGRESS`: a non-blocking connect has started and will finish later.
+    public static let inProgress = Errno(rawValue: EINPROGRESS)
+    /// `EADDRINUSE`: the address is already bound.
+    public static let addressInUse = Errno(rawValue: EADDRINUSE)
+    /// `ENOMEM`: the kernel could not allocate memory.
+    public static let outOfMemory = Errno(rawValue: ENOMEM)
+    /// `ETIMEDOUT`: the operation timed out.
+    public static let timedOut = Errno(rawValue: ETIMEDOUT)
+
+    /// The symbolic name and the C library's message, for example `EBADF (Bad file descriptor)`.
+    public var description: String {
+        let message = strerror(rawValue).map { String(cString: $0) } ?? "unknown error"
+        return "\(Errno.symbol(for: rawValue)) (\(message))"
+    }
+
+    private static func symbol(for value: Int32) -> String {
+        switch value {
+        case EINTR: "EINTR"
+        case EAGAIN: "EAGAIN"
+        case EBADF: "EBADF"
+        case EPERM: "EPERM"
+        case ENOENT: "ENOENT"
+        case EEXIST: "EEXIST"
+        case EINVAL: "EINVAL"
+        case EMFILE: "EMFILE"
+        case ENFILE: "ENFILE"
+        case EPIPE: "EPIPE"
+        case ECONNRESET: "ECONNRESET"
+        case ECONNREFUSED: "ECONNREFUSED"
+        case EINPROGRESS: "EINPROGRESS"
+        case EADDRINUSE: "EADDRINUSE"
+        case ENOMEM: "ENOMEM"
+        case ETIMEDOUT: "ETIMEDOUT"
+        default: "errno \(value)"
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import CSelectors
+
+/// The one place that turns the C convention (return -1 and set `errno`) into typed throws.
+enum SystemCall {
+    /// Runs `call` until it stops failing with `EINTR`.
+    ///
+    /// Use this only for calls that are safe to repeat after an interruption; never for
+    /// `close`, whose descriptor is already released when it reports `EINTR` on Linux.
+    @inline(__always)
+    static func retrying<Result: BinaryInteger>(_ call: () -> Result) throws(Errno) -> Result {
+        while true {
+            let result = call()
+            if result >= 0 { return result }
+            let error = Errno.current
+            if error != .interrupted { throw error }
+        }
+    }
+
+    /// Runs `call` once and throws its `errno` if it failed.
+    @inline(__always)
+    static func once<Result: BinaryInteger>(_ call: () -> Result) throws(Errno) -> Result {
+        let result = call()
+        if result < 0 { throw Errno.current }
+        return result
+    }
+
+    /// Closes `fd`, ignoring the result.
+    ///
+    /// An error from `close` cannot be acted on: on Linux the descriptor is released even when
+    /// `close` reports `EINTR` or `EIO`, so retrying could close a number another thread just
+    /// received.
+    static func close(_ fd: Int32) {
+        _ = CSelectors.close(fd)
+    }
+
+    /// Whether `fd` names an open descriptor (`fcntl(F_GETFD)` succeeds).
+    static func isOpen(_ fd: Int32) -> Bool {
+        cselectors_fcntl_get(fd, F_GETFD) >= 0
+    }
+}

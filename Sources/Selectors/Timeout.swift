@@ -1,0 +1,47 @@
+import CSelectors
+
+/// A wait limit in nanoseconds, converted to each backend's unit by rounding **up**.
+///
+/// Rounding up is what makes "waits at least the timeout" true: truncating 0.3 ms to the
+/// millisecond `poll` and `epoll_wait` take would turn a short wait into a busy poll.
+struct WaitTimeout {
+    /// Zero means "do not block"; never negative.
+    let nanoseconds: Int64
+
+    /// The longest wait a single system call is asked for: `Int32.max` milliseconds (about 24.8
+    /// days), the most `poll` and `epoll_wait` accept. Longer waits are clamped; the selector
+    /// simply returns with no events, which callers handle like any timeout.
+    static let maximumNanoseconds: Int64 = Int64(Int32.max) * 1_000_000
+
+    /// `nil` for "block until an event"; zero for negative or zero durations.
+    init?(_ duration: Duration?) {
+        guard let duration else { return nil }
+        let (seconds, attoseconds) = duration.components
+        if seconds < 0 || (seconds == 0 && attoseconds <= 0) {
+            nanoseconds = 0
+        } else if seconds >= WaitTimeout.maximumNanoseconds / 1_000_000_000 {
+            nanoseconds = WaitTimeout.maximumNanoseconds
+        } else {
+            let (wholeNanos, remainder) = attoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
+            nanoseconds = seconds * 1_000_000_000 + wholeNanos + (remainder > 0 ? 1 : 0)
+        }
+    }
+
+    init(nanoseconds: Int64) { self.nanoseconds = max(0, min(nanoseconds, WaitTimeout.maximumNanoseconds)) }
+
+    /// Milliseconds for `poll` and `epoll_wait`, rounded up.
+    var milliseconds: Int32 {
+        Int32(clamping: (nanoseconds + 999_999) / 1_000_000)
+    }
+
+    /// A `timeval` for `select`, rounded up to the microsecond.
+    var timeval: CSelectors.timeval {
+        let micros = (nanoseconds + 999) / 1_000
+        return CSelectors.timeval(tv_sec: .init(micros / 1_000_000), tv_usec: .init(micros % 1_000_000))
+    }
+
+    /// A `timespec` for `kevent`, exact.
+    var timespec: CSelectors.timespec {
+        CSelectors.timespec(tv_sec: .init(nanoseconds / 1_000_000_000), tv_nsec: .init(nanoseconds % 1_000_000_000))
+    }
+}
