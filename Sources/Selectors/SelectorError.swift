@@ -16,6 +16,8 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
         case select
         /// `Selector.key(for:)`.
         case key = "key(for:)"
+        /// `EventLoop.onSignal`: installing a signal handler.
+        case onSignal
     }
 
     /// Why the operation failed.

@@ -68,4 +68,75 @@ static inline int cselectors_accept4(int fd, struct sockaddr *address, socklen_t
 }
 #endif
 
+// ---- Signal forwarding (the self-pipe trick) ----
+//
+// A signal handler may only make async-signal-safe calls, so it lives here in C rather than
+// in Swift (where touching a global can run lazy initialisation). For each signal, up to
+// CSELECTORS_SIGNAL_TARGETS event loops register the write end of a non-blocking pipe; the
+// handler writes the signal number to each. Slots hold fd + 1 so that zero means empty.
+// Only SignalRegistry.swift calls these: each Swift object file that uses an inline function
+// gets its own copy of it, statics included, so a second caller would see a second table.
+#define CSELECTORS_SIGNAL_LIMIT 65
+#define CSELECTORS_SIGNAL_TARGETS 16
+
+// A function-local static: Swift emits the storage of statics that live inside inline
+// functions it uses, but not of file-scope statics in an imported header.
+static inline int *cselectors_signal_slot(int signal_number, int slot) {
+  static int targets[CSELECTORS_SIGNAL_LIMIT][CSELECTORS_SIGNAL_TARGETS];
+  return &targets[signal_number][slot];
+}
+
+static void cselectors_signal_forward(int signal_number) {
+  int saved_errno = errno;
+  if (signal_number > 0 && signal_number < CSELECTORS_SIGNAL_LIMIT) {
+    unsigned char byte = (unsigned char)signal_number;
+    for (int slot = 0; slot < CSELECTORS_SIGNAL_TARGETS; slot++) {
+      int target = __atomic_load_n(cselectors_signal_slot(signal_number, slot), __ATOMIC_ACQUIRE);
+      // A full pipe already holds a wake-up for this loop, so a failed write loses nothing.
+      if (target > 0) (void)write(target - 1, &byte, 1);
+    }
+  }
+  errno = saved_errno;
+}
+
+// Returns 0, or -1 when the signal number is out of range or every slot is taken.
+static inline int cselectors_signal_add_target(int signal_number, int fd) {
+  if (signal_number <= 0 || signal_number >= CSELECTORS_SIGNAL_LIMIT) return -1;
+  for (int slot = 0; slot < CSELECTORS_SIGNAL_TARGETS; slot++) {
+    int expected = 0;
+    if (__atomic_compare_exchange_n(cselectors_signal_slot(signal_number, slot), &expected, fd + 1,
+                                    0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      return 0;
+    }
+  }
+  return -1;
+}
+
+static inline void cselectors_signal_remove_target(int signal_number, int fd) {
+  if (signal_number <= 0 || signal_number >= CSELECTORS_SIGNAL_LIMIT) return;
+  for (int slot = 0; slot < CSELECTORS_SIGNAL_TARGETS; slot++) {
+    int expected = fd + 1;
+    __atomic_compare_exchange_n(cselectors_signal_slot(signal_number, slot), &expected, 0, 0,
+                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+  }
+}
+
+// Installs the forwarder for a signal, saving the previous disposition in *previous.
+// SA_RESTART keeps other threads' blocking calls from failing with EINTR.
+static inline int cselectors_signal_install(int signal_number, struct sigaction *previous) {
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = cselectors_signal_forward;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  return sigaction(signal_number, &action, previous);
+}
+
+static inline int cselectors_signal_restore(int signal_number, const struct sigaction *previous) {
+  return sigaction(signal_number, previous, NULL);
+}
+
+// Ignores SIGPIPE process-wide, so a write to a closed socket fails with EPIPE instead.
+static inline void cselectors_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+
 #endif

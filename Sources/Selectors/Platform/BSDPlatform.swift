@@ -12,5 +12,7 @@ enum Platform {
         case .epoll: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
         }
     }
+
+    static func makeWaker() throws(Errno) -> any Waker { try PipeWaker() }
 }
 #endif

@@ -12,5 +12,7 @@ enum Platform {
         case .kqueue: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
         }
     }
+
+    static func makeWaker() throws(Errno) -> any Waker { try EventfdWaker() }
 }
 #endif

@@ -1,0 +1,306 @@
+import CSelectors
+import Synchronization
+
+/// Runs I/O handlers, timers, cross-thread tasks and signal handlers on one thread.
+///
+/// ```swift
+/// let loop = try EventLoop()
+/// try loop.register(fd, events: .read) { fd, events in /* read */ }
+/// loop.schedule(after: .seconds(1)) { print("a second later") }
+/// otherThread { loop.execute { print("on the loop thread") } }
+/// try loop.run()   // until loop.stop()
+/// ```
+///
+/// Threading: `execute(_:)`, `stop()` and `wakeUp()` may be called from any thread. Everything
+/// else belongs to the loop thread, the thread inside `run()` or `runOnce(timeout:)`; while no
+/// thread is running the loop, one thread at a time may set it up. Debug builds check this.
+///
+/// Each iteration, like libuv's `uv_run`: compute the wait from the next timer and pending
+/// work; wait in the selector; run the handlers of ready fds; run due timers; run tasks
+/// submitted with `execute`.
+public final class EventLoop: @unchecked Sendable {
+    // @unchecked: the mutable state below is confined to the loop thread (checked in debug
+    // builds); the members used across threads (`tasks`, `stopRequested`) are synchronised.
+
+    /// The backend of the loop's selector.
+    public var backend: Backend { selector.backend }
+
+    /// What the loop has done so far. Read it on the loop thread.
+    public private(set) var metrics = EventLoopMetrics()
+
+    /// A 64 KiB buffer any handler may read into; its contents are only valid until the handler
+    /// returns. Sharing one buffer saves every connection from owning one.
+    public let readBuffer: UnsafeMutableRawBufferPointer
+
+    private let selector: Selector
+    private let tasks: TaskQueue
+    private var runningTasks: [TaskQueue.Task] = []
+    private var timers = TimerQueue()
+    private var signals: SignalWatcher?
+    private let stopRequested = Atomic<Bool>(false)
+    private var runningThread: pthread_t?
+    private var isClosed = false
+
+    /// Creates a loop on `backend` (by default the platform's best, epoll on Linux).
+    public init(backend: Backend = .default) throws(SelectorError) {
+        selector = try Selector(backend: backend)
+        do {
+            tasks = TaskQueue(waker: try Platform.makeWaker())
+        } catch {
+            selector.close()
+            throw SelectorError(.create, fd: nil, .system(error))
+        }
+        readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+        let waker = tasks.waker
+        try selector.register(waker.readFD, events: .read) { _, _ in waker.drain() }
+    }
+
+    deinit {
+        close()
+        readBuffer.deallocate()
+    }
+
+    // MARK: I/O registrations (loop thread)
+
+    /// Watches `fd` for `events` and runs `handler` on the loop thread when it is ready.
+    /// See `Selector.register`; handlers may change any registration, their own included.
+    @discardableResult
+    public func register(
+        _ fd: Int32, events: Events, handler: @escaping SelectorHandler
+    ) throws(SelectorError) -> SelectorKey {
+        assertOnLoopThread()
+        return try selector.register(fd, events: events, handler: handler)
+    }
+
+    /// Changes what `fd` waits for and optionally its handler. See `Selector.modify`.
+    @discardableResult
+    public func modify(
+        _ fd: Int32, events: Events, handler: SelectorHandler? = nil
+    ) throws(SelectorError) -> SelectorKey {
+        assertOnLoopThread()
+        return try selector.modify(fd, events: events, handler: handler)
+    }
+
+    /// Stops watching `fd`. See `Selector.unregister`.
+    @discardableResult
+    public func unregister(_ fd: Int32) throws(SelectorError) -> SelectorKey {
+        assertOnLoopThread()
+        return try selector.unregister(fd)
+    }
+
+    /// The key registered for `fd`. See `Selector.key(for:)`.
+    public func key(for fd: Int32) throws(SelectorError) -> SelectorKey {
+        assertOnLoopThread()
+        return try selector.key(for: fd)
+    }
+
+    // MARK: Timers (loop thread)
+
+    /// Runs `body` on the loop thread once `delay` has passed, then every `interval` if given.
+    ///
+    /// Timers never fire early; timers due at the same instant fire in the order they were
+    /// scheduled. A repeating timer is re-armed from its previous deadline, or from now if it
+    /// fell behind, so a slow loop does not get a burst of catch-up runs. Huge delays saturate.
+    @discardableResult
+    public func schedule(
+        after delay: Duration, repeating interval: Duration? = nil, _ body: @escaping () -> Void
+    ) -> TimerHandle {
+        schedule(at: LoopInstant.now.advanced(by: delay), repeating: interval, body)
+    }
+
+    /// Runs `body` on the loop thread at `deadline`, then every `interval` if given.
+    @discardableResult
+    public func schedule(
+        at deadline: LoopInstant, repeating interval: Duration? = nil, _ body: @escaping () -> Void
+    ) -> TimerHandle {
+        assertOnLoopThread()
+        let entry = TimerEntry(
+            deadline: deadline.nanoseconds, sequence: timers.makeSequence(),
+            interval: interval.map { max(0, $0.saturatedNanoseconds) }, body: body)
+        if !isClosed { timers.insert(entry) }
+        return TimerHandle(entry: entry, loop: self)
+    }
+
+    func cancel(_ entry: TimerEntry) {
+        assertOnLoopThread()
+        timers.remove(entry)
+    }
+
+    /// The number of scheduled timers.
+    public var pendingTimers: Int { timers.count }
+
+    // MARK: Signals (loop thread)
+
+    /// Runs `handler` on the loop thread each time the process receives `signal`.
+    ///
+    /// Several handlers per signal are allowed, on one loop or several. The signal's previous
+    /// disposition comes back when the last loop watching it closes or removes its handlers.
+    /// Delivery uses a self-pipe; see `SignalWatcher` for why not `signalfd`.
+    public func onSignal(_ signal: Int32, _ handler: @escaping () -> Void) throws(SelectorError) {
+        assertOnLoopThread()
+        let watcher = try signalWatcher()
+        do {
+            try watcher.add(signal, handler)
+        } catch {
+            throw SelectorError(.onSignal, fd: nil, .system(error))
+        }
+    }
+
+    private func signalWatcher() throws(SelectorError) -> SignalWatcher {
+        if let signals { return signals }
+        let watcher: SignalWatcher
+        do {
+            watcher = try SignalWatcher()
+        } catch {
+            throw SelectorError(.onSignal, fd: nil, .system(error))
+        }
+        do {
+            try selector.register(watcher.readFD, events: .read) { _, _ in watcher.dispatchPending() }
+        } catch {
+            watcher.close()
+            throw error
+        }
+        signals = watcher
+        return watcher
+    }
+
+    /// Removes every handler this loop has for `signal`.
+    public func removeSignalHandlers(_ signal: Int32) {
+        assertOnLoopThread()
+        signals?.removeAll(for: signal)
+    }
+
+    // MARK: Cross-thread (any thread)
+
+    /// Runs `task` once on the loop thread, after the current iteration's handlers.
+    ///
+    /// Safe from any thread, including the loop's. Tasks from one thread run in the order they
+    /// were submitted. Many submissions between two iterations cost one wake-up write.
+    /// Tasks submitted after `close()` are discarded.
+    public func execute(_ task: @escaping @Sendable () -> Void) {
+        tasks.submit(task)
+    }
+
+    /// Makes a blocked `run()` or `runOnce(timeout:)` return from its wait. Any thread.
+    public func wakeUp() {
+        tasks.wakeUp()
+    }
+
+    /// Makes `run()` return after the current iteration; if the loop is not running, the next
+    /// `run()` returns at once. Any thread, including a handler on the loop thread.
+    public func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        tasks.wakeUp()
+    }
+
+    // MARK: Running
+
+    /// Runs iterations until `stop()`.
+    public func run() throws(SelectorError) {
+        try enter()
+        defer { leave() }
+        while !stopRequested.exchange(false, ordering: .acquiringAndReleasing) {
+            try iterate(limit: nil, honoringStop: true)
+        }
+    }
+
+    /// Runs one iteration, waiting at most `timeout` (nil: until something happens) for I/O,
+    /// a due timer, a task or a wake-up. For embedding the loop in another one.
+    public func runOnce(timeout: Duration? = nil) throws(SelectorError) {
+        try enter()
+        defer { leave() }
+        try iterate(limit: WaitTimeout(timeout).map(\.nanoseconds), honoringStop: false)
+    }
+
+    /// Closes the selector, the waker and the signal pipe, and drops timers and queued tasks.
+    /// Calling it twice is fine. Call it on the loop thread, or when the loop is not running.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        signals?.close()
+        signals = nil
+        selector.close()
+        tasks.waker.close()
+        tasks.discardAll()
+        timers.removeAll()
+    }
+
+    private func iterate(limit: Int64?, honoringStop: Bool) throws(SelectorError) {
+        let start = MonotonicClock.now()
+        let stopping = honoringStop && stopRequested.load(ordering: .acquiring)
+        let ready = try selector.select(timeout: stopping ? .zero : waitTimeout(now: start, limit: limit))
+        let woke = MonotonicClock.now()
+
+        var dispatched: UInt64 = 0
+        for (key, events) in ready {
+            key.handler(key.fd, events)
+            dispatched &+= 1
+        }
+        runDueTimers()
+        runTasks()
+
+        metrics.iterations &+= 1
+        metrics.eventsDispatched &+= dispatched
+        metrics.waitTime += .nanoseconds(woke - start)
+        metrics.workTime += .nanoseconds(MonotonicClock.now() - woke)
+    }
+
+    /// Until the next timer, capped by `limit`. Pending tasks need no special case: their
+    /// wake-up left the waker readable, so the wait returns at once.
+    private func waitTimeout(now: Int64, limit: Int64?) -> Duration? {
+        var nanoseconds = limit
+        if let next = timers.first {
+            let untilTimer = max(0, next.deadline.subtractingSaturating(now))
+            nanoseconds = min(nanoseconds ?? untilTimer, untilTimer)
+        }
+        return nanoseconds.map { .nanoseconds($0) }
+    }
+
+    /// Runs the timers due now, as one batch. Timers scheduled while the batch runs (a timer
+    /// re-arming itself with no delay, say) wait for the next iteration, so they cannot keep
+    /// the loop from polling I/O.
+    private func runDueTimers() {
+        guard timers.count > 0 else { return }
+        let now = MonotonicClock.now()
+        let batchEnd = timers.nextSequence
+        while let entry = timers.first, entry.deadline <= now, entry.sequence < batchEnd {
+            timers.remove(entry)
+            if let interval = entry.interval {
+                let next = entry.deadline.addingSaturating(interval)
+                entry.deadline = next > now ? next : now.addingSaturating(interval)
+                // A fresh sequence puts the re-armed timer outside this batch.
+                entry.sequence = timers.makeSequence()
+                timers.insert(entry)
+            }
+            metrics.timersFired &+= 1
+            entry.body()
+        }
+    }
+
+    private func runTasks() {
+        tasks.take(into: &runningTasks)
+        guard !runningTasks.isEmpty else { return }
+        for task in runningTasks { task() }
+        metrics.tasksRun &+= UInt64(runningTasks.count)
+        runningTasks.removeAll(keepingCapacity: true)
+    }
+
+    private func enter() throws(SelectorError) {
+        guard !isClosed else { throw SelectorError(.select, fd: nil, .selectorClosed) }
+        precondition(runningThread == nil, "EventLoop is already running; run() is not reentrant")
+        runningThread = pthread_self()
+    }
+
+    private func leave() {
+        runningThread = nil
+    }
+
+    /// Debug builds only: traps when a loop-thread API is called from another thread while the
+    /// loop runs.
+    @inline(__always)
+    private func assertOnLoopThread(_ function: StaticString = #function) {
+        assert(
+            runningThread.map { pthread_equal($0, pthread_self()) != 0 } ?? true,
+            "EventLoop.\(function) must be called on the loop thread (or while the loop is not running)")
+    }
+}

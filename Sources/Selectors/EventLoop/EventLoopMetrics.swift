@@ -1,0 +1,24 @@
+/// Counters an `EventLoop` keeps about its own work, like libuv's loop metrics.
+///
+/// Wait time is spent blocked in the selector; work time is spent dispatching handlers,
+/// timers and tasks. Their ratio shows how busy a loop is.
+public struct EventLoopMetrics: Sendable, Equatable, CustomStringConvertible {
+    /// Completed loop iterations (one wait and its dispatch each).
+    public internal(set) var iterations: UInt64 = 0
+    /// I/O handler invocations.
+    public internal(set) var eventsDispatched: UInt64 = 0
+    /// Timer body invocations.
+    public internal(set) var timersFired: UInt64 = 0
+    /// Closures run from `execute`.
+    public internal(set) var tasksRun: UInt64 = 0
+    /// Total time blocked in `select`.
+    public internal(set) var waitTime: Duration = .zero
+    /// Total time spent running handlers, timers and tasks.
+    public internal(set) var workTime: Duration = .zero
+
+    /// One line for logs.
+    public var description: String {
+        "iterations=\(iterations) events=\(eventsDispatched) timers=\(timersFired) tasks=\(tasksRun) "
+            + "wait=\(waitTime) work=\(workTime)"
+    }
+}

@@ -1,0 +1,63 @@
+import CSelectors
+
+/// Delivers signals to handlers on one loop's thread, through a self-pipe.
+///
+/// Why a self-pipe and not `signalfd`: signalfd only sees a signal that every thread of the
+/// process blocks, and a library cannot make threads it did not create (the app's, Dispatch's,
+/// the Swift runtime's) block it; a SIGINT that lands on such a thread runs the default action
+/// and kills the process. The self-pipe works whichever thread the kernel picks: the C
+/// handler writes the signal number into each watching loop's pipe, and the loop reads the
+/// pipe like any fd. Signals arriving while the pipe is full are coalesced, as the kernel
+/// coalesces pending signals anyway.
+final class SignalWatcher {
+    let readFD: Int32
+    private let writeFD: Int32
+    private var handlers: [Int32: [() -> Void]] = [:]
+
+    init() throws(Errno) {
+        var ends: [Int32] = [-1, -1]
+        _ = try SystemCall.once { pipe(&ends) }
+        readFD = ends[0]
+        writeFD = ends[1]
+        for fd in ends {
+            _ = cselectors_fcntl_set(fd, F_SETFL, cselectors_fcntl_get(fd, F_GETFL) | O_NONBLOCK)
+            _ = cselectors_fcntl_set(fd, F_SETFD, FD_CLOEXEC)
+        }
+    }
+
+    func add(_ signal: Int32, _ handler: @escaping () -> Void) throws(Errno) {
+        if handlers[signal] == nil {
+            try SignalRegistry.watch(signal, writingTo: writeFD)
+        }
+        handlers[signal, default: []].append(handler)
+    }
+
+    func removeAll(for signal: Int32) {
+        guard handlers.removeValue(forKey: signal) != nil else { return }
+        SignalRegistry.unwatch(signal, writingTo: writeFD)
+    }
+
+    /// Reads every pending signal number and runs the handlers of each, once per delivery.
+    func dispatchPending() {
+        var received: [UInt8] = []
+        var chunk = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        while true {
+            let count = withUnsafeMutableBytes(of: &chunk) { bytes in
+                let count = CSelectors.read(readFD, bytes.baseAddress, bytes.count)
+                if count > 0 { received.append(contentsOf: bytes.prefix(count)) }
+                return count
+            }
+            if count <= 0 { break }
+        }
+        for signal in received {
+            for handler in handlers[Int32(signal)] ?? [] { handler() }
+        }
+    }
+
+    func close() {
+        for signal in handlers.keys { SignalRegistry.unwatch(signal, writingTo: writeFD) }
+        handlers = [:]
+        SystemCall.close(readFD)
+        SystemCall.close(writeFD)
+    }
+}
