@@ -7,7 +7,7 @@ import CSelectors
 /// without a lookup. Cost per wait grows with the number of ready fds only.
 final class EpollBackend: PollingBackend {
     private let epollFD: Int32
-    private var kernelEvents: UnsafeMutableBufferPointer<epoll_event>
+    @exclusivity(unchecked) private var kernelEvents: UnsafeMutableBufferPointer<epoll_event>
 
     init() throws(Errno) {
         epollFD = try SystemCall.once { epoll_create1(Int32(EPOLL_CLOEXEC)) }

@@ -5,10 +5,11 @@ import CSelectors
 /// Removal swaps the last entry into the hole, so every operation but the wait is O(1); the
 /// wait is O(watched fds) in the kernel and in the scan, which is poll's nature.
 final class PollBackend: PollingBackend {
-    private var entries: [pollfd] = []
-    private var tokens: [UInt64] = []
+    // Confined to the selector's thread; see Selector for why exclusivity is unchecked.
+    @exclusivity(unchecked) private var entries: [pollfd] = []
+    @exclusivity(unchecked) private var tokens: [UInt64] = []
     /// Position of each fd in `entries`, or -1.
-    private var positions: [Int32] = []
+    @exclusivity(unchecked) private var positions: [Int32] = []
 
     func add(fd: Int32, events: Events, token: UInt64) throws(Errno) {
         let index = Int(fd)

@@ -26,20 +26,23 @@ public final class EventLoop: @unchecked Sendable {
     public var backend: Backend { selector.backend }
 
     /// What the loop has done so far. Read it on the loop thread.
-    public private(set) var metrics = EventLoopMetrics()
+    public var metrics: EventLoopMetrics { counters.snapshot }
 
     /// A 64 KiB buffer any handler may read into; its contents are only valid until the handler
     /// returns. Sharing one buffer saves every connection from owning one.
     public let readBuffer: UnsafeMutableRawBufferPointer
 
+    // Loop-thread state is `@exclusivity(unchecked)`: it is confined to one thread, and the
+    // runtime's dynamic exclusivity checks on class properties cost more than the dispatch.
     private let selector: Selector
     private let tasks: TaskQueue
-    private var runningTasks: [TaskQueue.Task] = []
-    private var timers = TimerQueue()
-    private var signals: SignalWatcher?
+    @exclusivity(unchecked) private var counters = LoopCounters()
+    @exclusivity(unchecked) private var runningTasks: [TaskQueue.Task] = []
+    @exclusivity(unchecked) private var timers = TimerQueue()
+    @exclusivity(unchecked) private var signals: SignalWatcher?
     private let stopRequested = Atomic<Bool>(false)
-    private var runningThread: pthread_t?
-    private var isClosed = false
+    @exclusivity(unchecked) private var runningThread: pthread_t?
+    @exclusivity(unchecked) private var isClosed = false
 
     /// Creates a loop on `backend` (by default the platform's best, epoll on Linux).
     public init(backend: Backend = .default) throws(SelectorError) {
@@ -209,7 +212,7 @@ public final class EventLoop: @unchecked Sendable {
     public func runOnce(timeout: Duration? = nil) throws(SelectorError) {
         try enter()
         defer { leave() }
-        try iterate(limit: WaitTimeout(timeout).map(\.nanoseconds), honoringStop: false)
+        try iterate(limit: WaitTimeout(timeout)?.nanoseconds, honoringStop: false)
     }
 
     /// Closes the selector, the waker and the signal pipe, and drops timers and queued tasks.
@@ -228,7 +231,7 @@ public final class EventLoop: @unchecked Sendable {
     private func iterate(limit: Int64?, honoringStop: Bool) throws(SelectorError) {
         let start = MonotonicClock.now()
         let stopping = honoringStop && stopRequested.load(ordering: .acquiring)
-        let ready = try selector.select(timeout: stopping ? .zero : waitTimeout(now: start, limit: limit))
+        let ready = try selector.select(limit: stopping ? WaitTimeout(nanoseconds: 0) : waitTimeout(now: start, limit: limit))
         let woke = MonotonicClock.now()
 
         var dispatched: UInt64 = 0
@@ -239,21 +242,21 @@ public final class EventLoop: @unchecked Sendable {
         runDueTimers()
         runTasks()
 
-        metrics.iterations &+= 1
-        metrics.eventsDispatched &+= dispatched
-        metrics.waitTime += .nanoseconds(woke - start)
-        metrics.workTime += .nanoseconds(MonotonicClock.now() - woke)
+        counters.iterations &+= 1
+        counters.eventsDispatched &+= dispatched
+        counters.waitNanoseconds &+= woke - start
+        counters.workNanoseconds &+= MonotonicClock.now() - woke
     }
 
     /// Until the next timer, capped by `limit`. Pending tasks need no special case: their
     /// wake-up left the waker readable, so the wait returns at once.
-    private func waitTimeout(now: Int64, limit: Int64?) -> Duration? {
+    private func waitTimeout(now: Int64, limit: Int64?) -> WaitTimeout? {
         var nanoseconds = limit
         if let next = timers.first {
             let untilTimer = max(0, next.deadline.subtractingSaturating(now))
             nanoseconds = min(nanoseconds ?? untilTimer, untilTimer)
         }
-        return nanoseconds.map { .nanoseconds($0) }
+        return nanoseconds.map { WaitTimeout(nanoseconds: $0) }
     }
 
     /// Runs the timers due now, as one batch. Timers scheduled while the batch runs (a timer
@@ -272,7 +275,7 @@ public final class EventLoop: @unchecked Sendable {
                 entry.sequence = timers.makeSequence()
                 timers.insert(entry)
             }
-            metrics.timersFired &+= 1
+            counters.timersFired &+= 1
             entry.body()
         }
     }
@@ -281,7 +284,7 @@ public final class EventLoop: @unchecked Sendable {
         tasks.take(into: &runningTasks)
         guard !runningTasks.isEmpty else { return }
         for task in runningTasks { task() }
-        metrics.tasksRun &+= UInt64(runningTasks.count)
+        counters.tasksRun &+= UInt64(runningTasks.count)
         runningTasks.removeAll(keepingCapacity: true)
     }
 

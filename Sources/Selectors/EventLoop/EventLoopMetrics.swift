@@ -22,3 +22,24 @@ public struct EventLoopMetrics: Sendable, Equatable, CustomStringConvertible {
             + "wait=\(waitTime) work=\(workTime)"
     }
 }
+
+/// The loop's raw counters: plain integers, so counting costs no `Duration` arithmetic.
+struct LoopCounters {
+    var iterations: UInt64 = 0
+    var eventsDispatched: UInt64 = 0
+    var timersFired: UInt64 = 0
+    var tasksRun: UInt64 = 0
+    var waitNanoseconds: Int64 = 0
+    var workNanoseconds: Int64 = 0
+
+    var snapshot: EventLoopMetrics {
+        var metrics = EventLoopMetrics()
+        metrics.iterations = iterations
+        metrics.eventsDispatched = eventsDispatched
+        metrics.timersFired = timersFired
+        metrics.tasksRun = tasksRun
+        metrics.waitTime = .nanoseconds(waitNanoseconds)
+        metrics.workTime = .nanoseconds(workNanoseconds)
+        return metrics
+    }
+}
