@@ -1,0 +1,62 @@
+import CSelectors
+
+extension Socket {
+    /// Creates a listening TCP socket: `socket`, `setsockopt(SO_REUSEADDR)`, optionally
+    /// `setsockopt(SO_REUSEPORT)`, `bind`, `listen`.
+    ///
+    /// `SO_REUSEADDR` is always set so a restarted server can bind while old connections sit
+    /// in `TIME_WAIT`. `SO_REUSEPORT` lets several listeners share the port (the kernel
+    /// spreads connections between them). With port 0 the kernel picks a free port; the
+    /// returned address carries the real one (`getsockname`).
+    /// - Parameters:
+    ///   - address: where to listen, for example `.ipv4Loopback(port: 0)`.
+    ///   - backlog: the accept queue length (the kernel caps it at `somaxconn`).
+    ///   - reusePort: also set `SO_REUSEPORT`.
+    ///   - nonBlocking: make the listener non-blocking, as an event loop needs.
+    /// - Returns: the listening fd and the address it is bound to.
+    /// - Throws: `EADDRINUSE`, `EACCES`, `EMFILE`, ... The fd is closed on failure.
+    public static func makeListener(
+        address: SocketAddress, backlog: Int32 = 1024, reusePort: Bool = false, nonBlocking: Bool = true
+    ) throws(Errno) -> (fd: Int32, address: SocketAddress) {
+        let fd = try makeStream(address.family, nonBlocking: nonBlocking)
+        return try closing(fd) { () throws(Errno) in
+            try setFlag(fd, SOL_SOCKET, SO_REUSEADDR, true)
+            if reusePort { try setFlag(fd, SOL_SOCKET, SO_REUSEPORT, true) }
+            _ = try SystemCall.once { address.withSockaddrPointer { bind(fd, $0, $1) } }
+            _ = try SystemCall.once { listen(fd, backlog) }
+            return (fd, try SocketAddress.local(of: fd))
+        }
+    }
+
+    /// Accepts one queued connection: `accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)`
+    /// on Linux, `accept` plus `fcntl` elsewhere. The new socket is non-blocking and
+    /// close-on-exec.
+    ///
+    /// `EINTR` is retried, and so is `ECONNABORTED` (a client that reset while queued is not
+    /// the listener's problem; the next queued connection is taken instead).
+    /// - Returns: the connected fd, or `nil` when no connection is waiting (`EAGAIN`) on a
+    ///   non-blocking listener.
+    /// - Throws: `EMFILE`/`ENFILE` when out of descriptors (the connection stays queued, so a
+    ///   caller must stop accepting for a while rather than retry at once), `EBADF`, ...
+    public static func accept(_ fd: Int32) throws(Errno) -> Int32? {
+        while true {
+            let accepted = SocketPlatform.acceptOnce(fd)
+            if accepted >= 0 { return accepted }
+            let error = Errno.current
+            switch error {
+            case .wouldBlock: return nil
+            case .interrupted, .connectionAborted: continue
+            default: throw error
+            }
+        }
+    }
+}
+
+extension Errno {
+    /// `ECONNABORTED`: a queued connection was aborted before `accept` took it.
+    public static let connectionAborted = Errno(rawValue: ECONNABORTED)
+    /// `ENOTCONN`: the socket is not connected.
+    public static let notConnected = Errno(rawValue: ENOTCONN)
+    /// `EADDRNOTAVAIL`: the address is not local, or no ephemeral port is left.
+    public static let addressNotAvailable = Errno(rawValue: EADDRNOTAVAIL)
+}

@@ -1,0 +1,65 @@
+import CSelectors
+
+extension SocketAddress {
+    /// Parses a numeric IPv4 or IPv6 host (`inet_pton`) and pairs it with `port`.
+    ///
+    /// Accepts dotted IPv4 (`"127.0.0.1"`), IPv6 with or without brackets (`"::1"`,
+    /// `"[::1]"`), and `"localhost"`, which means `127.0.0.1`. No name lookup is done: other
+    /// names are refused rather than blocking the caller on DNS.
+    /// - Throws: `EINVAL` when `host` is not a numeric address.
+    public init(host: String, port: UInt16) throws(Errno) {
+        var text = host
+        if text == "localhost" { text = "127.0.0.1" }
+        if text.hasPrefix("["), text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
+        if text.contains(":") {
+            var address = in6_addr()
+            guard inet_pton(AF_INET6, text, &address) == 1 else { throw Errno.invalidArgument }
+            self.init(ipv6: address, port: port)
+        } else {
+            var address = in_addr()
+            guard inet_pton(AF_INET, text, &address) == 1 else { throw Errno.invalidArgument }
+            self.init(ipv4: address, port: port)
+        }
+    }
+
+    /// Parses `"host:port"`, as printed by `description`: `"127.0.0.1:7000"`,
+    /// `"localhost:7000"`, `"[::1]:7000"`. IPv6 hosts need the brackets, since their colons
+    /// would be ambiguous with the port's.
+    /// - Throws: `EINVAL` when the text has no valid port (0 to 65535) or no numeric host.
+    public init(parsing text: String) throws(Errno) {
+        guard let colon = text.lastIndex(of: ":") else { throw Errno.invalidArgument }
+        let host = String(text[..<colon])
+        let portText = text[text.index(after: colon)...]
+        let bracketed = host.hasPrefix("[") && host.hasSuffix("]")
+        guard bracketed || !host.contains(":"),
+            !portText.isEmpty, portText.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let port = UInt16(portText)
+        else { throw Errno.invalidArgument }
+        try self.init(host: host, port: port)
+    }
+
+    /// The numeric host (`inet_ntop`): `"127.0.0.1"` or `"::1"`, without brackets.
+    public var host: String {
+        // INET6_ADDRSTRLEN (46) covers both families, including the terminating NUL.
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
+            let written: UnsafePointer<CChar>?
+            switch family {
+            case .ipv4:
+                var address = withIPv4 { $0.sin_addr }
+                written = inet_ntop(AF_INET, &address, buffer.baseAddress, socklen_t(buffer.count))
+            case .ipv6:
+                var address = withIPv6 { $0.sin6_addr }
+                written = inet_ntop(AF_INET6, &address, buffer.baseAddress, socklen_t(buffer.count))
+            }
+            return written.map { String(cString: $0) } ?? "?"
+        }
+    }
+
+    /// `"127.0.0.1:7000"` or `"[::1]:7000"`; `init(parsing:)` reads it back.
+    public var description: String {
+        switch family {
+        case .ipv4: "\(host):\(port)"
+        case .ipv6: "[\(host)]:\(port)"
+        }
+    }
+}
