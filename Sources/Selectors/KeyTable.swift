@@ -27,7 +27,8 @@ struct KeyTable {
     mutating func insert(_ key: SelectorKey) {
         let index = Int(key.fd)
         if index >= slots.count {
-            slots.append(contentsOf: repeatElement(Slot(), count: max(index + 1, slots.count * 2) - slots.count))
+            slots.append(
+                contentsOf: repeatElement(Slot(), count: max(index + 1, slots.count * 2) - slots.count))
         }
         slots[index] = Slot(key: key, generation: key.generation)
         count += 1

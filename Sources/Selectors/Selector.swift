@@ -119,7 +119,8 @@ public final class Selector {
                 throw SelectorError(.modify, fd: fd, .system(error))
             }
         }
-        let key = SelectorKey(fd: fd, events: events, handler: handler ?? old.handler, generation: old.generation)
+        let key = SelectorKey(
+            fd: fd, events: events, handler: handler ?? old.handler, generation: old.generation)
         table.replace(key)
         return key
     }
@@ -177,7 +178,7 @@ public final class Selector {
         while true {
             do {
                 readyCount = try kernel.wait(timeout: limit, into: ready)
-            } catch where error == .interrupted {
+            } catch  where error == .interrupted {
                 readyCount = 0
             } catch {
                 throw SelectorError(.select, fd: nil, .system(error))
@@ -217,7 +218,9 @@ public final class Selector {
         if isClosed { throw SelectorError(operation, fd: fd, .selectorClosed) }
     }
 
-    private func validate(_ operation: SelectorError.Operation, _ fd: Int32, _ events: Events) throws(SelectorError) {
+    private func validate(_ operation: SelectorError.Operation, _ fd: Int32, _ events: Events)
+        throws(SelectorError)
+    {
         guard events.isValidInterest else { throw SelectorError(operation, fd: fd, .invalidEvents(events)) }
         guard fd >= 0 else { throw SelectorError(operation, fd: fd, .negativeDescriptor) }
     }

@@ -42,6 +42,7 @@ struct WaitTimeout {
 
     /// A `timespec` for `kevent`, exact.
     var timespec: CSelectors.timespec {
-        CSelectors.timespec(tv_sec: .init(nanoseconds / 1_000_000_000), tv_nsec: .init(nanoseconds % 1_000_000_000))
+        CSelectors.timespec(
+            tv_sec: .init(nanoseconds / 1_000_000_000), tv_nsec: .init(nanoseconds % 1_000_000_000))
     }
 }

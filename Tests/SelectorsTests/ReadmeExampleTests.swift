@@ -15,7 +15,9 @@ import Testing
 
         func read(_ connection: Int32, _ events: Events) {
             var buffer = [UInt8](repeating: 0, count: 1000)
-            let count = (try? buffer.withUnsafeMutableBytes { bytes in try Socket.read(connection, into: bytes) }) ?? 0
+            let count =
+                (try? buffer.withUnsafeMutableBytes { bytes in try Socket.read(connection, into: bytes) })
+                ?? 0
             if count > 0 {
                 echoed.withLock { $0 += count }
                 _ = try? buffer.withUnsafeBytes { bytes in
@@ -32,7 +34,8 @@ import Testing
             _ = try? selector.register(connection, events: .read, handler: read)
         }
 
-        let listener = try Socket.makeListener(address: SocketAddress(host: "127.0.0.1", port: 0), backlog: 100)
+        let listener = try Socket.makeListener(
+            address: SocketAddress(host: "127.0.0.1", port: 0), backlog: 100)
         defer { Socket.close(listener.fd) }
         try selector.register(listener.fd, events: .read, handler: accept)
 

@@ -14,7 +14,8 @@ final class PollBackend: PollingBackend {
     func add(fd: Int32, events: Events, token: UInt64) throws(Errno) {
         let index = Int(fd)
         if index >= positions.count {
-            positions.append(contentsOf: repeatElement(-1, count: max(index + 1, positions.count * 2) - positions.count))
+            positions.append(
+                contentsOf: repeatElement(-1, count: max(index + 1, positions.count * 2) - positions.count))
         }
         positions[index] = Int32(entries.count)
         entries.append(pollfd(fd: fd, events: PollBackend.interest(events), revents: 0))
@@ -40,10 +41,12 @@ final class PollBackend: PollingBackend {
         tokens.removeLast()
     }
 
-    func wait(timeout: WaitTimeout?, into buffer: UnsafeMutableBufferPointer<ReadyEvent>) throws(Errno) -> Int {
+    func wait(timeout: WaitTimeout?, into buffer: UnsafeMutableBufferPointer<ReadyEvent>) throws(Errno) -> Int
+    {
         let milliseconds = timeout?.milliseconds ?? -1
         return try entries.withUnsafeMutableBufferPointer { entries throws(Errno) -> Int in
-            var remaining = Int(try SystemCall.once { poll(entries.baseAddress, nfds_t(entries.count), milliseconds) })
+            var remaining = Int(
+                try SystemCall.once { poll(entries.baseAddress, nfds_t(entries.count), milliseconds) })
             var written = 0
             var index = 0
             while remaining > 0, index < entries.count, written < buffer.count {

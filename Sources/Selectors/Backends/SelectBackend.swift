@@ -42,7 +42,8 @@ final class SelectBackend: PollingBackend {
         }
     }
 
-    func wait(timeout: WaitTimeout?, into buffer: UnsafeMutableBufferPointer<ReadyEvent>) throws(Errno) -> Int {
+    func wait(timeout: WaitTimeout?, into buffer: UnsafeMutableBufferPointer<ReadyEvent>) throws(Errno) -> Int
+    {
         var readable = readInterest
         var writable = writeInterest
         let highest = watched.max() ?? -1

@@ -231,7 +231,8 @@ public final class EventLoop: @unchecked Sendable {
     private func iterate(limit: Int64?, honoringStop: Bool) throws(SelectorError) {
         let start = MonotonicClock.now()
         let stopping = honoringStop && stopRequested.load(ordering: .acquiring)
-        let ready = try selector.select(limit: stopping ? WaitTimeout(nanoseconds: 0) : waitTimeout(now: start, limit: limit))
+        let ready = try selector.select(
+            limit: stopping ? WaitTimeout(nanoseconds: 0) : waitTimeout(now: start, limit: limit))
         let woke = MonotonicClock.now()
 
         var dispatched: UInt64 = 0

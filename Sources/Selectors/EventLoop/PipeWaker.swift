@@ -24,7 +24,8 @@ final class PipeWaker: Waker {
 
     func drain() {
         var scratch = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        while withUnsafeMutableBytes(of: &scratch, { CSelectors.read(readFD, $0.baseAddress, $0.count) }) > 0 {}
+        while withUnsafeMutableBytes(of: &scratch, { CSelectors.read(readFD, $0.baseAddress, $0.count) }) > 0
+        {}
     }
 
     func close() {

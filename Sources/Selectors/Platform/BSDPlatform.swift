@@ -1,18 +1,20 @@
 #if canImport(Darwin) || os(FreeBSD) || os(OpenBSD)
-/// Apple and BSD systems: kqueue first, so `DefaultSelector` uses it; poll and select too.
-enum Platform {
-    static let availableBackends: [Backend] = [.kqueue, .poll, .select]
+    /// Apple and BSD systems: kqueue first, so `DefaultSelector` uses it; poll and select too.
+    enum Platform {
+        static let availableBackends: [Backend] = [.kqueue, .poll, .select]
 
-    static func makeBackend(_ backend: Backend) throws(SelectorError) -> any PollingBackend {
-        switch backend {
-        case .kqueue:
-            do { return try KqueueBackend() } catch { throw SelectorError(.create, fd: nil, .system(error)) }
-        case .poll: return PollBackend()
-        case .select: return SelectBackend()
-        case .epoll: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
+        static func makeBackend(_ backend: Backend) throws(SelectorError) -> any PollingBackend {
+            switch backend {
+            case .kqueue:
+                do { return try KqueueBackend() } catch {
+                    throw SelectorError(.create, fd: nil, .system(error))
+                }
+            case .poll: return PollBackend()
+            case .select: return SelectBackend()
+            case .epoll: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
+            }
         }
-    }
 
-    static func makeWaker() throws(Errno) -> any Waker { try PipeWaker() }
-}
+        static func makeWaker() throws(Errno) -> any Waker { try PipeWaker() }
+    }
 #endif

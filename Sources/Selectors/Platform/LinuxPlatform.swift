@@ -1,18 +1,20 @@
 #if os(Linux)
-/// Linux: epoll first, so `DefaultSelector` uses it; poll and select for comparison and tests.
-enum Platform {
-    static let availableBackends: [Backend] = [.epoll, .poll, .select]
+    /// Linux: epoll first, so `DefaultSelector` uses it; poll and select for comparison and tests.
+    enum Platform {
+        static let availableBackends: [Backend] = [.epoll, .poll, .select]
 
-    static func makeBackend(_ backend: Backend) throws(SelectorError) -> any PollingBackend {
-        switch backend {
-        case .epoll:
-            do { return try EpollBackend() } catch { throw SelectorError(.create, fd: nil, .system(error)) }
-        case .poll: return PollBackend()
-        case .select: return SelectBackend()
-        case .kqueue: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
+        static func makeBackend(_ backend: Backend) throws(SelectorError) -> any PollingBackend {
+            switch backend {
+            case .epoll:
+                do { return try EpollBackend() } catch {
+                    throw SelectorError(.create, fd: nil, .system(error))
+                }
+            case .poll: return PollBackend()
+            case .select: return SelectBackend()
+            case .kqueue: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
+            }
         }
-    }
 
-    static func makeWaker() throws(Errno) -> any Waker { try EventfdWaker() }
-}
+        static func makeWaker() throws(Errno) -> any Waker { try EventfdWaker() }
+    }
 #endif

@@ -1,3 +1,3 @@
 #if !os(Linux) && !canImport(Darwin) && !os(FreeBSD) && !os(OpenBSD)
-#error("Selectors supports Linux (epoll) and Apple/BSD systems (kqueue) only.")
+    #error("Selectors supports Linux (epoll) and Apple/BSD systems (kqueue) only.")
 #endif
