@@ -73,7 +73,6 @@ public final class Selector {
         }
         let key = SelectorKey(fd: fd, events: events, handler: handler, generation: generation)
         table.insert(key)
-        growReadyBufferIfNeeded()
         return key
     }
 
@@ -173,13 +172,19 @@ public final class Selector {
         try checkOpen(.select, nil)
         batch &+= 1
         readyCount = 0
+        // Grown here rather than in `register`, so a handler that registers fds while a batch
+        // is being dispatched never invalidates the rest of that batch.
+        growReadyBufferIfNeeded()
         var limit = initialLimit
         let deadline = limit.map { $0.nanoseconds > 0 ? MonotonicClock.now() + $0.nanoseconds : 0 }
         while true {
             do {
                 readyCount = try kernel.wait(timeout: limit, into: ready)
-            } catch  where error == .interrupted {
+            } catch where error == .interrupted {
                 readyCount = 0
+                // A signal is not an event: a wait without a timeout just resumes (a bounded
+                // one resumes below for the time left).
+                if limit == nil { continue }
             } catch {
                 throw SelectorError(.select, fd: nil, .system(error))
             }
@@ -227,11 +232,9 @@ public final class Selector {
 
     private func growReadyBufferIfNeeded() {
         guard table.count > ready.count else { return }
-        let grown = UnsafeMutableBufferPointer<ReadyEvent>.allocate(capacity: ready.count * 2)
+        let grown = UnsafeMutableBufferPointer<ReadyEvent>.allocate(capacity: max(table.count, ready.count * 2))
         ready.deallocate()
         ready = grown
-        readyCount = 0
-        batch &+= 1
     }
 }
 

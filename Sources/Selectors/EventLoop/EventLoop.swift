@@ -198,11 +198,12 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Running
 
-    /// Runs iterations until `stop()`.
+    /// Runs iterations until `stop()` (or until a handler closes the loop).
     public func run() throws(SelectorError) {
         try enter()
         defer { leave() }
-        while !stopRequested.exchange(false, ordering: .acquiringAndReleasing) {
+        // A handler may close the loop; run() then returns like after stop().
+        while !isClosed && !stopRequested.exchange(false, ordering: .acquiringAndReleasing) {
             try iterate(limit: nil, honoringStop: true)
         }
     }
