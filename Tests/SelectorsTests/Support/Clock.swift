@@ -1,0 +1,28 @@
+import CSelectors
+
+/// Now on `CLOCK_MONOTONIC`, the clock the selector measures its timeouts with, so a test's
+/// "waited at least" compares like with like.
+func monotonicNow() -> Duration {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return .seconds(Int64(spec.tv_sec)) + .nanoseconds(Int64(spec.tv_nsec))
+}
+
+/// Runs `body` and returns its result with the monotonic time it took.
+func measure<Result>(_ body: () throws -> Result) rethrows -> (result: Result, elapsed: Duration) {
+    let start = monotonicNow()
+    let result = try body()
+    return (result, monotonicNow() - start)
+}
+
+/// Sleeps the calling thread for at least `duration` (`nanosleep`, resumed after signals).
+func sleep(for duration: Duration) {
+    let deadline = monotonicNow() + duration
+    while true {
+        let left = deadline - monotonicNow()
+        guard left > .zero else { return }
+        let (seconds, attoseconds) = left.components
+        var spec = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        _ = nanosleep(&spec, nil)
+    }
+}
