@@ -1,0 +1,100 @@
+import CSelectors
+import Selectors
+import Testing
+
+@Suite struct ReadinessTests {
+    @Test(arguments: Backend.available)
+    func readAndWriteReadinessOfOneDescriptorArriveAsOneEntry(backend: Backend) throws {
+        try withDescriptors { fds in
+            let selector = try Selector(backend: backend)
+            let (left, right) = try fds.socketPair()
+            try writeAll(right, "pending")
+            try selector.register(left, events: [.read, .write], handler: ignoreEvents)
+            #expect(
+                try selector.readyEntries(timeout: .seconds(5)) == [
+                    ReadyEntry(fd: left, events: [.read, .write])
+                ])
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func reportedEventsAreMaskedByTheRegisteredInterest(backend: Backend) throws {
+        try withDescriptors { fds in
+            let selector = try Selector(backend: backend)
+            let (idle, _) = try fds.socketPair()
+            let (busy, busyPeer) = try fds.socketPair()
+            // Writable but asked only for read: nothing to report.
+            try selector.register(idle, events: .read, handler: ignoreEvents)
+            #expect(try selector.readyEntries(timeout: .milliseconds(20)) == [])
+            // Readable and writable but asked only for write: write alone.
+            try writeAll(busyPeer, "pending")
+            try selector.register(busy, events: .write, handler: ignoreEvents)
+            #expect(try selector.readyEntries(timeout: .seconds(5)) == [ReadyEntry(fd: busy, events: .write)])
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func peerCloseReportsReadReadinessAndReadReturnsZero(backend: Backend) throws {
+        try withDescriptors { fds in
+            let selector = try Selector(backend: backend)
+            let (left, right) = try fds.socketPair()
+            try selector.register(left, events: .read, handler: ignoreEvents)
+            #expect(try selector.readyEntries(timeout: .zero) == [])
+            fds.close(right)
+            #expect(try selector.readyEntries(timeout: .seconds(5)) == [ReadyEntry(fd: left, events: .read)])
+            #expect(try readAvailable(left) == [])
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func peerShutdownOfWritingReportsReadReadinessAndEndOfFile(backend: Backend) throws {
+        try withDescriptors { fds in
+            let selector = try Selector(backend: backend)
+            let (left, right) = try fds.socketPair()
+            try selector.register(left, events: .read, handler: ignoreEvents)
+            try writeAll(right, "last")
+            _ = shutdown(right, Int32(SHUT_WR))
+            #expect(try selector.readyEntries(timeout: .seconds(5)) == [ReadyEntry(fd: left, events: .read)])
+            #expect(try readAvailable(left) == Array("last".utf8))
+            #expect(try selector.readyEntries(timeout: .seconds(5)) == [ReadyEntry(fd: left, events: .read)])
+            #expect(try readAvailable(left) == [])
+        }
+    }
+
+    // The send buffer is full first, so the write readiness can only come from the hang-up,
+    // and the handler's next write is what tells it the peer is gone.
+    @Test(arguments: Backend.available)
+    func peerCloseWakesAWriteOnlyRegistrationWhoseBufferIsFull(backend: Backend) throws {
+        try withDescriptors { fds in
+            let selector = try Selector(backend: backend)
+            let (left, right) = try fds.socketPair()
+            try fillUntilFull(left)
+            var handled: [Events] = []
+            try selector.register(left, events: .write) { _, events in handled.append(events) }
+            #expect(try selector.dispatch(timeout: .milliseconds(20)) == 0)
+            fds.close(right)
+            #expect(try selector.dispatch(timeout: .seconds(5)) == 1)
+            #expect(handled == [.write])
+            #expect(sendByteReportingError(left) == .brokenPipe)
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func peerResetReachesWriteAndReadHandlers(backend: Backend) throws {
+        try withDescriptors { fds in
+            let selector = try Selector(backend: backend)
+            let (client, server) = try fds.tcpLoopbackPair()
+            try fillUntilFull(client)
+            var handled: [Events] = []
+            try selector.register(client, events: .write) { _, events in handled.append(events) }
+            try fds.reset(server)
+            #expect(try selector.dispatch(timeout: .seconds(5)) == 1)
+            #expect(handled == [.write])
+
+            try selector.modify(client, events: .read)
+            #expect(try selector.dispatch(timeout: .seconds(5)) == 1)
+            #expect(handled == [.write, .read])
+            #expect(throws: Errno.connectionReset) { try readAvailable(client) }
+        }
+    }
+}
