@@ -1,0 +1,85 @@
+import CSelectors
+import Selectors
+import Testing
+
+@Suite struct CloseTests {
+    @Test(arguments: Backend.available)
+    func everyCallAfterCloseThrowsSelectorClosed(backend: Backend) throws {
+        try withDescriptors { fds in
+            let selector = try Selector(backend: backend)
+            let (left, right) = try fds.socketPair()
+            try selector.register(left, events: .read, handler: ignoreEvents)
+            selector.close()
+            #expect(selector.isClosed)
+            expectSelectorError(.register, fd: right, .selectorClosed) {
+                try selector.register(right, events: .read, handler: ignoreEvents)
+            }
+            expectSelectorError(.unregister, fd: left, .selectorClosed) { try selector.unregister(left) }
+            expectSelectorError(.modify, fd: left, .selectorClosed) {
+                try selector.modify(left, events: .write)
+            }
+            expectSelectorError(.select, fd: nil, .selectorClosed) { try selector.select(timeout: .zero) }
+            expectSelectorError(.select, fd: nil, .selectorClosed) { try selector.select(timeout: nil) }
+            expectSelectorError(.key, fd: left, .selectorClosed) { try selector.key(for: left) }
+            expectSelectorError(.key, fd: nil, .selectorClosed) { try selector.keys }
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func closingTwiceIsHarmless(backend: Backend) throws {
+        let selector = try Selector(backend: backend)
+        selector.close()
+        selector.close()
+        #expect(selector.isClosed)
+        expectSelectorError(.select, fd: nil, .selectorClosed) { try selector.select(timeout: .zero) }
+    }
+
+    @Test(arguments: Backend.available)
+    func closeEmptiesTheLastReadyKeysAndLeavesTheUsersDescriptorsOpen(backend: Backend) throws {
+        try withDescriptors { fds in
+            let selector = try Selector(backend: backend)
+            let (left, right) = try fds.socketPair()
+            try selector.register(left, events: .read, handler: ignoreEvents)
+            try writeAll(right, "x")
+            let ready = try selector.select(timeout: .seconds(5))
+            selector.close()
+            #expect(Array(ready).isEmpty)
+            #expect(selector.count == 0)
+            #expect(isOpen(left))
+            #expect(try readAvailable(left) == Array("x".utf8))
+        }
+    }
+}
+
+extension DescriptorHeavyTests {
+    // Other tests open and close descriptors meanwhile, so the count moves a little either
+    // way; a leak of one descriptor per cycle moves it by 2,000.
+    @Test(arguments: Backend.available)
+    func twoThousandCreateCloseCyclesLeakNoDescriptor(backend: Backend) throws {
+        try withDescriptors { fds in
+            let (reader, _) = try fds.pipe()
+            let before = openDescriptorCount()
+            for _ in 0..<2_000 {
+                let selector = try Selector(backend: backend)
+                try selector.register(reader, events: .read, handler: ignoreEvents)
+                selector.close()
+            }
+            let growth = openDescriptorCount() - before
+            #expect(growth < 500, "\(growth) more descriptors open after 2,000 cycles")
+        }
+    }
+
+    @Test(arguments: Backend.available)
+    func droppingTwoThousandSelectorsWithoutCloseLeaksNoDescriptor(backend: Backend) throws {
+        try withDescriptors { fds in
+            let (reader, _) = try fds.pipe()
+            let before = openDescriptorCount()
+            for _ in 0..<2_000 {
+                let selector = try Selector(backend: backend)
+                try selector.register(reader, events: .read, handler: ignoreEvents)
+            }
+            let growth = openDescriptorCount() - before
+            #expect(growth < 500, "\(growth) more descriptors open after 2,000 selectors")
+        }
+    }
+}
