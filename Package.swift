@@ -4,11 +4,13 @@ import PackageDescription
 let package = Package(
     name: "swift-selectors",
     products: [
-        .library(name: "Selectors", targets: ["Selectors"])
+        .library(name: "Selectors", targets: ["Selectors"]),
+        .executable(name: "selector-bench", targets: ["selector-bench"]),
     ],
     targets: [
         .target(name: "CSelectors"),
         .target(name: "Selectors", dependencies: ["CSelectors"]),
+        .executableTarget(name: "selector-bench", dependencies: ["Selectors", "CSelectors"], path: "Benchmarks/selector-bench"),
         .testTarget(name: "SelectorsTests", dependencies: ["Selectors", "CSelectors"]),
     ]
 )

@@ -1,0 +1,189 @@
+#if os(Linux)
+    import Selectors
+
+    /// The command line, parsed and with defaults applied (`--quick` changes the defaults,
+    /// explicit options still win).
+    struct Options: Sendable {
+        var duration = 3.0
+        var warmUp = 0.5
+        var connections = 32
+        var size = 64
+        var idleLevels = [0, 1000, 5000, 10000]
+        var scenarios = ScenarioKind.allCases
+        var backends = Backend.available
+        var target: SocketAddress?
+        var quick = false
+        var json = false
+        var clientThreads = 1
+        var streamConnections = 4
+        var streamWriteSize = 64 << 10
+        /// An operation without an answer for this long counts as a timeout.
+        var operationTimeout = 2.0
+        /// A pause between runs so the server can finish closing the last run's connections.
+        var settle = 0.05
+        var help = false
+
+        static let usage = """
+            usage: selector-bench [options]
+
+            Loads echo servers over loopback and reports throughput, latency and errors. The raw
+            epoll baseline (and, once plugged in, the framework's echo server on each backend) runs
+            in this process on its own thread; --target loads a server elsewhere instead.
+
+            scenarios:
+              conn     C clients, each cycle: connect, send S bytes, read the echo, close (cycles/s)
+              rr       N persistent connections ping-pong S-byte messages (round trips/s, latency)
+              idle     rr while K idle connections are held open, for each K in --idle
+              stream   a few connections stream large writes both ways (MiB/s)
+            Every byte is verified; errors are counted by kind (refused, reset, short, mismatch,
+            timeout, other) and any error makes the exit status non-zero.
+
+            options:
+              --scenario LIST      conn|rr|idle|stream|all, comma-separated (default all)
+              --duration SECONDS   measured time per run (default 3; --quick 0.1)
+              --warmup SECONDS     unmeasured time before each run (default 0.5; --quick 0.03)
+              --connections N      conn clients / rr connections (default 32; --quick 8)
+              --size BYTES         message size for conn, rr, idle (default 64)
+              --idle LIST          idle connection counts (default 0,1000,5000,10000;
+                                   --quick 0,250,1000); capped to what the fd limit allows
+              --stream-connections N  connections in stream (default 4; --quick 2)
+              --threads N          client threads, each with its own epoll loop (default 1)
+              --backend NAME       framework backends to run: all|epoll|poll|select (default all)
+              --target HOST:PORT   load an external echo server instead (e.g. 127.0.0.1:7000)
+              --quick              a short run for CI (well under 5 s)
+              --json               one JSON line per run instead of the table
+              --help               this text
+            """
+
+        /// A command-line mistake: reported in one line, exit status 2.
+        struct Mistake: Error {
+            let message: String
+        }
+
+        static func parse(_ arguments: [String]) throws(Mistake) -> Options {
+            var values: [String: String] = [:]
+            var flags: Set<String> = []
+            var index = 0
+            let valued: Set<String> = [
+                "--scenario", "--duration", "--warmup", "--connections", "--size", "--idle",
+                "--stream-connections",
+                "--threads", "--backend", "--target",
+            ]
+            let boolean: Set<String> = ["--quick", "--json", "--help", "-h"]
+            while index < arguments.count {
+                let argument = arguments[index]
+                index += 1
+                var name = argument
+                var value: String?
+                if let equals = argument.firstIndex(of: "="), argument.hasPrefix("--") {
+                    name = String(argument[..<equals])
+                    value = String(argument[argument.index(after: equals)...])
+                }
+                if boolean.contains(name) {
+                    guard value == nil else { throw Mistake(message: "\(name) takes no value") }
+                    flags.insert(name == "-h" ? "--help" : name)
+                } else if valued.contains(name) {
+                    if value == nil {
+                        guard index < arguments.count else { throw Mistake(message: "\(name) needs a value") }
+                        value = arguments[index]
+                        index += 1
+                    }
+                    values[name] = value
+                } else {
+                    throw Mistake(message: "unknown argument '\(argument)'")
+                }
+            }
+
+            var options = Options()
+            if flags.contains("--help") {
+                options.help = true
+                return options
+            }
+            if flags.contains("--quick") {
+                options.quick = true
+                options.duration = 0.1
+                options.warmUp = 0.03
+                options.connections = 8
+                options.idleLevels = [0, 250, 1000]
+                options.streamConnections = 2
+                options.operationTimeout = 1
+                options.settle = 0.01
+            }
+            options.json = flags.contains("--json")
+            if let text = values["--duration"] {
+                options.duration = try seconds(text, "--duration", minimum: 0.01)
+            }
+            if let text = values["--warmup"] { options.warmUp = try seconds(text, "--warmup", minimum: 0) }
+            if let text = values["--connections"] {
+                options.connections = try count(text, "--connections", 1...20_000)
+            }
+            if let text = values["--size"] { options.size = try count(text, "--size", 1...(16 << 20)) }
+            if let text = values["--stream-connections"] {
+                options.streamConnections = try count(text, "--stream-connections", 1...256)
+            }
+            if let text = values["--threads"] { options.clientThreads = try count(text, "--threads", 1...16) }
+            if let text = values["--idle"] {
+                options.idleLevels = try text.split(separator: ",", omittingEmptySubsequences: false).map {
+                    (part) throws(Mistake) in try count(String(part), "--idle", 0...1_000_000)
+                }.sorted()
+            }
+            if let text = values["--scenario"] { options.scenarios = try scenarios(text) }
+            if let text = values["--backend"] {
+                if text == "all" {
+                    options.backends = Backend.available
+                } else if let backend = Backend(name: text), backend.isAvailable {
+                    options.backends = [backend]
+                } else {
+                    let names = (["all"] + Backend.available.map(\.rawValue)).joined(separator: "|")
+                    throw Mistake(message: "--backend must be \(names), got '\(text)'")
+                }
+            }
+            if let text = values["--target"] {
+                do { options.target = try SocketAddress(parsing: text) } catch {
+                    throw Mistake(
+                        message:
+                            "--target needs a numeric HOST:PORT such as 127.0.0.1:7000 or [::1]:7000, got '\(text)'"
+                    )
+                }
+            }
+            // Keep the worst-case stall shorter than a quick run is long.
+            options.operationTimeout = min(options.operationTimeout, max(0.5, options.duration * 2))
+            return options
+        }
+
+        private static func seconds(_ text: String, _ name: String, minimum: Double) throws(Mistake) -> Double
+        {
+            guard let value = Double(text), value.isFinite, value >= minimum, value <= 3600 else {
+                throw Mistake(
+                    message: "\(name) needs a number of seconds (\(minimum) to 3600), got '\(text)'")
+            }
+            return value
+        }
+
+        private static func count(_ text: String, _ name: String, _ range: ClosedRange<Int>) throws(Mistake)
+            -> Int
+        {
+            guard let value = Int(text), range.contains(value) else {
+                throw Mistake(
+                    message:
+                        "\(name) needs a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'"
+                )
+            }
+            return value
+        }
+
+        private static func scenarios(_ text: String) throws(Mistake) -> [ScenarioKind] {
+            if text == "all" { return ScenarioKind.allCases }
+            var chosen: [ScenarioKind] = []
+            for part in text.split(separator: ",") {
+                guard let scenario = ScenarioKind(rawValue: String(part)) else {
+                    throw Mistake(message: "--scenario must be conn, rr, idle, stream or all, got '\(part)'")
+                }
+                if !chosen.contains(scenario) { chosen.append(scenario) }
+            }
+            guard !chosen.isEmpty else { throw Mistake(message: "--scenario needs a value") }
+            // Run in the canonical order whatever order they were named in.
+            return ScenarioKind.allCases.filter(chosen.contains)
+        }
+    }
+#endif

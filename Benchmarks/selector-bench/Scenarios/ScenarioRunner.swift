@@ -1,0 +1,116 @@
+#if os(Linux)
+    import Selectors
+
+    /// Runs one scenario against one started target and hands the result to the report.
+    struct ScenarioRunner {
+        let options: Options
+        let fdLimit: Int
+        let report: Report
+
+        /// conn, rr or stream on `target` at `address`.
+        func run(_ scenario: ScenarioKind, on target: PlannedTarget, at address: SocketAddress) {
+            switch scenario {
+            case .conn:
+                let measurement = measure(
+                    target, scenario, address, connections: options.connections, size: options.size
+                ) {
+                    EchoClientWorker(mode: .connectPerCycle, settings: $0)
+                }
+                add(target, scenario, idle: nil, options.connections, options.size, measurement)
+            case .rr:
+                let measurement = measure(
+                    target, scenario, address, connections: options.connections, size: options.size
+                ) {
+                    EchoClientWorker(mode: .persistent, settings: $0)
+                }
+                add(target, scenario, idle: nil, options.connections, options.size, measurement)
+            case .stream:
+                let count = options.streamConnections
+                let measurement = measure(
+                    target, scenario, address, connections: count, size: options.streamWriteSize
+                ) {
+                    StreamWorker(settings: $0)
+                }
+                add(target, scenario, idle: nil, count, options.streamWriteSize, measurement)
+            case .idle:
+                runIdle(on: target, at: address)
+            }
+        }
+
+        /// rr at each idle level, growing one set of idle connections from level to level.
+        private func runIdle(on target: PlannedTarget, at address: SocketAddress) {
+            let perConnection = target.role.descriptorsPerConnection
+            // Headroom for the active connections, listeners, epoll and event fds, and stdio.
+            let reserve = 128 + options.connections * perConnection
+            let fitting = max(0, (fdLimit - reserve) / perConnection)
+            let idle = IdleConnections(target: address)
+            defer { idle.closeAll() }
+            for level in options.idleLevels {
+                var note: String?
+                let count = min(level, fitting)
+                if count < level {
+                    note =
+                        "\(level) idle capped to \(count): fd limit \(fdLimit), \(perConnection) fds per connection"
+                    report.note(
+                        "idle \(level) on \(target.target.name) capped to \(count) (fd limit \(fdLimit))")
+                }
+                var openErrors = idle.grow(
+                    to: count, timeoutMilliseconds: Int32(options.operationTimeout * 1000))
+                var measurement = measure(
+                    target, .idle, address, connections: options.connections, size: options.size
+                ) {
+                    EchoClientWorker(mode: .persistent, settings: $0)
+                }
+                openErrors.merge(idle.checkAlive())
+                measurement.errors.merge(openErrors)
+                if openErrors.total > 0 {
+                    note = (note.map { $0 + "; " } ?? "") + "idle connections: \(openErrors.summary)"
+                }
+                var result = ScenarioResult(
+                    target: target.target.name, role: target.role, scenario: .idle, idle: count,
+                    connections: options.connections, size: options.size, measurement: measurement)
+                result.note = note
+                report.add(result)
+            }
+        }
+
+        /// Spreads `connections` over the client threads and runs them through the harness.
+        private func measure(
+            _ target: PlannedTarget, _ scenario: ScenarioKind, _ address: SocketAddress, connections: Int,
+            size: Int,
+            makeWorker: @escaping @Sendable (ClientSettings) -> any ClientWorker
+        ) -> Measurement {
+            let threads = min(options.clientThreads, connections)
+            var shares: [ClientSettings] = []
+            var first = 0
+            for thread in 0..<threads {
+                let count = connections / threads + (thread < connections % threads ? 1 : 0)
+                shares.append(
+                    ClientSettings(
+                        target: address, connections: count, firstConnection: first, size: size,
+                        operationTimeout: Int64(options.operationTimeout * 1e9), thread: thread))
+                first += count
+            }
+            let label = "\(target.target.name) \(scenario.rawValue)"
+            let progress = ProgressLine(
+                enabled: Terminal.isInteractive && !options.json, label: label, unit: scenario.unit)
+            let timing = RunTiming(warmUp: options.warmUp, duration: options.duration)
+            let frozen = shares
+            let measurement = Harness.run(threads: threads, timing: timing, progress: progress) {
+                makeWorker(frozen[$0])
+            }
+            Monotonic.sleep(seconds: options.settle)
+            return measurement
+        }
+
+        private func add(
+            _ target: PlannedTarget, _ scenario: ScenarioKind, idle: Int?, _ connections: Int, _ size: Int,
+            _ measurement: Measurement
+        ) {
+            report.add(
+                ScenarioResult(
+                    target: target.target.name, role: target.role, scenario: scenario, idle: idle,
+                    connections: connections, size: size, measurement: measurement))
+        }
+    }
+#endif
