@@ -6,11 +6,15 @@ let package = Package(
     products: [
         .library(name: "Selectors", targets: ["Selectors"]),
         .executable(name: "selector-bench", targets: ["selector-bench"]),
+        .library(name: "EchoService", targets: ["EchoService"]),
+        .executable(name: "echo-server", targets: ["echo-server"]),
     ],
     targets: [
         .target(name: "CSelectors"),
         .target(name: "Selectors", dependencies: ["CSelectors"]),
         .executableTarget(name: "selector-bench", dependencies: ["Selectors", "CSelectors"], path: "Benchmarks/selector-bench"),
         .testTarget(name: "SelectorsTests", dependencies: ["Selectors", "CSelectors"]),
+        .target(name: "EchoService", dependencies: ["Selectors", "CSelectors"]),
+        .executableTarget(name: "echo-server", dependencies: ["EchoService"]),
     ]
 )

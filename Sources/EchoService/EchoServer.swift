@@ -1,0 +1,142 @@
+import CSelectors
+import Selectors
+
+/// A TCP echo server on `EventLoop`: every byte a client sends comes back to it.
+///
+/// ```swift
+/// var configuration = EchoServer.Configuration()
+/// configuration.port = 0                       // let the kernel pick a free port
+/// let server = try EchoServer.start(configuration)
+/// print(server.address)                        // 127.0.0.1:40123
+/// // ... clients connect ...
+/// print(server.statistics.bytesEchoed)
+/// server.stop()                                // closes everything, joins the threads
+/// ```
+///
+/// Each of `threads` event loops runs on its own thread with its own listening socket (with
+/// `SO_REUSEPORT` when there are several, so the kernel spreads connections over them).
+/// Per connection the server keeps a few dozen bytes: input is read into the loop's shared
+/// read buffer and written straight back; only the part the kernel did not take is copied to
+/// a pending buffer, which exists only while it holds data. Reading stops while more than
+/// `highWaterMark` bytes are pending and resumes at `lowWaterMark`, so a client that never
+/// reads cannot grow the server's memory without bound.
+public enum EchoServer {
+    /// Everything that shapes a server; the defaults are the command line's defaults.
+    public struct Configuration: Sendable {
+        /// The numeric address to listen on: IPv4 (`"127.0.0.1"`), IPv6 (`"::1"`) or
+        /// `"localhost"` (127.0.0.1). No name lookup is done.
+        public var host = "127.0.0.1"
+        /// The port; 0 lets the kernel pick a free one (read it from `RunningEchoServer.address`).
+        public var port: UInt16 = 7000
+        /// The selector backend of every loop.
+        public var backend: Backend = .default
+        /// How many event loops (threads), each with its own listener.
+        public var threads = 1
+        /// The most connections open at once over all loops; connections beyond it are
+        /// accepted and closed at once (counted as `rejected`). `nil`: no limit but the
+        /// descriptor limit.
+        public var maxConnections: Int? = nil
+        /// Connections with no read or write progress for this long are closed. `nil`: never.
+        public var idleTimeout: Duration? = nil
+        /// Stop reading from a connection once more than this many bytes wait to be sent to it.
+        public var highWaterMark = 256 * 1024
+        /// Resume reading once the pending bytes have drained to this many or fewer.
+        public var lowWaterMark = 64 * 1024
+        /// The most connections accepted per wake-up of a listener, so a flood of connections
+        /// cannot starve the connections already open.
+        public var acceptBatch = 64
+        /// How long accepting pauses after `accept` fails with `EMFILE`/`ENFILE` (out of
+        /// descriptors) or another error, instead of retrying in a busy loop.
+        public var acceptRetryDelay: Duration = .milliseconds(100)
+        /// The listen backlog (the kernel caps it at `net.core.somaxconn`).
+        public var backlog: Int32 = 1024
+        /// How long a graceful shutdown waits for pending output to be flushed and clients
+        /// to close before closing what is left.
+        public var drainTimeout: Duration = .seconds(2)
+        /// Signals that start a graceful shutdown (a second one stops at once), for example
+        /// `[SIGINT, SIGTERM]` in a command-line server. Empty by default, since signal
+        /// dispositions belong to the whole process.
+        public var shutdownSignals: [Int32] = []
+        /// Receives one-line notices (accepting paused, shutdown started, ...) on a loop
+        /// thread; `nil` discards them.
+        public var log: (@Sendable (String) -> Void)? = nil
+
+        /// The defaults: 127.0.0.1 port 7000, the platform's best backend, one thread.
+        public init() {}
+
+        /// Checks the values that do not depend on the system.
+        /// - Throws: `EchoServerError.invalidConfiguration` naming the first bad value.
+        public func validate() throws(EchoServerError) {
+            func fail(_ message: String) -> EchoServerError { .invalidConfiguration(message) }
+            guard backend.isAvailable else {
+                throw fail("backend \(backend) is not available on this system")
+            }
+            guard (1...1024).contains(threads) else {
+                throw fail("threads must be 1 to 1024, not \(threads)")
+            }
+            if let maxConnections, maxConnections < 1 {
+                throw fail("maxConnections must be at least 1, not \(maxConnections)")
+            }
+            if let idleTimeout, idleTimeout <= .zero {
+                throw fail("idleTimeout must be positive (nil means never)")
+            }
+            // Pending offsets are 32-bit; one read (64 KiB) may land on top of the high mark.
+            guard highWaterMark >= 1, highWaterMark <= 1 << 30 else {
+                throw fail("highWaterMark must be 1 byte to 1 GiB, not \(highWaterMark)")
+            }
+            guard lowWaterMark >= 0, lowWaterMark < highWaterMark else {
+                throw fail("lowWaterMark must be at least 0 and below highWaterMark")
+            }
+            guard acceptBatch >= 1 else { throw fail("acceptBatch must be at least 1") }
+            guard acceptRetryDelay > .zero else { throw fail("acceptRetryDelay must be positive") }
+            guard drainTimeout >= .zero else { throw fail("drainTimeout must not be negative") }
+            guard backlog >= 1 else { throw fail("backlog must be at least 1") }
+            do {
+                _ = try SocketAddress(host: host, port: port)
+            } catch {
+                throw fail("host must be a numeric IPv4 or IPv6 address or localhost, not '\(host)'")
+            }
+        }
+    }
+
+    /// Opens the listeners and starts the loops, each on a new thread; returns once the
+    /// server accepts connections.
+    ///
+    /// The caller's thread is not used afterwards: call `wait()` on the result to block until
+    /// the server ends (after `shutdown()`, `stop()` or one of `shutdownSignals`).
+    /// - Throws: `invalidConfiguration`, `cannotListen` (for example `EADDRINUSE`),
+    ///   `eventLoop` or `thread`. Nothing is left open after a throw.
+    public static func start(_ configuration: Configuration) throws(EchoServerError) -> RunningEchoServer {
+        try RunningEchoServer(configuration)
+    }
+}
+
+/// Why an echo server could not start.
+public enum EchoServerError: Error, Sendable, CustomStringConvertible {
+    /// A configuration value is out of range; the text says which.
+    case invalidConfiguration(String)
+    /// Creating, binding or listening on the socket failed, for example with `EADDRINUSE`.
+    case cannotListen(address: SocketAddress, Errno)
+    /// An event loop could not be created or set up.
+    case eventLoop(SelectorError)
+    /// A loop thread could not be started (`pthread_create`).
+    case thread(Errno)
+
+    /// A one-line explanation, for example
+    /// `cannot listen on 127.0.0.1:7000: address already in use (EADDRINUSE)`.
+    public var description: String {
+        switch self {
+        case .invalidConfiguration(let message):
+            return message
+        case .cannotListen(let address, let error) where error == .addressInUse:
+            return "cannot listen on \(address): address already in use (EADDRINUSE); "
+                + "another server holds the port, pick another with --port"
+        case .cannotListen(let address, let error):
+            return "cannot listen on \(address): \(error)"
+        case .eventLoop(let error):
+            return "event loop: \(error)"
+        case .thread(let error):
+            return "cannot start a thread: \(error)"
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Synchronization
+
+/// What an echo server has done, summed over its loops. Read it from any thread with
+/// `RunningEchoServer.statistics`; each field is exact, but fields are read one at a time, so
+/// a snapshot taken while clients are active may mix instants.
+public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
+    /// Connections accepted and served (rejected ones not included).
+    public var accepted = 0
+    /// Connections open now.
+    public var active = 0
+    /// Connections accepted and closed at once because `maxConnections` were open.
+    public var rejected = 0
+    /// Connections closed for being idle longer than `idleTimeout`.
+    public var idleClosed = 0
+    /// Bytes read from clients.
+    public var bytesReceived: UInt64 = 0
+    /// Bytes written back to clients.
+    public var bytesEchoed: UInt64 = 0
+    /// Bytes read but not yet written back, over all connections, now.
+    public var pendingBytes = 0
+    /// The most bytes ever pending for one connection: at most `highWaterMark` plus one
+    /// read (64 KiB), since reading stops above the high-water mark.
+    public var peakPendingBytes = 0
+    /// How many times a connection stopped reading because of the high-water mark.
+    public var readPauses = 0
+    /// How many times accepting paused for `acceptRetryDelay` after an `accept` failure.
+    public var acceptPauses = 0
+    /// Failures, by kind.
+    public var errors = Errors()
+
+    /// Failures by kind. Connection failures close only that connection.
+    public struct Errors: Sendable, Equatable {
+        /// Connections reset by the peer (`ECONNRESET` on read or write).
+        public var resets = 0
+        /// Writes to a connection the peer had closed (`EPIPE`).
+        public var brokenPipes = 0
+        /// `accept` failures for lack of descriptors (`EMFILE`, `ENFILE`).
+        public var descriptorExhaustion = 0
+        /// Other `accept` failures (`ENOBUFS`, `ENOMEM`, ...).
+        public var accept = 0
+        /// Accepted connections the selector refused (for example, fds at or above
+        /// `FD_SETSIZE` with the select backend); they are closed at once.
+        public var registration = 0
+        /// Any other read or write failure (`ETIMEDOUT`, ...).
+        public var other = 0
+
+        /// The sum of all kinds.
+        public var total: Int { resets + brokenPipes + descriptorExhaustion + accept + registration + other }
+    }
+
+    /// One line, as the command line prints it on exit.
+    public var description: String {
+        "accepted \(accepted) connections (\(rejected) rejected, \(idleClosed) closed idle), "
+            + "echoed \(bytesEchoed) of \(bytesReceived) bytes received, peak pending \(peakPendingBytes) bytes, "
+            + "errors: \(errors.resets) resets, \(errors.brokenPipes) broken pipes, "
+            + "\(errors.descriptorExhaustion) out of descriptors, \(errors.accept + errors.registration + errors.other) other"
+    }
+
+    mutating func add(_ other: EchoStatistics) {
+        accepted += other.accepted
+        active += other.active
+        rejected += other.rejected
+        idleClosed += other.idleClosed
+        bytesReceived &+= other.bytesReceived
+        bytesEchoed &+= other.bytesEchoed
+        pendingBytes += other.pendingBytes
+        peakPendingBytes = max(peakPendingBytes, other.peakPendingBytes)
+        readPauses += other.readPauses
+        acceptPauses += other.acceptPauses
+        errors.resets += other.errors.resets
+        errors.brokenPipes += other.errors.brokenPipes
+        errors.descriptorExhaustion += other.errors.descriptorExhaustion
+        errors.accept += other.errors.accept
+        errors.registration += other.errors.registration
+        errors.other += other.errors.other
+    }
+}
+
+/// One loop's counters. Only the loop thread writes them, so an update is a relaxed load and
+/// store (plain moves on x86 and ARM, no locked instruction), while any thread may read them.
+final class EchoCounters: Sendable {
+    let accepted = Atomic<Int>(0)
+    let active = Atomic<Int>(0)
+    let rejected = Atomic<Int>(0)
+    let idleClosed = Atomic<Int>(0)
+    let bytesReceived = Atomic<Int>(0)
+    let bytesEchoed = Atomic<Int>(0)
+    let pendingBytes = Atomic<Int>(0)
+    let peakPendingBytes = Atomic<Int>(0)
+    let readPauses = Atomic<Int>(0)
+    let acceptPauses = Atomic<Int>(0)
+    let resets = Atomic<Int>(0)
+    let brokenPipes = Atomic<Int>(0)
+    let descriptorExhaustion = Atomic<Int>(0)
+    let acceptErrors = Atomic<Int>(0)
+    let registrationErrors = Atomic<Int>(0)
+    let otherErrors = Atomic<Int>(0)
+
+    var snapshot: EchoStatistics {
+        var result = EchoStatistics()
+        result.accepted = accepted.load(ordering: .relaxed)
+        result.active = active.load(ordering: .relaxed)
+        result.rejected = rejected.load(ordering: .relaxed)
+        result.idleClosed = idleClosed.load(ordering: .relaxed)
+        result.bytesReceived = UInt64(bytesReceived.load(ordering: .relaxed))
+        result.bytesEchoed = UInt64(bytesEchoed.load(ordering: .relaxed))
+        result.pendingBytes = pendingBytes.load(ordering: .relaxed)
+        result.peakPendingBytes = peakPendingBytes.load(ordering: .relaxed)
+        result.readPauses = readPauses.load(ordering: .relaxed)
+        result.acceptPauses = acceptPauses.load(ordering: .relaxed)
+        result.errors.resets = resets.load(ordering: .relaxed)
+        result.errors.brokenPipes = brokenPipes.load(ordering: .relaxed)
+        result.errors.descriptorExhaustion = descriptorExhaustion.load(ordering: .relaxed)
+        result.errors.accept = acceptErrors.load(ordering: .relaxed)
+        result.errors.registration = registrationErrors.load(ordering: .relaxed)
+        result.errors.other = otherErrors.load(ordering: .relaxed)
+        return result
+    }
+}
+
+extension Atomic where Value == Int {
+    /// Adds `amount`, for a counter with a single writer: a relaxed load and store rather than
+    /// a locked read-modify-write. Only the owning loop thread may call it.
+    @inline(__always)
+    func bump(by amount: Int = 1) {
+        store(load(ordering: .relaxed) &+ amount, ordering: .relaxed)
+    }
+
+    /// Raises the value to `candidate` if it is larger; single writer, like `bump(by:)`.
+    @inline(__always)
+    func raise(to candidate: Int) {
+        if candidate > load(ordering: .relaxed) { store(candidate, ordering: .relaxed) }
+    }
+}

@@ -1,0 +1,428 @@
+import CSelectors
+import Selectors
+import Synchronization
+
+/// One event loop of an echo server: its listener, its connections and its counters.
+///
+/// Everything but `counters` belongs to the loop thread; other threads reach a worker only
+/// through `loop.execute`. All connections share one handler closure, registered with each
+/// fd, so a connection costs no closure allocation; the closure looks the fd up in
+/// `connections`.
+final class EchoWorker: @unchecked Sendable {
+    // @unchecked: the mutable state is confined to the loop thread (see above); `counters`
+    // and `limit` are atomics, the rest is immutable.
+
+    let loop: EventLoop
+    let counters = EchoCounters()
+    let index: Int
+
+    private let configuration: EchoServer.Configuration
+    /// Open connections over all workers, shared for `maxConnections`; `nil` without a limit.
+    private let limit: ConnectionLimit?
+    private let readBuffer: UnsafeMutableRawBufferPointer
+    private let highWaterMark: Int
+    private let lowWaterMark: Int
+
+    @exclusivity(unchecked) private var listener: Int32
+    @exclusivity(unchecked) private var connections = ConnectionTable()
+    @exclusivity(unchecked) private var openCount = 0
+    @exclusivity(unchecked) private var connectionHandler: SelectorHandler = { _, _ in }
+    @exclusivity(unchecked) private var acceptHandler: SelectorHandler = { _, _ in }
+    /// Increments every idle-sweep period; connections record it on progress.
+    @exclusivity(unchecked) private var tick: UInt32 = 0
+    @exclusivity(unchecked) private var idleTicks: UInt32 = 0
+    /// Pauses in a row since the last successful accept, to log only the first.
+    @exclusivity(unchecked) private var consecutivePauses = 0
+    @exclusivity(unchecked) private var acceptRetry: TimerHandle?
+    @exclusivity(unchecked) private var drainDeadline: TimerHandle?
+    @exclusivity(unchecked) private var idleSweep: TimerHandle?
+    @exclusivity(unchecked) private var isDraining = false
+    @exclusivity(unchecked) private var isFinished = false
+
+    init(
+        index: Int, loop: EventLoop, listener: Int32, configuration: EchoServer.Configuration,
+        limit: ConnectionLimit?
+    ) {
+        self.index = index
+        self.loop = loop
+        self.listener = listener
+        self.configuration = configuration
+        self.limit = limit
+        self.readBuffer = loop.readBuffer
+        self.highWaterMark = configuration.highWaterMark
+        self.lowWaterMark = configuration.lowWaterMark
+    }
+
+    /// Registers the listener and the idle sweep; called before the loop's thread starts.
+    func prepare() throws(SelectorError) {
+        connectionHandler = { [unowned(unsafe) self] fd, events in self.connectionReady(fd, events) }
+        acceptHandler = { [unowned(unsafe) self] _, _ in self.acceptReady() }
+        try loop.register(listener, events: .read, handler: acceptHandler)
+        if let idleTimeout = configuration.idleTimeout {
+            // Sweep four times per timeout (at most once a second, at least every 10 ms): a
+            // connection closes between `idleTimeout` and about 1.25 x `idleTimeout` after its
+            // last progress, never before, since timers never fire early.
+            let period = min(max(idleTimeout / 4, .milliseconds(10)), .seconds(1))
+            idleTicks = UInt32(clamping: Int64((idleTimeout / period).rounded(.up)))
+            idleSweep = loop.schedule(after: period, repeating: period) { [unowned(unsafe) self] in
+                self.sweepIdle()
+            }
+        }
+    }
+
+    /// The thread body: runs the loop until the server finishes, then releases everything.
+    func run() -> SelectorError? {
+        var failure: SelectorError?
+        do {
+            try loop.run()
+        } catch {
+            failure = error
+            log("event loop \(index) failed: \(error)")
+        }
+        finish()
+        loop.close()
+        return failure
+    }
+
+    deinit {
+        connections.deallocate()
+    }
+
+    // MARK: Accepting
+
+    private func acceptReady() {
+        var remaining = configuration.acceptBatch
+        while remaining > 0 {
+            remaining -= 1
+            let fd: Int32
+            do {
+                guard let accepted = try Socket.accept(listener) else { return }
+                fd = accepted
+            } catch {
+                acceptFailed(error)
+                return
+            }
+            if consecutivePauses > 0 {
+                log("accepting again after \(consecutivePauses) pause(s)")
+                consecutivePauses = 0
+            }
+            admit(fd)
+        }
+    }
+
+    private func admit(_ fd: Int32) {
+        if let limit, !limit.reserve() {
+            Socket.close(fd)
+            counters.rejected.bump()
+            return
+        }
+        let connection = connections.slot(for: fd)
+        connection.pointee = Connection(lastActivity: tick, flags: .open)
+        do {
+            try loop.register(fd, events: .read, handler: connectionHandler)
+        } catch {
+            connection.pointee.flags = []
+            Socket.close(fd)
+            limit?.release()
+            counters.registrationErrors.bump()
+            return
+        }
+        openCount += 1
+        counters.accepted.bump()
+        counters.active.bump()
+    }
+
+    /// Out of descriptors (or another accept failure): the connection stays queued, so
+    /// accepting again at once would spin. Stop watching the listener and retry on a timer.
+    private func acceptFailed(_ error: Errno) {
+        let exhausted = error == .processDescriptorLimit || error == .systemDescriptorLimit
+        if exhausted {
+            counters.descriptorExhaustion.bump()
+        } else {
+            counters.acceptErrors.bump()
+        }
+        counters.acceptPauses.bump()
+        consecutivePauses += 1
+        if consecutivePauses == 1 {
+            let reason = exhausted ? "out of file descriptors" : "accept failed"
+            log("\(reason): \(error); pausing accepts, retrying every \(configuration.acceptRetryDelay)")
+        }
+        _ = try? loop.unregister(listener)
+        acceptRetry = loop.schedule(after: configuration.acceptRetryDelay) { [unowned(unsafe) self] in
+            self.acceptRetry = nil
+            self.resumeAccepting()
+        }
+    }
+
+    private func resumeAccepting() {
+        guard listener >= 0, !isDraining else { return }
+        do {
+            try loop.register(listener, events: .read, handler: acceptHandler)
+        } catch {
+            log("cannot watch the listener again: \(error); stopping this loop")
+            finish()
+        }
+    }
+
+    private func closeListener() {
+        acceptRetry?.cancel()
+        acceptRetry = nil
+        guard listener >= 0 else { return }
+        _ = try? loop.unregister(listener)
+        Socket.close(listener)
+        listener = -1
+    }
+
+    // MARK: Connections
+
+    /// The one handler all connections share.
+    @inline(__always)
+    private func connectionReady(_ fd: Int32, _ events: Events) {
+        let connection = connections[fd]
+        if events.contains(.write) {
+            guard flush(fd, connection) else { return }
+        }
+        if events.contains(.read) {
+            receive(fd, connection)
+        }
+    }
+
+    /// Reads once into the loop's buffer and writes it straight back; only what the kernel
+    /// does not take is copied to the connection's pending output.
+    @inline(__always)
+    private func receive(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) {
+        let count: Int
+        do {
+            guard let read = try Socket.read(fd, into: readBuffer) else { return }
+            count = read
+        } catch {
+            fail(fd, error)
+            return
+        }
+        guard count > 0 else {
+            peerClosed(fd, connection)
+            return
+        }
+        counters.bytesReceived.bump(by: count)
+        connection.pointee.lastActivity = tick
+        // Shutting down: input is no longer echoed, only read so the close is orderly.
+        if connection.pointee.flags.contains(.draining) { return }
+
+        var input = UnsafeRawBufferPointer(start: readBuffer.baseAddress, count: count)
+        let wasIdle = connection.pointee.output == nil
+        if wasIdle {
+            let written: Int
+            do {
+                written = try Socket.write(fd, from: input) ?? 0
+            } catch {
+                fail(fd, error)
+                return
+            }
+            counters.bytesEchoed.bump(by: written)
+            if written == count { return }
+            input = UnsafeRawBufferPointer(rebasing: input[written...])
+        }
+        guard connection.pointee.append(input) else {
+            counters.otherErrors.bump()
+            close(fd)
+            return
+        }
+        let pending = connection.pointee.pendingCount
+        counters.pendingBytes.bump(by: input.count)
+        counters.peakPendingBytes.raise(to: pending)
+        if pending > highWaterMark {
+            connection.pointee.flags.insert(.readPaused)
+            counters.readPauses.bump()
+        } else if !wasIdle {
+            return  // already watching for .read and .write
+        }
+        updateInterest(fd, connection)
+    }
+
+    /// Writes pending output. Returns false if the connection was closed.
+    @inline(__always)
+    private func flush(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) -> Bool {
+        let pending = connection.pointee.pending
+        guard pending.count > 0 else { return true }
+        let written: Int
+        do {
+            written = try Socket.write(fd, from: pending) ?? 0
+        } catch {
+            fail(fd, error)
+            return false
+        }
+        guard written > 0 else { return true }
+        counters.bytesEchoed.bump(by: written)
+        counters.pendingBytes.bump(by: -written)
+        connection.pointee.lastActivity = tick
+        if written < pending.count {
+            connection.pointee.consume(written)
+            let flags = connection.pointee.flags
+            if flags.contains(.readPaused) && pending.count - written <= lowWaterMark {
+                connection.pointee.flags.remove(.readPaused)
+                return updateInterest(fd, connection)
+            }
+            return true
+        }
+        connection.pointee.releaseOutput()
+        connection.pointee.flags.remove(.readPaused)
+        let flags = connection.pointee.flags
+        if flags.contains(.peerClosed) {
+            close(fd)
+            return false
+        }
+        if flags.contains(.draining) { sendEndOfStream(fd, connection) }
+        return updateInterest(fd, connection)
+    }
+
+    /// The client sent end of stream: close once everything pending is written.
+    private func peerClosed(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) {
+        if connection.pointee.output == nil {
+            close(fd)
+        } else {
+            connection.pointee.flags.insert(.peerClosed)
+            updateInterest(fd, connection)
+        }
+    }
+
+    /// Read unless the client ended its side or too much is pending; write while anything is
+    /// pending. (Never empty: a connection with neither is closed first.)
+    @discardableResult
+    private func updateInterest(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) -> Bool {
+        var events: Events = []
+        let flags = connection.pointee.flags
+        if !flags.contains(.peerClosed) && !flags.contains(.readPaused) { events.insert(.read) }
+        if connection.pointee.output != nil { events.insert(.write) }
+        do {
+            // No system call when the interest is unchanged.
+            try loop.modify(fd, events: events)
+            return true
+        } catch {
+            counters.otherErrors.bump()
+            close(fd)
+            return false
+        }
+    }
+
+    /// A read or write failed: resets and broken pipes are a client's normal way to leave.
+    private func fail(_ fd: Int32, _ error: Errno) {
+        switch error {
+        case .connectionReset: counters.resets.bump()
+        case .brokenPipe: counters.brokenPipes.bump()
+        default: counters.otherErrors.bump()
+        }
+        close(fd)
+    }
+
+    private func close(_ fd: Int32) {
+        let connection = connections[fd]
+        guard connection.pointee.flags.contains(.open) else { return }
+        // The key may already be gone if `modify` failed; that is fine.
+        _ = try? loop.unregister(fd)
+        counters.pendingBytes.bump(by: -connection.pointee.pendingCount)
+        connection.pointee.releaseOutput()
+        connection.pointee.flags = []
+        Socket.close(fd)
+        limit?.release()
+        openCount -= 1
+        counters.active.bump(by: -1)
+        if isDraining && openCount == 0 { finish() }
+    }
+
+    // MARK: Idle connections
+
+    private func sweepIdle() {
+        tick &+= 1
+        guard connections.highestFD >= 0 else { return }
+        for fd in 0...connections.highestFD {
+            let connection = connections[fd]
+            guard connection.pointee.flags.contains(.open),
+                tick &- connection.pointee.lastActivity > idleTicks
+            else { continue }
+            counters.idleClosed.bump()
+            close(fd)
+        }
+    }
+
+    // MARK: Shutting down
+
+    /// Stops accepting; flushes every connection's pending output, then half-closes it and
+    /// waits (discarding input) for the client to close, so the kernel never resets a
+    /// connection that still has echoed data in flight. Whatever is left at `deadline` is
+    /// closed. Loop thread.
+    func beginDrain(until deadline: LoopInstant) {
+        guard !isDraining, !isFinished else { return }
+        isDraining = true
+        closeListener()
+        idleSweep?.cancel()
+        idleSweep = nil
+        if connections.highestFD >= 0 {
+            for fd in 0...connections.highestFD {
+                let connection = connections[fd]
+                guard connection.pointee.flags.contains(.open) else { continue }
+                connection.pointee.flags.insert(.draining)
+                connection.pointee.flags.remove(.readPaused)
+                if connection.pointee.output == nil {
+                    if connection.pointee.flags.contains(.peerClosed) {
+                        close(fd)
+                        continue
+                    }
+                    sendEndOfStream(fd, connection)
+                }
+                updateInterest(fd, connection)
+            }
+        }
+        if openCount == 0 {
+            finish()
+        } else {
+            drainDeadline = loop.schedule(at: deadline) { [unowned(unsafe) self] in self.finish() }
+        }
+    }
+
+    private func sendEndOfStream(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) {
+        guard !connection.pointee.flags.contains(.finSent) else { return }
+        connection.pointee.flags.insert(.finSent)
+        try? Socket.shutdownWrite(fd)
+    }
+
+    /// Closes the listener and every connection and stops the loop. Idempotent; loop thread
+    /// (or after the loop stopped).
+    func finish() {
+        guard !isFinished else { return }
+        isFinished = true
+        isDraining = false
+        closeListener()
+        for timer in [idleSweep, drainDeadline] { timer?.cancel() }
+        idleSweep = nil
+        drainDeadline = nil
+        if connections.highestFD >= 0 {
+            for fd in 0...connections.highestFD where connections[fd].pointee.flags.contains(.open) {
+                close(fd)
+            }
+        }
+        loop.stop()
+    }
+
+    private func log(_ message: String) {
+        configuration.log?(message)
+    }
+}
+
+/// The open-connection count shared by all workers when `maxConnections` is set.
+final class ConnectionLimit: Sendable {
+    private let open = Atomic<Int>(0)
+    private let maximum: Int
+
+    init(maximum: Int) { self.maximum = maximum }
+
+    /// Takes a slot; false if all `maximum` are taken.
+    func reserve() -> Bool {
+        if open.wrappingAdd(1, ordering: .relaxed).newValue <= maximum { return true }
+        open.wrappingSubtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func release() {
+        open.wrappingSubtract(1, ordering: .relaxed)
+    }
+}

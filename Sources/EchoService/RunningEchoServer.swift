@@ -1,0 +1,190 @@
+import CSelectors
+import Selectors
+import Synchronization
+
+/// A started echo server: its address, its statistics, and the means to end it.
+///
+/// ```swift
+/// let server = try EchoServer.start(configuration)
+/// defer { server.stop() }
+/// let (client, _) = try Socket.connect(to: server.address)
+/// ```
+///
+/// Every member may be used from any thread, except that `stop()` and `wait()` must not be
+/// called from one of the server's own loop threads (from a handler), since they wait for
+/// those threads to end.
+public final class RunningEchoServer: Sendable {
+    /// The address the server listens on, with the real port when port 0 was asked for.
+    public let address: SocketAddress
+    /// The configuration the server was started with.
+    public let configuration: EchoServer.Configuration
+
+    private let workers: [EchoWorker]
+    private let threads: Mutex<[LoopThread]>
+    private let liveThreads: Atomic<Int>
+    private let signalCount = Atomic<Int>(0)
+    private let failure = Mutex<SelectorError?>(nil)
+
+    init(_ configuration: EchoServer.Configuration) throws(EchoServerError) {
+        try configuration.validate()
+        let requested: SocketAddress
+        do {
+            requested = try SocketAddress(host: configuration.host, port: configuration.port)
+        } catch {
+            throw .invalidConfiguration("host must be a numeric IPv4 or IPv6 address or localhost")
+        }
+        let limit = configuration.maxConnections.map { ConnectionLimit(maximum: $0) }
+
+        // Open every listener and loop before starting any thread, so a failure leaves
+        // nothing behind. With several loops, each has a listener on the same port
+        // (SO_REUSEPORT): the first picks the port if 0 was asked for, the others follow it.
+        var workers: [EchoWorker] = []
+        var bound = requested
+        func discard() {
+            for worker in workers {
+                worker.finish()
+                worker.loop.close()
+            }
+        }
+        for index in 0..<configuration.threads {
+            let listener: Int32
+            do {
+                (listener, bound) = try Socket.makeListener(
+                    address: bound, backlog: configuration.backlog,
+                    reusePort: configuration.threads > 1, nonBlocking: true)
+            } catch {
+                discard()
+                throw .cannotListen(address: bound, error)
+            }
+            let loop: EventLoop
+            do {
+                loop = try EventLoop(backend: configuration.backend)
+            } catch {
+                Socket.close(listener)
+                discard()
+                throw .eventLoop(error)
+            }
+            let worker = EchoWorker(
+                index: index, loop: loop, listener: listener, configuration: configuration, limit: limit)
+            workers.append(worker)
+            do {
+                try worker.prepare()
+            } catch {
+                discard()
+                throw .eventLoop(error)
+            }
+        }
+        self.address = bound
+        self.configuration = configuration
+        self.workers = workers
+        self.threads = Mutex([])
+        self.liveThreads = Atomic(workers.count)
+
+        // Signals are watched by the first loop, installed before any thread runs so none
+        // arrives with the default (fatal) disposition in place.
+        for signal in configuration.shutdownSignals {
+            do {
+                try workers[0].loop.onSignal(signal) { [self] in self.signalReceived(signal) }
+            } catch {
+                discard()
+                throw .eventLoop(error)
+            }
+        }
+
+        var started: [LoopThread] = []
+        for worker in workers {
+            do {
+                started.append(
+                    try LoopThread { [self] in
+                        if let error = worker.run() { failure.withLock { $0 = $0 ?? error } }
+                        liveThreads.wrappingSubtract(1, ordering: .releasing)
+                    })
+            } catch {
+                // Loops already running end on their own; the others were never started.
+                for (index, other) in workers.enumerated() {
+                    if index < started.count {
+                        other.loop.execute { other.finish() }
+                    } else {
+                        other.finish()
+                        other.loop.close()
+                    }
+                }
+                for thread in started { thread.join() }
+                throw .thread(error)
+            }
+        }
+        threads.withLock { $0 = started }
+    }
+
+    /// The backend of the server's loops.
+    public var backend: Backend { configuration.backend }
+
+    /// The counters of all loops, summed. Any thread, any time (also after the server ended).
+    public var statistics: EchoStatistics {
+        var total = EchoStatistics()
+        for worker in workers { total.add(worker.counters.snapshot) }
+        return total
+    }
+
+    /// Whether any loop is still running.
+    public var isRunning: Bool { liveThreads.load(ordering: .acquiring) > 0 }
+
+    /// The first error that stopped a loop (a failing `select`), if any.
+    public var loopFailure: SelectorError? { failure.withLock { $0 } }
+
+    /// Starts a graceful shutdown and returns at once: stop accepting, write out pending
+    /// output, half-close each connection and let clients close, within `drainTimeout` (by
+    /// default the configuration's); then close the rest. `wait()` returns when it is done.
+    public func shutdown(drainTimeout: Duration? = nil) {
+        let deadline = LoopInstant.now.advanced(by: drainTimeout ?? configuration.drainTimeout)
+        for worker in workers {
+            worker.loop.execute { worker.beginDrain(until: deadline) }
+        }
+    }
+
+    /// Closes the listeners and every connection at once (pending output is dropped) and
+    /// waits for the loops to end. Idempotent.
+    public func stop() {
+        for worker in workers {
+            worker.loop.execute { worker.finish() }
+        }
+        wait()
+    }
+
+    /// Blocks until every loop has ended (after `shutdown`, `stop` or a shutdown signal).
+    public func wait() {
+        threads.withLock { threads in
+            precondition(
+                !threads.contains { $0.isCurrent },
+                "RunningEchoServer.wait() and stop() cannot be called from the server's own loop thread")
+            for thread in threads { thread.join() }
+            threads = []
+        }
+    }
+
+    /// First shutdown signal: graceful shutdown. Second: stop at once. On the first loop.
+    private func signalReceived(_ signal: Int32) {
+        let count = signalCount.wrappingAdd(1, ordering: .relaxed).newValue
+        if count == 1 {
+            configuration.log?(
+                "received \(signalName(signal)); draining connections for up to \(configuration.drainTimeout)"
+            )
+            shutdown()
+        } else {
+            configuration.log?("received \(signalName(signal)) again; closing at once")
+            for worker in workers {
+                worker.loop.execute { worker.finish() }
+            }
+        }
+    }
+
+    private func signalName(_ signal: Int32) -> String {
+        switch signal {
+        case SIGINT: "SIGINT"
+        case SIGTERM: "SIGTERM"
+        case SIGHUP: "SIGHUP"
+        case SIGQUIT: "SIGQUIT"
+        default: "signal \(signal)"
+        }
+    }
+}
