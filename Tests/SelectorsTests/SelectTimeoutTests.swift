@@ -69,7 +69,8 @@ import Testing
         }
     }
 
-    // poll and epoll_wait take milliseconds: truncating 0.3 ms would make it a busy poll.
+    // poll and epoll_wait take milliseconds: truncating 0.3 ms to 0 would turn the wait into
+    // a loop of non-blocking polls until the time is up, so each call must also have slept.
     @Test(arguments: Backend.available)
     func subMillisecondTimeoutIsNotRoundedDownToZero(backend: Backend) throws {
         try withDescriptors { fds in
@@ -78,9 +79,11 @@ import Testing
             try selector.register(left, events: .read, handler: ignoreEvents)
             let timeout = Duration.microseconds(300)
             for _ in 0..<20 {
+                let sleepsBefore = voluntaryContextSwitches()
                 let (entries, elapsed) = try measure { try selector.readyEntries(timeout: timeout) }
                 #expect(entries == [])
                 #expect(elapsed >= timeout, "asked for \(timeout), waited \(elapsed)")
+                #expect(voluntaryContextSwitches() > sleepsBefore, "spun instead of sleeping")
             }
         }
     }

@@ -26,3 +26,17 @@ func sleep(for duration: Duration) {
         _ = nanosleep(&spec, nil)
     }
 }
+
+/// How many times the calling thread has slept in the kernel (`ru_nvcsw` of
+/// `getrusage(RUSAGE_THREAD)`). A wait that blocks raises it; a loop of zero-timeout polls
+/// does not, which tells "waited" from "spun until the time was up" without timing anything.
+func voluntaryContextSwitches() -> Int {
+    var usage = rusage()
+    #if os(Linux)
+        // RUSAGE_THREAD is 1 on Linux; glibc only names it under _GNU_SOURCE.
+        _ = getrusage(__rusage_who_t(1), &usage)
+    #else
+        _ = getrusage(RUSAGE_SELF, &usage)
+    #endif
+    return Int(usage.ru_nvcsw)
+}

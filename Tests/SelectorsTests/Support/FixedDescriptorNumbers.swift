@@ -17,10 +17,12 @@ enum FixedDescriptorNumbers {
     /// else opens until `body` returns. `body` may `dup2` onto it; whatever it leaves open
     /// there is closed afterwards. Open the test's `withDescriptors` scope *inside* `body`, so
     /// the bag's closing happens while the number is still reserved.
-    static func withClosedNumber<Result>(_ body: (Int32) throws -> Result) rethrows -> Result {
+    /// - Throws: `EMFILE` if every number below `FD_SETSIZE` is taken (a leak elsewhere).
+    static func withClosedNumber<Result>(_ body: (Int32) throws -> Result) throws -> Result {
         try lock.withLock {
             var number = cselectors_fd_setsize() - 1
-            while isOpen(number) { number -= 1 }
+            while number >= 0 && isOpen(number) { number -= 1 }
+            guard number >= 0 else { throw Errno(rawValue: EMFILE) }
             defer { _ = close(number) }
             return try body(number)
         }
