@@ -15,8 +15,8 @@
                 return 0
             }
             let fdLimit = FileLimit.raiseToHardLimit()
-            let report = Report(json: options.json)
             let (planned, missingFrameworks) = plannedTargets(options)
+            let report = Report(json: options.json, targetNames: planned.map(\.target.name))
 
             var started: [(target: PlannedTarget, address: SocketAddress)] = []
             for target in planned {

@@ -40,12 +40,12 @@
 
             options:
               --scenario LIST      conn|rr|idle|stream|all, comma-separated (default all)
-              --duration SECONDS   measured time per run (default 3; --quick 0.1)
-              --warmup SECONDS     unmeasured time before each run (default 0.5; --quick 0.03)
+              --duration SECONDS   measured time per run (default 3; --quick 0.08)
+              --warmup SECONDS     unmeasured time before each run (default 0.5; --quick 0.02)
               --connections N      conn clients / rr connections (default 32; --quick 8)
               --size BYTES         message size for conn, rr, idle (default 64)
               --idle LIST          idle connection counts (default 0,1000,5000,10000;
-                                   --quick 0,250,1000); capped to what the fd limit allows
+                                   --quick 0,100,400); capped to what the fd limit allows
               --stream-connections N  connections in stream (default 4; --quick 2)
               --threads N          client threads, each with its own epoll loop (default 1)
               --backend NAME       framework backends to run: all|epoll|poll|select (default all)
@@ -101,10 +101,10 @@
             }
             if flags.contains("--quick") {
                 options.quick = true
-                options.duration = 0.1
-                options.warmUp = 0.03
+                options.duration = 0.08
+                options.warmUp = 0.02
                 options.connections = 8
-                options.idleLevels = [0, 250, 1000]
+                options.idleLevels = [0, 100, 400]
                 options.streamConnections = 2
                 options.operationTimeout = 1
                 options.settle = 0.01

@@ -112,7 +112,10 @@
         }
 
         func tearDown() {
+            let now = Monotonic.now()
             for index in slots.indices where slots[index].fd >= 0 {
+                // Stuck since longer than the timeout, but the last scan came too early to see it.
+                if now - slots[index].started > settings.operationTimeout { errors.timeout += 1 }
                 Socket.close(slots[index].fd)
                 slots[index].fd = -1
             }
@@ -177,6 +180,11 @@
             let now = Monotonic.now()
             operations &+= 1
             if measuring { histogram.record(now - slots[index].started) }
+            // The whole echo is in: nothing more can arrive before the next message is sent,
+            // and whatever arrives then raises a new edge. Forgetting "may read" here saves a
+            // read that would only return EAGAIN, once per round trip. (A server that sent too
+            // much in the same burst was caught by reading one byte past the message.)
+            slots[index].readable = false
             switch mode {
             case .connectPerCycle:
                 Socket.close(slots[index].fd)

@@ -104,6 +104,10 @@
                 measurement.errors.merge(result.errors)
                 measurement.histogram.merge(result.histogram)
             }
+            // A server that stops answering shows up as per-connection timeouts only when the
+            // window outlasts the timeout; a window in which nothing at all completed is a
+            // stall whatever its length.
+            if measurement.operations == 0 && measurement.bytes == 0 { measurement.errors.timeout += 1 }
             return measurement
         }
 

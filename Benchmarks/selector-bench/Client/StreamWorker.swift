@@ -100,7 +100,11 @@
         }
 
         func tearDown() {
-            for index in slots.indices where slots[index].fd >= 0 { fail(index) }
+            let now = Monotonic.now()
+            for index in slots.indices where slots[index].fd >= 0 {
+                if now - slots[index].lastProgress > settings.operationTimeout { errors.timeout += 1 }
+                fail(index)
+            }
         }
 
         /// Writes while the window allows and reads while data is there, until neither can move.

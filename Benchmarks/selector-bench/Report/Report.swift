@@ -41,9 +41,12 @@
         private var baselineRates: [String: Double] = [:]
         private(set) var results: [ScenarioResult] = []
 
-        init(json: Bool) { self.json = json }
+        init(json: Bool, targetNames: [String]) {
+            self.json = json
+            columns[0].width = targetNames.reduce(14) { max($0, $1.count) }
+        }
 
-        private static let columns: [(title: String, width: Int, left: Bool)] = [
+        private var columns: [(title: String, width: Int, left: Bool)] = [
             ("target", 14, true), ("scenario", 11, true), ("conns", 6, false), ("size", 8, false),
             ("rate", 13, false), ("unit", 9, true), ("p50", 9, false), ("p99", 9, false), ("p99.9", 9, false),
             ("errors", 7, false), ("vs raw", 7, false),
@@ -53,7 +56,7 @@
         func header(_ settings: String) {
             guard !json else { return }
             Terminal.line(settings)
-            Terminal.line(Report.row(Report.columns.map(\.title)))
+            Terminal.line(row(columns.map(\.title)))
         }
 
         /// A note between rows (skipped in JSON mode, which carries notes in its lines).
@@ -72,7 +75,7 @@
             let histogram = result.measurement.histogram
             let hasLatency = histogram.count > 0 && result.scenario != .stream
             Terminal.line(
-                Report.row([
+                row([
                     result.target, result.key, String(result.connections), Format.bytes(result.size),
                     result.scenario.unit.format(result.rate), result.scenario.unit.rawValue,
                     hasLatency ? Format.latency(histogram.percentile(0.50)) : "-",
@@ -84,6 +87,9 @@
                 Terminal.line("    errors: \(result.measurement.errors.summary)")
             }
             if let note = result.note { Terminal.line("    note: \(note)") }
+            if result.measurement.operations == 0 {
+                Terminal.line("    note: nothing completed in the measured window (counted as a timeout)")
+            }
         }
 
         /// Each framework target's rates divided by the baseline's, one line per target; only
@@ -99,7 +105,8 @@
                 let parts = frameworks.filter { $0.target == target }.map {
                     "\($0.key) \(Format.fixed(ratioToBaseline($0)!, 2))x"
                 }
-                Terminal.line("  \(Format.padRight(target, 14)) " + parts.joined(separator: "  "))
+                Terminal.line(
+                    "  \(Format.padRight(target, columns[0].width)) " + parts.joined(separator: "  "))
             }
         }
 
@@ -114,7 +121,7 @@
             return result.rate / baseline
         }
 
-        private static func row(_ cells: [String]) -> String {
+        private func row(_ cells: [String]) -> String {
             zip(cells, columns).map { cell, column in
                 column.left ? Format.padRight(cell, column.width) : Format.padLeft(cell, column.width)
             }.joined(separator: " ")

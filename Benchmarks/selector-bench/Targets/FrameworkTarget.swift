@@ -13,9 +13,10 @@
     // handles framework targets; `BenchCommand.plannedTargets` calls this once per backend
     // chosen with `--backend`.
     //
-    // Note for the select backend: it cannot watch fds >= FD_SETSIZE (1024), so idle levels
-    // above ~500 connections will fail there by design; cap them in the target or expect the
-    // errors to say so.
+    // Note for the select backend: it cannot watch fds >= FD_SETSIZE (1024), and client and
+    // server ends share this process's fd numbers, so idle levels above ~500 fail there by
+    // design (the --quick levels, 0/100/400, stay below). Cap them in the target or expect
+    // the errors to say so.
     // ───────────────────────────────────────────────────────────────────────────────────────
 
     /// The framework's echo server on `backend`, or `nil` while it is not built in yet.
