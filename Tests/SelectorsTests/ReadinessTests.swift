@@ -79,6 +79,35 @@ import Testing
         }
     }
 
+    // epoll and poll turn the hang-up (EPOLLHUP/POLLHUP) into write readiness. select(2)
+    // has no hang-up bit and Linux maps it into the read set only, so with a full send
+    // buffer a write-only key is not woken there; a key that also wants read is, through
+    // read readiness. This asserts that difference rather than hiding it.
+    @Test(arguments: Backend.available)
+    func peerShutdownOfBothDirectionsWakesWriteInterestExceptOnSelect(backend: Backend) throws {
+        try withDescriptors { fds in
+            let selector = try Selector(backend: backend)
+            let (writeOnly, writeOnlyPeer) = try fds.socketPair()
+            let (both, bothPeer) = try fds.socketPair()
+            try fillUntilFull(writeOnly)
+            try fillUntilFull(both)
+            try selector.register(writeOnly, events: .write, handler: ignoreEvents)
+            try selector.register(both, events: .all, handler: ignoreEvents)
+            #expect(try selector.readyEntries(timeout: .milliseconds(20)) == [])
+            _ = shutdown(writeOnlyPeer, Int32(SHUT_RDWR))
+            _ = shutdown(bothPeer, Int32(SHUT_RDWR))
+            let entries = try selector.readyEntries(timeout: .seconds(5))
+            if backend == .select {
+                #expect(entries == [ReadyEntry(fd: both, events: .read)])
+            } else {
+                #expect(Set(entries.map(\.fd)) == [writeOnly, both])
+                #expect(entries.first { $0.fd == writeOnly }?.events == .write)
+                #expect(entries.first { $0.fd == both }?.events == .all)
+            }
+            #expect(sendByteReportingError(writeOnly) == .brokenPipe)
+        }
+    }
+
     @Test(arguments: Backend.available)
     func peerResetReachesWriteAndReadHandlers(backend: Backend) throws {
         try withDescriptors { fds in
