@@ -246,6 +246,42 @@ import Testing
         #expect(throws: Errno.badDescriptor) { try Socket.setNoDelay(listener) }
     }
 
+    /// Runs in a child process (an exit test), since it lowers the descriptor limit.
+    @Test func acceptOutOfDescriptorsThrowsEMFILEAndTheConnectionWaits() async {
+        await #expect(processExitsWith: .success) {
+            guard let (listener, bound) = try? Socket.makeListener(address: .ipv4Loopback(port: 0)),
+                let (client, _) = try? Socket.connect(to: bound)
+            else { exit(10) }
+            // Allow no descriptor beyond those open now, then fill every free slot below; `spare`
+            // makes sure there is at least one filler to give back later.
+            let spare = dup(0)
+            var limit = rlimit()
+            getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+            limit.rlim_cur = rlim_t(max(listener, client, spare) + 1)
+            guard spare >= 0, setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else {
+                exit(11)
+            }
+            Socket.close(spare)
+            var lastFiller: Int32 = -1
+            while true {
+                let fd = dup(0)
+                if fd < 0 { break }
+                lastFiller = fd
+            }
+            guard cselectors_errno() == EMFILE, lastFiller >= 0 else { exit(16) }
+            do throws(Errno) {
+                _ = try Socket.accept(listener)
+                exit(12)
+            } catch {
+                guard error == .processDescriptorLimit else { exit(13) }
+            }
+            // The connection stayed queued: with a descriptor free again, accept takes it.
+            Socket.close(lastFiller)
+            guard let accepted = try? Socket.accept(listener), accepted >= 0 else { exit(14) }
+            exit(0)
+        }
+    }
+
     // MARK: IPv6
 
     /// Whether `::1` can be bound here; containers sometimes run without IPv6.
