@@ -16,5 +16,6 @@ let package = Package(
         .testTarget(name: "SelectorsTests", dependencies: ["Selectors", "CSelectors"]),
         .target(name: "EchoService", dependencies: ["Selectors", "CSelectors"]),
         .executableTarget(name: "echo-server", dependencies: ["EchoService"]),
+        .testTarget(name: "EchoServiceTests", dependencies: ["EchoService", "Selectors", "CSelectors"]),
     ]
 )

@@ -112,8 +112,8 @@ final class EchoWorker: @unchecked Sendable {
 
     private func admit(_ fd: Int32) {
         if let limit, !limit.reserve() {
-            Socket.close(fd)
             counters.rejected.bump()
+            Socket.close(fd)
             return
         }
         let connection = connections.slot(for: fd)
@@ -322,10 +322,11 @@ final class EchoWorker: @unchecked Sendable {
         counters.pendingBytes.bump(by: -connection.pointee.pendingCount)
         connection.pointee.releaseOutput()
         connection.pointee.flags = []
-        Socket.close(fd)
-        limit?.release()
-        openCount -= 1
+        // Counted before the close, so a client that sees the end of stream sees the count.
         counters.active.bump(by: -1)
+        openCount -= 1
+        limit?.release()
+        Socket.close(fd)
         if isDraining && openCount == 0 { finish() }
     }
 

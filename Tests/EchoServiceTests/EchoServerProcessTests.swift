@@ -1,0 +1,165 @@
+import CSelectors
+import EchoService
+import Glibc
+import Selectors
+import Testing
+
+/// The `echo-server` executable in a child process (and one test with a child client).
+/// Serialized: children are spawned one at a time, so no child inherits another test's pipe.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct EchoServerProcessTests {
+    /// Starts `echo-server` with `arguments` (plus `--port 0` unless given) and waits for its
+    /// listening line.
+    private func launch(_ arguments: [String], limitDescriptors: Int? = nil) throws -> (
+        ChildProcess, SocketAddress
+    ) {
+        let executable = try echoServerExecutable()
+        let all = arguments.contains("--port") ? arguments : ["--port", "0"] + arguments
+        let command = (["exec", executable] + all).map { "'\($0)'" }.joined(separator: " ")
+        let child = try ChildProcess(
+            shell: limitDescriptors.map { "ulimit -n \($0) && \(command)" } ?? command)
+        guard let line = child.waitForLine(containing: "listening on") else {
+            _ = child.waitForExit(timeout: 1)
+            throw TestFailure("no listening line; stdout: \(child.stdoutText) stderr: \(child.stderrText)")
+        }
+        return (child, try listeningAddress(line))
+    }
+
+    @Test(arguments: Backend.available)
+    func runningOutOfDescriptorsNeitherSpinsNorCrashes(backend: Backend) throws {
+        let (child, address) = try launch(["--backend", backend.rawValue], limitDescriptors: 64)
+        let ticksPerSecond = ChildProcess.ticksPerSecond
+
+        // 200 connections: the kernel queues them all, the server can accept only ~55.
+        var clients: [Int32] = []
+        defer { for fd in clients { Socket.close(fd) } }
+        for _ in 0..<200 { clients.append(try Client.connect(address)) }
+        sleep(seconds: 0.3)
+        let before = try child.cpuTicks()
+        let start = now()
+        sleep(seconds: 1)
+        let used = Double(try child.cpuTicks() - before) / Double(ticksPerSecond) / (now() - start)
+        // Behaviour, not speed: a busy accept loop would use a whole core.
+        #expect(used < 0.5, "the server used \(Int(used * 100))% of a core while out of descriptors")
+        #expect(!child.hasExited)
+
+        // Connections accepted before the limit are served meanwhile.
+        var message = Array("served".utf8)
+        try message.withUnsafeMutableBytes { try Client.exchange(clients[0], UnsafeRawBufferPointer($0)) }
+
+        // Once the clients leave, descriptors free up and new connections are served again.
+        for fd in clients { Socket.close(fd) }
+        clients = []
+        var served = false
+        let deadline = now() + 10
+        while !served && now() < deadline {
+            served = (try? Client.roundTrip(address)) != nil
+            if !served { sleep(seconds: 0.05) }
+        }
+        #expect(served)
+
+        child.signal(SIGTERM)
+        let status = child.waitForExit()
+        #expect(status.flatMap(ChildProcess.exitCode) == 0, "stderr: \(child.stderrText)")
+        #expect(child.stderrText.contains("out of file descriptors"))
+        #expect(child.stdoutText.contains("stopped;"))
+        #expect(!child.stdoutText.contains(" 0 out of descriptors"))
+    }
+
+    @Test(arguments: Backend.available)
+    func sigtermFlushesPendingDataThenExitsZero(backend: Backend) throws {
+        let (child, address) = try launch(["--backend", backend.rawValue])
+        let idle = try Client.connect(address)
+        defer { Socket.close(idle) }
+        let busy = try Client.connect(address)
+        defer { Socket.close(busy) }
+        let pattern = Pattern()
+        // Fill the pipeline until the server stops reading: it holds ~256 KiB of pending output.
+        let sent = try Client.fillUntilBlocked(busy, from: pattern)
+        child.signal(SIGTERM)
+
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { buffer.deallocate() }
+        var received = 0
+        while let count = try Socket.read(busy, into: buffer), count > 0 {
+            #expect(pattern.matches(UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: received))
+            received += count
+        }
+        #expect(Client.readUntilEnd(idle) == (0, true))
+        Socket.close(busy)
+        Socket.close(idle)
+
+        let status = child.waitForExit()
+        #expect(status.flatMap(ChildProcess.exitCode) == 0, "stderr: \(child.stderrText)")
+        #expect(received > 256 * 1024 && received <= sent)
+        // The summary counts exactly the bytes that reached the client: nothing pending was lost.
+        #expect(child.stdoutText.contains("accepted 2 connections"), "\(child.stdoutText)")
+        #expect(
+            child.stdoutText.contains("echoed \(received) of"), "received \(received): \(child.stdoutText)")
+        #expect(child.stderrText.contains("received SIGTERM"))
+    }
+
+    /// A real client process killed (SIGKILL) while writing: bash connects with /dev/tcp and
+    /// `cat` streams zeros without ever reading, so the server's output to it is pending when
+    /// the kernel tears the socket down (an RST, since the dead client left data unread).
+    @Test(arguments: Backend.available)
+    func clientKilledMidWriteLeavesTheServerServing(backend: Backend) throws {
+        let server = try startServer(backend)
+        defer { server.stop() }
+        let port = server.address.port
+        let child = try ChildProcess(
+            path: "/bin/bash",
+            arguments: ["/bin/bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/\(port) && exec cat /dev/zero >&3"])
+        #expect(
+            eventually { server.statistics.readPauses > 0 }, "the client never filled the server's buffer")
+        child.signal(SIGKILL)
+        #expect(child.waitForExit() != nil)
+
+        #expect(eventually { server.statistics.active == 0 })
+        let statistics = server.statistics
+        #expect(statistics.accepted == 1)
+        #expect(statistics.pendingBytes == 0)
+        #expect(statistics.peakPendingBytes <= server.configuration.highWaterMark + 64 * 1024)
+        try Client.roundTrip(server.address)
+    }
+
+    @Test func badArgumentsExitWithStatusTwoAndOneLine() throws {
+        let executable = try echoServerExecutable()
+        for arguments in [["--bogus"], ["--port", "70000"], ["--backend", "nope"], ["--port"], ["extra"]] {
+            let child = try ChildProcess(path: executable, arguments: [executable] + arguments)
+            let status = child.waitForExit()
+            #expect(status.flatMap(ChildProcess.exitCode) == 2, "\(arguments)")
+            let lines = child.stderrText.split(separator: "\n")
+            #expect(
+                lines.count == 1 && lines[0].hasPrefix("echo-server: "), "\(arguments): \(child.stderrText)")
+            #expect(child.stdoutText.isEmpty)
+        }
+        let help = try ChildProcess(path: executable, arguments: [executable, "--help"])
+        #expect(help.waitForExit().flatMap(ChildProcess.exitCode) == 0)
+        #expect(help.stdoutText.contains("--idle-timeout"))
+    }
+
+    @Test func addressInUseExitsWithStatusOne() throws {
+        let (listener, address) = try Socket.makeListener(address: .ipv4Loopback(port: 0))
+        defer { Socket.close(listener) }
+        let executable = try echoServerExecutable()
+        let child = try ChildProcess(path: executable, arguments: [executable, "--port", "\(address.port)"])
+        #expect(child.waitForExit().flatMap(ChildProcess.exitCode) == 1)
+        #expect(child.stderrText.contains("address already in use"), "\(child.stderrText)")
+    }
+
+    /// With no arguments the server listens on 127.0.0.1:7000, or, if something else holds
+    /// that port, says so and exits with status 1.
+    @Test func defaultAddressIsLoopbackPort7000() throws {
+        let executable = try echoServerExecutable()
+        let child = try ChildProcess(path: executable, arguments: [executable])
+        if let line = child.waitForLine(containing: "listening on", timeout: 10) {
+            #expect(line == "echo-server listening on 127.0.0.1:7000 (\(Backend.default), 1 thread)")
+            child.signal(SIGINT)
+            #expect(child.waitForExit().flatMap(ChildProcess.exitCode) == 0)
+        } else {
+            #expect(child.waitForExit().flatMap(ChildProcess.exitCode) == 1)
+            #expect(child.stderrText.contains("127.0.0.1:7000: address already in use"))
+        }
+    }
+}

@@ -1,0 +1,286 @@
+import CSelectors
+import EchoService
+import Selectors
+import Synchronization
+import Testing
+
+/// The server in-process, on its own thread, against real loopback sockets; every test runs
+/// on every backend this system has.
+@Suite(.timeLimit(.minutes(2)))
+struct EchoServerTests {
+    @Test(arguments: Backend.available)
+    func manyConcurrentClientsGetEveryByteBack(backend: Backend) throws {
+        let server = try startServer(backend)
+        defer { server.stop() }
+        let address = server.address
+        let clients = 20
+        let messagesPerClient = 3
+        let totals = Mutex(0)
+        let failures = onThreads(clients) { index in
+            var random = SplitMix64(seed: 0xEC40 + UInt64(index))
+            let fd = try Client.connect(address)
+            defer { Socket.close(fd) }
+            for _ in 0..<messagesPerClient {
+                // Sizes spread evenly over the orders of magnitude from 1 byte to 1 MiB.
+                let size = max(1, min(1 << 20, Int(pow2(Double.random(in: 0...20, using: &random)))))
+                let message = randomBytes(size, &random)
+                defer { message.deallocate() }
+                try Client.exchange(fd, UnsafeRawBufferPointer(message))
+                totals.withLock { $0 += size }
+            }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+        let total = totals.withLock { $0 }
+        #expect(eventually { server.statistics.active == 0 })
+        let statistics = server.statistics
+        #expect(statistics.accepted == clients)
+        #expect(statistics.bytesEchoed == UInt64(total))
+        #expect(statistics.bytesReceived == UInt64(total))
+        #expect(statistics.errors.total == 0)
+        #expect(statistics.pendingBytes == 0)
+    }
+
+    @Test(arguments: Backend.available)
+    func slowReaderCannotPushPendingBytesPastTheHighWaterMark(backend: Backend) throws {
+        let highWaterMark = 256 * 1024
+        let server = try startServer(backend) { $0.highWaterMark = highWaterMark }
+        defer { server.stop() }
+        let fd = try Client.connect(server.address)
+        defer { Socket.close(fd) }
+        let total = 64 << 20
+        let pattern = Pattern()
+        let writer = TestThread {
+            var sent = 0
+            while sent < total {
+                let chunk = pattern.window(at: sent, count: min(pattern.period, total - sent))
+                guard let count = try? Socket.write(fd, from: chunk), count > 0 else { return }
+                sent += count
+            }
+        }
+        defer { writer.join() }
+
+        // Read in 16 KiB bites with a pause after each: far slower than the server can echo.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
+        defer { buffer.deallocate() }
+        var received = 0
+        var bites = 0
+        while received < total {
+            guard let count = try Socket.read(fd, into: buffer), count > 0 else {
+                Issue.record("stream ended after \(received) bytes")
+                return
+            }
+            guard pattern.matches(UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: received) else {
+                Issue.record("wrong bytes at \(received)")
+                return
+            }
+            received += count
+            bites += 1
+            if bites % 4 == 0 { usleep(200) }
+        }
+        let statistics = server.statistics
+        #expect(statistics.bytesEchoed == UInt64(total))
+        #expect(statistics.readPauses > 0, "the slow reader should have made the server stop reading")
+        #expect(statistics.peakPendingBytes > highWaterMark / 2)
+        // At most one read (the loop's 64 KiB buffer) lands on top of the high-water mark.
+        #expect(
+            statistics.peakPendingBytes <= highWaterMark + 64 * 1024, "peak \(statistics.peakPendingBytes)")
+    }
+
+    @Test(arguments: Backend.available)
+    func halfCloseGetsEverythingBackThenEndOfStream(backend: Backend) throws {
+        let server = try startServer(backend)
+        defer { server.stop() }
+        var random = SplitMix64(seed: 7)
+        for size in [1, 1000, 3 << 20] {
+            let message = randomBytes(size, &random)
+            defer { message.deallocate() }
+            let fd = try Client.connect(server.address)
+            defer { Socket.close(fd) }
+            try Client.exchange(fd, UnsafeRawBufferPointer(message), halfClose: true)
+        }
+        #expect(eventually { server.statistics.active == 0 })
+        #expect(server.statistics.errors.total == 0)
+    }
+
+    @Test(arguments: Backend.available)
+    func resetMidStreamClosesOnlyThatConnection(backend: Backend) throws {
+        let server = try startServer(backend)
+        defer { server.stop() }
+        let bystander = try Client.connect(server.address)
+        defer { Socket.close(bystander) }
+        try Client.roundTrip(server.address)
+
+        // Send until the server stops reading (output pending, reading paused), then reset.
+        let victim = try Client.connect(server.address)
+        let sent = try Client.fillUntilBlocked(victim, from: Pattern())
+        #expect(sent > 256 * 1024)
+        #expect(server.statistics.readPauses > 0)
+        Socket.reset(victim)
+
+        #expect(eventually { server.statistics.active == 1 })
+        let statistics = server.statistics
+        #expect(statistics.errors.resets + statistics.errors.brokenPipes >= 1, "\(statistics)")
+        #expect(statistics.pendingBytes == 0)
+        var message = Array("still here".utf8)
+        try message.withUnsafeMutableBytes { try Client.exchange(bystander, UnsafeRawBufferPointer($0)) }
+        try Client.roundTrip(server.address)
+    }
+
+    @Test(arguments: Backend.available)
+    func idleConnectionsAreClosedButNeverEarly(backend: Backend) throws {
+        let idleTimeout = 0.3
+        let server = try startServer(backend) { $0.idleTimeout = .milliseconds(300) }
+        defer { server.stop() }
+        let idle = try Client.connect(server.address)
+        defer { Socket.close(idle) }
+        let busy = try Client.connect(server.address)
+        defer { Socket.close(busy) }
+        let start = now()
+        let watcher = TestThread { _ = Client.readUntilEnd(idle) }
+        // The busy client talks every 100 ms for a second: it must survive.
+        for _ in 0..<10 {
+            var byte: [UInt8] = [42]
+            try byte.withUnsafeMutableBytes { try Client.exchange(busy, UnsafeRawBufferPointer($0)) }
+            sleep(seconds: 0.1)
+        }
+        watcher.join()
+        let elapsed = now() - start
+        #expect(elapsed >= idleTimeout)
+        #expect(server.statistics.idleClosed == 1)
+        #expect(server.statistics.active == 1)
+        try Client.roundTrip(server.address)
+    }
+
+    @Test(arguments: Backend.available)
+    func connectionsBeyondTheLimitAreClosedAtOnce(backend: Backend) throws {
+        let server = try startServer(backend) { $0.maxConnections = 2 }
+        defer { server.stop() }
+        let first = try Client.connect(server.address)
+        let second = try Client.connect(server.address)
+        defer { Socket.close(second) }
+        var message = Array("ping".utf8)
+        try message.withUnsafeMutableBytes { try Client.exchange(first, UnsafeRawBufferPointer($0)) }
+        try message.withUnsafeMutableBytes { try Client.exchange(second, UnsafeRawBufferPointer($0)) }
+
+        let third = try Client.connect(server.address)
+        defer { Socket.close(third) }
+        let (count, ended) = Client.readUntilEnd(third)
+        #expect(count == 0 && ended)
+        #expect(server.statistics.rejected == 1)
+
+        Socket.close(first)
+        #expect(eventually { server.statistics.active == 1 })
+        try Client.roundTrip(server.address)
+        #expect(server.statistics.accepted == 3)
+    }
+
+    @Test(arguments: Backend.available)
+    func severalLoopsShareThePort(backend: Backend) throws {
+        let server = try startServer(backend) { $0.threads = 3 }
+        defer { server.stop() }
+        let failures = onThreads(12) { _ in
+            for _ in 0..<5 { try Client.roundTrip(server.address) }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+        #expect(eventually { server.statistics.active == 0 })
+        #expect(server.statistics.accepted == 60)
+    }
+
+    @Test(.enabled(if: ipv6LoopbackAvailable), arguments: Backend.available)
+    func servesIPv6Loopback(backend: Backend) throws {
+        let server = try startServer(backend, host: "::1")
+        defer { server.stop() }
+        #expect(server.address.family == .ipv6)
+        try Client.roundTrip(server.address)
+    }
+
+    @Test(arguments: Backend.available)
+    func gracefulShutdownFlushesPendingOutput(backend: Backend) throws {
+        let server = try startServer(backend)
+        let idle = try Client.connect(server.address)
+        defer { Socket.close(idle) }
+        let busy = try Client.connect(server.address)
+        defer { Socket.close(busy) }
+        let pattern = Pattern()
+        let sent = try Client.fillUntilBlocked(busy, from: pattern)
+        #expect(eventually { server.statistics.readPauses > 0 })
+
+        server.shutdown()
+        // Everything the server had read comes back (a prefix of what was sent), then EOF.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { buffer.deallocate() }
+        var received = 0
+        while let count = try Socket.read(busy, into: buffer), count > 0 {
+            #expect(pattern.matches(UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: received))
+            received += count
+        }
+        #expect(received > 256 * 1024 && received <= sent)
+        #expect(Client.readUntilEnd(idle) == (0, true))
+        Socket.close(busy)
+        Socket.close(idle)
+        let start = now()
+        server.wait()
+        #expect(now() - start < 1.5, "the server should end when clients close, before the deadline")
+        #expect(!server.isRunning)
+        let statistics = server.statistics
+        #expect(statistics.bytesEchoed == UInt64(received))
+        #expect(statistics.active == 0)
+        #expect(throws: (any Error).self) { try Client.roundTrip(server.address) }
+    }
+
+    @Test(arguments: Backend.available)
+    func stopClosesEverythingAtOnce(backend: Backend) throws {
+        let server = try startServer(backend)
+        let client = try Client.connect(server.address)
+        defer { Socket.close(client) }
+        try Client.roundTrip(server.address)
+        server.stop()
+        server.stop()
+        #expect(!server.isRunning)
+        #expect(Client.readUntilEnd(client).ended)
+        #expect(server.statistics.active == 0)
+    }
+
+    @Test func secondServerOnTheSamePortFailsWithAddressInUse() throws {
+        let server = try startServer(.default)
+        defer { server.stop() }
+        var configuration = EchoServer.Configuration()
+        configuration.port = server.address.port
+        #expect {
+            _ = try EchoServer.start(configuration)
+        } throws: { error in
+            guard case .cannotListen(_, let errno) = error as? EchoServerError else { return false }
+            return errno == .addressInUse
+        }
+    }
+
+    @Test func badConfigurationIsRefusedBeforeAnythingOpens() {
+        var configuration = EchoServer.Configuration()
+        configuration.port = 0
+        configuration.lowWaterMark = configuration.highWaterMark
+        #expect(throws: EchoServerError.self) { try EchoServer.start(configuration) }
+        configuration = EchoServer.Configuration()
+        configuration.host = "example.com"
+        #expect(throws: EchoServerError.self) { try EchoServer.start(configuration) }
+    }
+}
+
+private func pow2(_ exponent: Double) -> Double {
+    var result = 1.0
+    var remaining = exponent
+    while remaining >= 1 {
+        result *= 2
+        remaining -= 1
+    }
+    // 2^x for the fractional part, close enough for picking message sizes.
+    return result * (1 + remaining * (0.6931 + remaining * 0.2402))
+}
+
+/// `count` random bytes (deallocate them).
+private func randomBytes(_ count: Int, _ random: inout SplitMix64) -> UnsafeMutableRawBufferPointer {
+    let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: (count + 7) & ~7, alignment: 8)
+    for word in 0..<bytes.count / 8 {
+        bytes.storeBytes(of: random.next(), toByteOffset: word * 8, as: UInt64.self)
+    }
+    return UnsafeMutableRawBufferPointer(rebasing: bytes[..<count])
+}
