@@ -35,6 +35,8 @@
               rr       N persistent connections ping-pong S-byte messages (round trips/s, latency)
               idle     rr while K idle connections are held open, for each K in --idle
               stream   a few connections stream large writes both ways (MiB/s)
+            Latency columns are per cycle (conn) or per round trip (rr, idle), measured in the
+            client from the first byte sent to the last byte of the echo read.
             Every byte is verified; errors are counted by kind (refused, reset, short, mismatch,
             timeout, other) and any error makes the exit status non-zero.
 

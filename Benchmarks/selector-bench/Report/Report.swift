@@ -122,9 +122,10 @@
         }
 
         private func row(_ cells: [String]) -> String {
-            zip(cells, columns).map { cell, column in
+            let line = zip(cells, columns).map { cell, column in
                 column.left ? Format.padRight(cell, column.width) : Format.padLeft(cell, column.width)
             }.joined(separator: " ")
+            return String(line.reversed().drop { $0 == " " }.reversed())
         }
 
         private static func json(_ result: ScenarioResult, ratio: Double?) -> String {

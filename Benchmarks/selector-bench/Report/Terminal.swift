@@ -41,6 +41,11 @@
                     + "\(unit.format(rate)) \(unit.rawValue)")
         }
 
+        /// Shows a set-up step (such as opening idle connections) until the next update.
+        func message(_ text: String) {
+            if enabled { Terminal.out("\r\u{1B}[2K  \(label)  \(text)") }
+        }
+
         func clear() {
             if enabled { Terminal.out("\r\u{1B}[2K") }
         }

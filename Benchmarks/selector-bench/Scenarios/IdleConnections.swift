@@ -13,6 +13,9 @@
             sources = SourceAddresses(target: target, start: 101)
         }
 
+        /// How many connections are held.
+        var count: Int { fds.count }
+
         /// Opens connections until `count` are held; returns the failures.
         func grow(to count: Int, timeoutMilliseconds: Int32) -> ErrorCounts {
             var errors = ErrorCounts()

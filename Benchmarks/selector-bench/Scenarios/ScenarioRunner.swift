@@ -54,6 +54,12 @@
                     report.note(
                         "idle \(level) on \(target.target.name) capped to \(count) (fd limit \(fdLimit))")
                 }
+                if count > idle.count {
+                    ProgressLine(
+                        enabled: Terminal.isInteractive && !options.json, label: "\(target.target.name) idle",
+                        unit: .roundTrips
+                    ).message("opening \(count - idle.count) idle connections")
+                }
                 var openErrors = idle.grow(
                     to: count, timeoutMilliseconds: Int32(options.operationTimeout * 1000))
                 var measurement = measure(
