@@ -35,8 +35,8 @@
               rr       N persistent connections ping-pong S-byte messages (round trips/s, latency)
               idle     rr while K idle connections are held open, for each K in --idle
               stream   a few connections stream large writes both ways (MiB/s)
-            Latency columns are per cycle (conn) or per round trip (rr, idle), measured in the
-            client from the first byte sent to the last byte of the echo read.
+            Latency columns, measured in the client: conn from the connect call to the echo's
+            last byte; rr and idle from sending a message to reading its echo's last byte.
             Every byte is verified; errors are counted by kind (refused, reset, short, mismatch,
             timeout, other) and any error makes the exit status non-zero.
 

@@ -11,6 +11,12 @@
     /// `EPOLLOUT` instead of `EPOLLIN` (so a client that does not read cannot grow the buffer).
     /// The listener accepts until `EAGAIN`. On `EMFILE`/`ENFILE` it stops watching the listener
     /// until a connection closes, instead of spinning on a listener that stays readable.
+    ///
+    /// Accepted sockets keep Nagle's algorithm (no `TCP_NODELAY`), like the minimal C server
+    /// behind the reference figures, so a conn cycle costs no extra `setsockopt`. With the
+    /// default small messages this changes nothing; with messages larger than one read, a
+    /// short tail can wait for the client's delayed ACK (~40 ms at p99). A framework target
+    /// should make the same choice, or the comparison measures the option, not the loop.
     final class RawEpollEchoServer: EchoTarget {
         let name = "raw-epoll"
         private var thread: PosixThread?
