@@ -3,6 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "swift-selectors",
+    // Synchronization (Mutex, Atomic) needs macOS 15 on Apple systems; Linux has no minimum.
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Selectors", targets: ["Selectors"]),
         .executable(name: "selector-bench", targets: ["selector-bench"]),
@@ -12,7 +14,9 @@ let package = Package(
     targets: [
         .target(name: "CSelectors"),
         .target(name: "Selectors", dependencies: ["CSelectors"]),
-        .executableTarget(name: "selector-bench", dependencies: ["Selectors", "CSelectors"], path: "Benchmarks/selector-bench"),
+        .executableTarget(
+            name: "selector-bench", dependencies: ["Selectors", "CSelectors", "EchoService"],
+            path: "Benchmarks/selector-bench"),
         .testTarget(name: "SelectorsTests", dependencies: ["Selectors", "CSelectors"]),
         .target(name: "EchoService", dependencies: ["Selectors", "CSelectors"]),
         .executableTarget(name: "echo-server", dependencies: ["EchoService"]),

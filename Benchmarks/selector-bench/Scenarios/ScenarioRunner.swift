@@ -42,7 +42,8 @@
             let perConnection = target.role.descriptorsPerConnection
             // Headroom for the active connections, listeners, epoll and event fds, and stdio.
             let reserve = 128 + options.connections * perConnection
-            let fitting = max(0, (fdLimit - reserve) / perConnection)
+            let usable = min(fdLimit, target.target.descriptorCeiling ?? fdLimit)
+            let fitting = max(0, (usable - reserve) / perConnection)
             let idle = IdleConnections(target: address)
             defer { idle.closeAll() }
             for level in options.idleLevels {
@@ -50,9 +51,9 @@
                 let count = min(level, fitting)
                 if count < level {
                     note =
-                        "\(level) idle capped to \(count): fd limit \(fdLimit), \(perConnection) fds per connection"
+                        "\(level) idle capped to \(count): fd limit \(usable), \(perConnection) fds per connection"
                     report.note(
-                        "idle \(level) on \(target.target.name) capped to \(count) (fd limit \(fdLimit))")
+                        "idle \(level) on \(target.target.name) capped to \(count) (fd limit \(usable))")
                 }
                 if count > idle.count {
                     ProgressLine(

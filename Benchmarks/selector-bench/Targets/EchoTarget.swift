@@ -12,6 +12,12 @@
         func start() throws -> SocketAddress
         /// Stops serving and releases every descriptor; called once, after the last scenario.
         func stop()
+        /// The first fd number the server cannot watch, when it has one (select's FD_SETSIZE).
+        var descriptorCeiling: Int? { get }
+    }
+
+    extension EchoTarget {
+        var descriptorCeiling: Int? { nil }
     }
 
     /// How a target takes part in the comparison.

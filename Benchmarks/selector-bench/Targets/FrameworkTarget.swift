@@ -1,26 +1,39 @@
 #if os(Linux)
+    import EchoService
     import Selectors
 
-    // ───────────────────────────────────────────────────────────────────────────────────────
-    // PLUG-IN POINT for the framework's echo server.
-    //
-    // When the EchoService library exists, add it to this target's dependencies in
-    // Package.swift and return an `EchoTarget` here that starts an `EchoServer` on `backend`
-    // on its own thread (an ephemeral port on 127.0.0.1 is best: `start()` returns the bound
-    // address) and stops it in `stop()`. Name it `echo-<backend>` so tables read well.
-    // Everything else (running it through every scenario, the "vs raw" ratios, the fd budget
-    // for idle connections, which counts two descriptors per connection for it) already
-    // handles framework targets; `BenchCommand.plannedTargets` calls this once per backend
-    // chosen with `--backend`.
-    //
-    // Note for the select backend: it cannot watch fds >= FD_SETSIZE (1024), and client and
-    // server ends share this process's fd numbers, so idle levels above ~500 fail there by
-    // design (the --quick levels, 0/100/400, stay below). Cap them in the target or expect
-    // the errors to say so.
-    // ───────────────────────────────────────────────────────────────────────────────────────
+    /// The project's own `EchoServer` on one backend, started in this process on its own
+    /// loop thread, on an ephemeral port of 127.0.0.1.
+    final class FrameworkEchoTarget: EchoTarget {
+        let backend: Backend
+        private var server: RunningEchoServer?
 
-    /// The framework's echo server on `backend`, or `nil` while it is not built in yet.
+        init(backend: Backend) { self.backend = backend }
+
+        var name: String { "echo-\(backend)" }
+
+        /// select(2) cannot watch fds at or above FD_SETSIZE, and the client's and the
+        /// server's ends share this process's fd numbers, so idle levels stop below it.
+        var descriptorCeiling: Int? { backend == .select ? 1024 : nil }
+
+        func start() throws -> SocketAddress {
+            var configuration = EchoServer.Configuration()
+            configuration.port = 0
+            configuration.backend = backend
+            let server = try EchoServer.start(configuration)
+            self.server = server
+            return server.address
+        }
+
+        func stop() {
+            server?.stop()
+            server = nil
+        }
+    }
+
+    /// The framework's echo server on `backend`; `BenchCommand.plannedTargets` calls this once
+    /// per backend chosen with `--backend`.
     func makeFrameworkTarget(backend: Backend) -> (any EchoTarget)? {
-        nil
+        FrameworkEchoTarget(backend: backend)
     }
 #endif
