@@ -22,6 +22,10 @@ final class EchoWorker: @unchecked Sendable {
     private let readBuffer: UnsafeMutableRawBufferPointer
     private let highWaterMark: Int
     private let lowWaterMark: Int
+    // `Events.read` and `.write` live in another module, so each use is a call to their
+    // lazy-global accessor; copies in the worker are plain loads on the hot path.
+    private let readEvent = Events.read
+    private let writeEvent = Events.write
 
     @exclusivity(unchecked) private var listener: Int32
     @exclusivity(unchecked) private var connections = ConnectionTable()
@@ -55,8 +59,13 @@ final class EchoWorker: @unchecked Sendable {
 
     /// Registers the listener and the idle sweep; called before the loop's thread starts.
     func prepare() throws(SelectorError) {
-        connectionHandler = { [unowned(unsafe) self] fd, events in self.connectionReady(fd, events) }
-        acceptHandler = { [unowned(unsafe) self] _, _ in self.acceptReady() }
+        // The worker outlives its loop's registrations (the loop is closed before the worker
+        // goes), so the handlers borrow it without retaining: an `unowned(unsafe)` capture
+        // still costs a retain/release pair per call, `_withUnsafeGuaranteedRef` does not.
+        let worker = Unmanaged.passUnretained(self)
+        connectionHandler = { fd, events in worker._withUnsafeGuaranteedRef { $0.connectionReady(fd, events) }
+        }
+        acceptHandler = { _, _ in worker._withUnsafeGuaranteedRef { $0.acceptReady() } }
         try loop.register(listener, events: .read, handler: acceptHandler)
         if let idleTimeout = configuration.idleTimeout {
             // Sweep four times per timeout (at most once a second, at least every 10 ms): a
@@ -179,10 +188,10 @@ final class EchoWorker: @unchecked Sendable {
     @inline(__always)
     private func connectionReady(_ fd: Int32, _ events: Events) {
         let connection = connections[fd]
-        if events.contains(.write) {
+        if events.contains(writeEvent) {
             guard flush(fd, connection) else { return }
         }
-        if events.contains(.read) {
+        if events.contains(readEvent) {
             receive(fd, connection)
         }
     }
