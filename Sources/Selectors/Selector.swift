@@ -180,7 +180,7 @@ public final class Selector {
         while true {
             do {
                 readyCount = try kernel.wait(timeout: limit, into: ready)
-            } catch where error == .interrupted {
+            } catch  where error == .interrupted {
                 readyCount = 0
                 // A signal is not an event: a wait without a timeout just resumes (a bounded
                 // one resumes below for the time left).
@@ -194,6 +194,24 @@ public final class Selector {
             limit = WaitTimeout(nanoseconds: remaining)
         }
         return ReadyKeys(selector: self, batch: batch)
+    }
+
+    /// Calls `body` with each live ready key of the last `select`, resolved as `ReadyKeys`
+    /// resolves them; returns how many ran. The event loop's dispatch: unlike iterating
+    /// `ReadyKeys`, it holds no extra reference to the selector.
+    @inline(__always)
+    func forEachReady(_ body: (SelectorKey, Events) -> Void) -> Int {
+        let expected = batch
+        var index = 0
+        var dispatched = 0
+        while let resolved = resolve(index, batch: expected) {
+            index += 1
+            if let (key, events) = resolved {
+                body(key, events)
+                dispatched += 1
+            }
+        }
+        return dispatched
     }
 
     /// Releases the kernel resources and forgets every registration. Calling it again does
@@ -232,7 +250,8 @@ public final class Selector {
 
     private func growReadyBufferIfNeeded() {
         guard table.count > ready.count else { return }
-        let grown = UnsafeMutableBufferPointer<ReadyEvent>.allocate(capacity: max(table.count, ready.count * 2))
+        let grown = UnsafeMutableBufferPointer<ReadyEvent>.allocate(
+            capacity: max(table.count, ready.count * 2))
         ready.deallocate()
         ready = grown
     }

@@ -202,9 +202,10 @@ public final class EventLoop: @unchecked Sendable {
     public func run() throws(SelectorError) {
         try enter()
         defer { leave() }
+        var now = MonotonicClock.now()
         // A handler may close the loop; run() then returns like after stop().
         while !isClosed && !stopRequested.exchange(false, ordering: .acquiringAndReleasing) {
-            try iterate(limit: nil, honoringStop: true)
+            now = try iterate(start: now, limit: nil, honoringStop: true)
         }
     }
 
@@ -213,7 +214,8 @@ public final class EventLoop: @unchecked Sendable {
     public func runOnce(timeout: Duration? = nil) throws(SelectorError) {
         try enter()
         defer { leave() }
-        try iterate(limit: WaitTimeout(timeout)?.nanoseconds, honoringStop: false)
+        _ = try iterate(
+            start: MonotonicClock.now(), limit: WaitTimeout(timeout)?.nanoseconds, honoringStop: false)
     }
 
     /// Closes the selector, the waker and the signal pipe, and drops timers and queued tasks.
@@ -229,25 +231,26 @@ public final class EventLoop: @unchecked Sendable {
         timers.removeAll()
     }
 
-    private func iterate(limit: Int64?, honoringStop: Bool) throws(SelectorError) {
-        let start = MonotonicClock.now()
+    /// One iteration; `start` is the current time, and the returned time is the time at its end
+    /// (the next iteration's start), so an iteration reads the clock twice.
+    private func iterate(start: Int64, limit: Int64?, honoringStop: Bool) throws(SelectorError) -> Int64 {
         let stopping = honoringStop && stopRequested.load(ordering: .acquiring)
-        let ready = try selector.select(
-            limit: stopping ? WaitTimeout(nanoseconds: 0) : waitTimeout(now: start, limit: limit))
+        let limit = stopping ? WaitTimeout(nanoseconds: 0) : waitTimeout(now: start, limit: limit)
+        _ = try selector.select(limit: limit)
         let woke = MonotonicClock.now()
 
-        var dispatched: UInt64 = 0
-        for (key, events) in ready {
-            key.handler(key.fd, events)
-            dispatched &+= 1
-        }
-        runDueTimers()
-        runTasks()
+        let dispatched = selector.forEachReady { key, events in key.handler(key.fd, events) }
+        // Timers use the time the wait ended: one that falls due while handlers run fires on
+        // the next iteration, whose wait is then zero. Late by one pass, never early.
+        if timers.count > 0 { runDueTimers(now: woke) }
+        if tasks.mayHaveTasks { runTasks() }
 
+        let end = MonotonicClock.now()
         counters.iterations &+= 1
-        counters.eventsDispatched &+= dispatched
+        counters.eventsDispatched &+= UInt64(dispatched)
         counters.waitNanoseconds &+= woke - start
-        counters.workNanoseconds &+= MonotonicClock.now() - woke
+        counters.workNanoseconds &+= end - woke
+        return end
     }
 
     /// Until the next timer, capped by `limit`. Pending tasks need no special case: their
@@ -261,12 +264,10 @@ public final class EventLoop: @unchecked Sendable {
         return nanoseconds.map { WaitTimeout(nanoseconds: $0) }
     }
 
-    /// Runs the timers due now, as one batch. Timers scheduled while the batch runs (a timer
-    /// re-arming itself with no delay, say) wait for the next iteration, so they cannot keep
-    /// the loop from polling I/O.
-    private func runDueTimers() {
-        guard timers.count > 0 else { return }
-        let now = MonotonicClock.now()
+    /// Runs the timers due at `now`, as one batch. Timers scheduled while the batch runs (a
+    /// timer re-arming itself with no delay, say) wait for the next iteration, so they cannot
+    /// keep the loop from polling I/O.
+    private func runDueTimers(now: Int64) {
         let batchEnd = timers.nextSequence
         while let entry = timers.first, entry.deadline <= now, entry.sequence < batchEnd {
             timers.remove(entry)

@@ -28,6 +28,10 @@ final class TaskQueue: Sendable {
         }
     }
 
+    /// A cheap hint that `take` may find work. A stale `false` is harmless: the submitter
+    /// that set the flag also wrote to the waker, so the loop's next wait returns at once.
+    var mayHaveTasks: Bool { wakeupPending.load(ordering: .relaxed) }
+
     /// Swaps the submitted tasks into `batch` (which must be empty) if a wake-up is pending.
     /// Swapping lets both arrays keep their capacity, so steady-state submission does not
     /// allocate.

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# User-space instructions per echo operation in the echo-server, counted by callgrind.
+#
+# Usage: Benchmarks/callgrind/count.sh [backend] [rr|conn] [N1] [N2]
+# Runs the release echo-server under callgrind twice, driven by drive.py with N1 and then N2
+# operations, and prints (I(N2) - I(N1)) / (N2 - N1): start-up and shutdown cancel out.
+# valgrind 3.19 cannot read Swift's DWARF5 debug info, so it runs a copy without it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+backend=${1:-epoll}
+mode=${2:-rr}
+n1=${3:-2000}
+n2=${4:-6000}
+port=${PORT:-17099}
+
+swift build -c release --product echo-server >/dev/null
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+objcopy --strip-debug .build/release/echo-server "$work/echo-server"
+
+count() {
+    local n=$1
+    valgrind --tool=callgrind --callgrind-out-file="$work/out.$n" \
+        "$work/echo-server" --port "$port" --backend "$backend" --quiet >/dev/null 2>"$work/valgrind.$n" &
+    local server=$!
+    for _ in $(seq 100); do
+        python3 - "$port" <<'PY' 2>/dev/null && break
+import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2).close()
+PY
+        sleep 0.2
+    done
+    python3 Benchmarks/callgrind/drive.py 127.0.0.1 "$port" "$mode" "$n" 64
+    kill -INT "$server"
+    wait "$server"
+    # KEEP=path keeps the profile of the larger run, for callgrind_annotate.
+    if [ -n "${KEEP:-}" ]; then cp "$work/out.$n" "$KEEP"; fi
+    grep -o "Collected : [0-9]*" "$work/valgrind.$n" | grep -o "[0-9]*$"
+}
+
+i1=$(count "$n1")
+i2=$(count "$n2")
+echo "backend=$backend mode=$mode N1=$n1 I1=$i1 N2=$n2 I2=$i2"
+echo "instructions per operation: $(( (i2 - i1) / (n2 - n1) ))"

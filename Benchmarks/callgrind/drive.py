@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Drive an echo server with an exact number of operations, for instruction counting.
+
+rr:   one connection, N round trips of SIZE bytes (send, read the echo back, verify).
+conn: N cycles of connect, send SIZE bytes, read the echo back, verify, close.
+Exits non-zero on any mismatch, so a count is never taken from a broken run.
+"""
+import socket
+import sys
+
+
+def read_exactly(sock, count):
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise SystemExit("server closed early")
+        data += chunk
+    return data
+
+
+def main():
+    host, port, mode, count, size = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+    message = bytes((i * 7 + 3) % 256 for i in range(size))
+    if mode == "rr":
+        with socket.create_connection((host, port)) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for _ in range(count):
+                sock.sendall(message)
+                if read_exactly(sock, size) != message:
+                    raise SystemExit("mismatch")
+    elif mode == "conn":
+        for _ in range(count):
+            with socket.create_connection((host, port)) as sock:
+                sock.sendall(message)
+                if read_exactly(sock, size) != message:
+                    raise SystemExit("mismatch")
+    else:
+        raise SystemExit("mode is rr or conn")
+
+
+main()
