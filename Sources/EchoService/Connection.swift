@@ -8,8 +8,12 @@ import CSelectors
 struct Connection {
     /// Pending output (`OutputBuffer`, from `malloc`), or `nil` when nothing is pending.
     var output: UnsafeMutableRawPointer? = nil
-    /// The idle-sweep tick of the last read or write progress.
+    /// When the idle sweep last saw the connection make progress, in milliseconds on the
+    /// worker's clock, or `activeNow` if it has made progress since that sweep.
     var lastActivity: UInt32 = 0
+
+    /// The `lastActivity` mark for progress since the last idle sweep.
+    static let activeNow = UInt32.max
     /// Where the connection is in its life.
     var flags: Flags = []
 
@@ -153,7 +157,7 @@ struct ConnectionTable {
         guard let memory = calloc(count, MemoryLayout<Connection>.stride) else {
             fatalError("echo server: cannot allocate a table of \(count) connections")
         }
-        // Zero bytes are `Connection()`: a nil pointer, tick 0, no flags.
+        // Zero bytes are `Connection()`: a nil pointer, time 0, no flags.
         return memory.bindMemory(to: Connection.self, capacity: count)
     }
 

@@ -32,9 +32,9 @@ final class EchoWorker: @unchecked Sendable {
     @exclusivity(unchecked) private var openCount = 0
     @exclusivity(unchecked) private var connectionHandler: SelectorHandler = { _, _ in }
     @exclusivity(unchecked) private var acceptHandler: SelectorHandler = { _, _ in }
-    /// Increments every idle-sweep period; connections record it on progress.
-    @exclusivity(unchecked) private var tick: UInt32 = 0
-    @exclusivity(unchecked) private var idleTicks: UInt32 = 0
+    /// The idle timeout in milliseconds, and the instant the sweep's clock counts from.
+    @exclusivity(unchecked) private var idleMilliseconds: UInt32 = 0
+    private let clockOrigin = LoopInstant.now
     /// Pauses in a row since the last successful accept, to log only the first.
     @exclusivity(unchecked) private var consecutivePauses = 0
     @exclusivity(unchecked) private var acceptRetry: TimerHandle?
@@ -63,16 +63,18 @@ final class EchoWorker: @unchecked Sendable {
         // goes), so the handlers borrow it without retaining: an `unowned(unsafe)` capture
         // still costs a retain/release pair per call, `_withUnsafeGuaranteedRef` does not.
         let worker = Unmanaged.passUnretained(self)
-        connectionHandler = { fd, events in worker._withUnsafeGuaranteedRef { $0.connectionReady(fd, events) }
+        connectionHandler = { fd, events in
+            worker._withUnsafeGuaranteedRef { $0.connectionReady(fd, events) }
         }
         acceptHandler = { _, _ in worker._withUnsafeGuaranteedRef { $0.acceptReady() } }
         try loop.register(listener, events: .read, handler: acceptHandler)
         if let idleTimeout = configuration.idleTimeout {
-            // Sweep four times per timeout (at most once a second, at least every 10 ms): a
-            // connection closes between `idleTimeout` and about 1.25 x `idleTimeout` after its
-            // last progress, never before, since timers never fire early.
+            // Sweep four times per timeout (at most once a second, at least every 10 ms); see
+            // `sweepIdle` for why a connection is never closed early.
             let period = min(max(idleTimeout / 4, .milliseconds(10)), .seconds(1))
-            idleTicks = UInt32(clamping: Int64((idleTimeout / period).rounded(.up)))
+            let (seconds, attoseconds) = idleTimeout.components
+            let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+            idleMilliseconds = UInt32(clamping: milliseconds)
             idleSweep = loop.schedule(after: period, repeating: period) { [unowned(unsafe) self] in
                 self.sweepIdle()
             }
@@ -126,7 +128,7 @@ final class EchoWorker: @unchecked Sendable {
             return
         }
         let connection = connections.slot(for: fd)
-        connection.pointee = Connection(lastActivity: tick, flags: .open)
+        connection.pointee = Connection(lastActivity: Connection.activeNow, flags: .open)
         do {
             try loop.register(fd, events: .read, handler: connectionHandler)
         } catch {
@@ -213,7 +215,7 @@ final class EchoWorker: @unchecked Sendable {
             return
         }
         counters.bytesReceived.bump(by: count)
-        connection.pointee.lastActivity = tick
+        connection.pointee.lastActivity = Connection.activeNow
         // Shutting down: input is no longer echoed, only read so the close is orderly.
         if connection.pointee.flags.contains(.draining) { return }
 
@@ -263,7 +265,7 @@ final class EchoWorker: @unchecked Sendable {
         guard written > 0 else { return true }
         counters.bytesEchoed.bump(by: written)
         counters.pendingBytes.bump(by: -written)
-        connection.pointee.lastActivity = tick
+        connection.pointee.lastActivity = Connection.activeNow
         if written < pending.count {
             connection.pointee.consume(written)
             let flags = connection.pointee.flags
@@ -341,16 +343,30 @@ final class EchoWorker: @unchecked Sendable {
 
     // MARK: Idle connections
 
+    /// Progress only marks a connection (`Connection.activeNow`, a constant store: no clock
+    /// read per event); the sweep replaces the mark with the sweep's time. The progress came
+    /// before that time, so measuring idleness from it can only make a close late, never early,
+    /// however late the sweeps run. A close comes between `idleTimeout` and `idleTimeout` plus
+    /// two sweep periods after the last progress.
     private func sweepIdle() {
-        tick &+= 1
+        let milliseconds = LoopInstant.now.nanoseconds.subtractingReportingOverflow(clockOrigin.nanoseconds)
+        // Milliseconds (rounded down) since the worker started, wrapping after 49 days; the
+        // mark value itself is skipped.
+        var now = UInt32(truncatingIfNeeded: milliseconds.partialValue / 1_000_000)
+        if now == Connection.activeNow { now &-= 1 }
         guard connections.highestFD >= 0 else { return }
         for fd in 0...connections.highestFD {
             let connection = connections[fd]
-            guard connection.pointee.flags.contains(.open),
-                tick &- connection.pointee.lastActivity > idleTicks
-            else { continue }
-            counters.idleClosed.bump()
-            close(fd)
+            guard connection.pointee.flags.contains(.open) else { continue }
+            let last = connection.pointee.lastActivity
+            if last == Connection.activeNow {
+                connection.pointee.lastActivity = now
+            } else if now &- last > idleMilliseconds {
+                // Both times are rounded down, so a strict `>` is needed for the real gap
+                // to be at least `idleTimeout`.
+                counters.idleClosed.bump()
+                close(fd)
+            }
         }
     }
 

@@ -131,12 +131,16 @@ struct EchoServerTests {
         let idleTimeout = 0.3
         let server = try startServer(backend) { $0.idleTimeout = .milliseconds(300) }
         defer { server.stop() }
+        let start = now()
         let idle = try Client.connect(server.address)
         defer { Socket.close(idle) }
         let busy = try Client.connect(server.address)
         defer { Socket.close(busy) }
-        let start = now()
-        let watcher = TestThread { _ = Client.readUntilEnd(idle) }
+        let closedAt = Mutex(0.0)
+        let watcher = TestThread {
+            _ = Client.readUntilEnd(idle)
+            closedAt.withLock { $0 = now() }
+        }
         // The busy client talks every 100 ms for a second: it must survive.
         for _ in 0..<10 {
             var byte: [UInt8] = [42]
@@ -144,8 +148,10 @@ struct EchoServerTests {
             sleep(seconds: 0.1)
         }
         watcher.join()
-        let elapsed = now() - start
+        let elapsed = closedAt.withLock { $0 } - start
+        // Never early; at most two sweep periods (75 ms each) late, plus scheduling slack.
         #expect(elapsed >= idleTimeout)
+        #expect(elapsed < idleTimeout + 0.5)
         #expect(server.statistics.idleClosed == 1)
         #expect(server.statistics.active == 1)
         try Client.roundTrip(server.address)
