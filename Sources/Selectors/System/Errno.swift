@@ -70,6 +70,10 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
         case EADDRINUSE: "EADDRINUSE"
         case ENOMEM: "ENOMEM"
         case ETIMEDOUT: "ETIMEDOUT"
+        case ECONNABORTED: "ECONNABORTED"
+        case ENOTCONN: "ENOTCONN"
+        case EADDRNOTAVAIL: "EADDRNOTAVAIL"
+        case EACCES: "EACCES"
         default: "errno \(value)"
         }
     }
