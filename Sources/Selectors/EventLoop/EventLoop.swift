@@ -226,8 +226,7 @@ public final class EventLoop: @unchecked Sendable {
         signals?.close()
         signals = nil
         selector.close()
-        tasks.waker.close()
-        tasks.discardAll()
+        tasks.close()
         timers.removeAll()
     }
 

@@ -33,9 +33,11 @@ public struct LoopInstant: Comparable, Hashable, Sendable, CustomStringConvertib
 extension Duration {
     /// Whole nanoseconds, rounded up so a timer never fires early, and clamped to `Int64`.
     var saturatedNanoseconds: Int64 {
+        // Compared as durations first: `components` itself traps when the seconds do not fit
+        // in an Int64, which a Duration beyond about 292 billion years does.
+        if self >= .seconds(Int64.max / 1_000_000_000) { return Int64.max }
+        if self <= .seconds(Int64.min / 1_000_000_000) { return Int64.min }
         let (seconds, attoseconds) = components
-        if seconds >= Int64.max / 1_000_000_000 { return Int64.max }
-        if seconds <= Int64.min / 1_000_000_000 { return Int64.min }
         let (nanos, remainder) = attoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
         return seconds * 1_000_000_000 + nanos + (remainder > 0 ? 1 : 0)
     }

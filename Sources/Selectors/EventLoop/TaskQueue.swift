@@ -10,21 +10,36 @@ import Synchronization
 final class TaskQueue: Sendable {
     typealias Task = @Sendable () -> Void
 
+    private struct Pending {
+        var tasks: [Task] = []
+        var isClosed = false
+    }
+
     let waker: any Waker
-    private let pending = Mutex<[Task]>([])
+    private let pending = Mutex(Pending())
     private let wakeupPending = Atomic<Bool>(false)
 
     init(waker: any Waker) { self.waker = waker }
 
     func submit(_ task: @escaping Task) {
-        pending.withLock { $0.append(task) }
-        wakeUp()
+        let accepted = pending.withLock { pending in
+            guard !pending.isClosed else { return false }
+            pending.tasks.append(task)
+            return true
+        }
+        if accepted { wakeUp() }
     }
 
     /// Makes the loop's next (or current) wait return.
     func wakeUp() {
         if !wakeupPending.exchange(true, ordering: .acquiringAndReleasing) {
-            waker.wake()
+            // Written under the lock that `close()` takes: once the waker's fd is closed its
+            // number may belong to another file, which a late `execute` or `stop` from another
+            // thread must not write into. Only the one submitter per iteration that flips the
+            // flag gets here, so the lock is not on the common path.
+            pending.withLock { pending in
+                if !pending.isClosed { waker.wake() }
+            }
         }
     }
 
@@ -37,11 +52,16 @@ final class TaskQueue: Sendable {
     /// allocate.
     func take(into batch: inout [Task]) {
         guard wakeupPending.exchange(false, ordering: .acquiringAndReleasing) else { return }
-        pending.withLock { swap(&$0, &batch) }
+        pending.withLock { swap(&$0.tasks, &batch) }
     }
 
-    /// Drops whatever is queued (the loop is closing).
-    func discardAll() {
-        pending.withLock { $0.removeAll() }
+    /// Drops whatever is queued, refuses later submissions and wake-ups, and closes the
+    /// waker. Called once, when the loop closes.
+    func close() {
+        pending.withLock { pending in
+            pending.isClosed = true
+            pending.tasks.removeAll()
+        }
+        waker.close()
     }
 }
