@@ -1,0 +1,31 @@
+import CSelectors
+import Selectors
+import Testing
+
+// Joins the serialized descriptor-heavy suite, so no other test that opens hundreds of
+// descriptors runs while these count them.
+extension DescriptorHeavyTests {
+    // Other tests still open and close descriptors meanwhile, so the count may move a little
+    // either way; a leak of even one descriptor per loop moves it by 2,000.
+    @Test(arguments: Backend.available)
+    func twoThousandEventLoopsCreatedAndClosedLeakNoDescriptor(backend: Backend) throws {
+        try withDescriptors { fds in
+            let (reader, _) = try fds.pipe()
+            let before = procSelfDescriptorCount()
+            for index in 0..<2_000 {
+                let loop = try EventLoop(backend: backend)
+                // Some of everything a loop holds: a registration, a timer, a queued task.
+                try loop.register(reader, events: .read) { _, _ in }
+                loop.schedule(after: .seconds(60)) {}
+                loop.execute {}
+                if index.isMultiple(of: 2) {
+                    try loop.runOnce(timeout: .zero)
+                    loop.close()
+                }
+                // Odd loops are only released: deinit must close them just as well.
+            }
+            let growth = procSelfDescriptorCount() - before
+            #expect(growth < 500, "\(growth) more descriptors open after 2,000 loops")
+        }
+    }
+}
