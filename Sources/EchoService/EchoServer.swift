@@ -109,6 +109,20 @@ public enum EchoServer {
     public static func start(_ configuration: Configuration) throws(EchoServerError) -> RunningEchoServer {
         try RunningEchoServer(configuration)
     }
+
+    /// Serves on the calling thread (and `threads - 1` more) until a shutdown signal,
+    /// `shutdown()` or `stop()` ends every loop; `onStart` runs once the listeners are bound.
+    ///
+    /// The command-line server's way: with one loop the process needs no other thread, which
+    /// also spares every system call glibc's bookkeeping for thread cancellation.
+    public static func run(
+        _ configuration: Configuration, onStart: (RunningEchoServer) -> Void
+    ) throws(EchoServerError) -> RunningEchoServer {
+        let server = try RunningEchoServer(configuration, firstLoopOnCallingThread: true)
+        onStart(server)
+        server.runFirstLoop()
+        return server
+    }
 }
 
 /// Why an echo server could not start.

@@ -157,17 +157,18 @@ public enum EchoServerCommand {
         if !options.quiet {
             configuration.log = { Console.write(2, "echo-server: \($0)\n") }
         }
+        let threads = configuration.threads == 1 ? "1 thread" : "\(configuration.threads) threads"
         let server: RunningEchoServer
         do {
-            server = try EchoServer.start(configuration)
+            server = try EchoServer.run(configuration) { server in
+                Console.write(
+                    1, "echo-server listening on \(server.address) (\(server.backend), \(threads))\n")
+            }
         } catch {
             Console.write(2, "echo-server: \(error)\n")
             if case .invalidConfiguration = error { exit(2) }
             exit(1)
         }
-        let threads = configuration.threads == 1 ? "1 thread" : "\(configuration.threads) threads"
-        Console.write(1, "echo-server listening on \(server.address) (\(server.backend), \(threads))\n")
-        server.wait()
         if !options.quiet {
             Console.write(1, "echo-server: stopped; \(server.statistics)\n")
         }

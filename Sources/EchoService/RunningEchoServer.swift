@@ -25,7 +25,12 @@ public final class RunningEchoServer: Sendable {
     private let signalCount = Atomic<Int>(0)
     private let failure = Mutex<SelectorError?>(nil)
 
-    init(_ configuration: EchoServer.Configuration) throws(EchoServerError) {
+    /// Opens every listener and loop and starts the loops' threads. With
+    /// `firstLoopOnCallingThread`, loop 0 gets no thread: the caller runs it with
+    /// `runFirstLoop()`, so a one-loop server needs no thread besides the caller's.
+    init(_ configuration: EchoServer.Configuration, firstLoopOnCallingThread: Bool = false)
+        throws(EchoServerError)
+    {
         try configuration.validate()
         let requested: SocketAddress
         do {
@@ -92,7 +97,7 @@ public final class RunningEchoServer: Sendable {
         }
 
         var started: [LoopThread] = []
-        for worker in workers {
+        for worker in workers.dropFirst(firstLoopOnCallingThread ? 1 : 0) {
             do {
                 started.append(
                     try LoopThread { [self] in
@@ -101,8 +106,9 @@ public final class RunningEchoServer: Sendable {
                     })
             } catch {
                 // Loops already running end on their own; the others were never started.
+                let threadedFrom = firstLoopOnCallingThread ? 1 : 0
                 for (index, other) in workers.enumerated() {
-                    if index < started.count {
+                    if index >= threadedFrom && index - threadedFrom < started.count {
                         other.loop.execute { other.finish() }
                     } else {
                         other.finish()
@@ -114,6 +120,14 @@ public final class RunningEchoServer: Sendable {
             }
         }
         threads.withLock { $0 = started }
+    }
+
+    /// Runs loop 0 on the calling thread until the server ends; for servers created with
+    /// `firstLoopOnCallingThread`.
+    func runFirstLoop() {
+        if let error = workers[0].run() { failure.withLock { $0 = $0 ?? error } }
+        liveThreads.wrappingSubtract(1, ordering: .releasing)
+        wait()
     }
 
     /// The backend of the server's loops.
