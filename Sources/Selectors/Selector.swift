@@ -174,7 +174,7 @@ public final class Selector {
         readyCount = 0
         // Grown here rather than in `register`, so a handler that registers fds while a batch
         // is being dispatched never invalidates the rest of that batch.
-        growReadyBufferIfNeeded()
+        if table.count > ready.count { growReadyBuffer() }
         var limit = initialLimit
         let deadline = limit.map { $0.nanoseconds > 0 ? MonotonicClock.now() + $0.nanoseconds : 0 }
         while true {
@@ -248,8 +248,7 @@ public final class Selector {
         guard fd >= 0 else { throw SelectorError(operation, fd: fd, .negativeDescriptor) }
     }
 
-    private func growReadyBufferIfNeeded() {
-        guard table.count > ready.count else { return }
+    private func growReadyBuffer() {
         let grown = UnsafeMutableBufferPointer<ReadyEvent>.allocate(
             capacity: max(table.count, ready.count * 2))
         ready.deallocate()

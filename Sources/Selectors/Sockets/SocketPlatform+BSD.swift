@@ -12,7 +12,7 @@
         static let streamType = SOCK_STREAM
 
         /// No per-call flag: `SO_NOSIGPIPE` is set on every socket instead.
-        static let sendFlags: Int32 = 0
+        static var sendFlags: Int32 { 0 }
 
         /// `SHUT_WR`.
         static let shutWrite = SHUT_WR

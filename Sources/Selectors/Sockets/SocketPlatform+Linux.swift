@@ -12,7 +12,8 @@
 
         /// Flags for `send`: `MSG_NOSIGNAL`, so writing to a reset connection returns `EPIPE`
         /// instead of killing the process with `SIGPIPE`.
-        static let sendFlags = Int32(MSG_NOSIGNAL)
+        /// Computed, not stored: a stored static would cost a lazy-initialisation check per send.
+        static var sendFlags: Int32 { Int32(MSG_NOSIGNAL) }
 
         /// `SHUT_WR`, an anonymous enum constant in glibc.
         static let shutWrite = Int32(SHUT_WR)
