@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # User-space instructions per echo operation in the echo-server, counted by callgrind.
 #
-# Usage: Benchmarks/callgrind/count.sh [backend] [rr|conn] [N1] [N2]
-# Runs the release echo-server under callgrind twice, driven by drive.py with N1 and then N2
-# operations, and prints (I(N2) - I(N1)) / (N2 - N1): start-up and shutdown cancel out.
-# valgrind 3.19 cannot read Swift's DWARF5 debug info, so it runs a copy without it.
+# Usage: Benchmarks/callgrind/count.sh [backend|c] [rr|conn] [N1] [N2]
+# Runs the release echo-server (or, with backend "c", the minimal C epoll server in
+# Benchmarks/scale/c_echo.c, as a reference) under callgrind twice, driven by drive.py with
+# N1 and then N2 operations, and prints (I(N2) - I(N1)) / (N2 - N1): start-up and shutdown
+# cancel out. valgrind 3.19 cannot read Swift's DWARF5 debug info, so it runs a copy without it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 backend=${1:-epoll}
@@ -13,15 +14,21 @@ n1=${3:-2000}
 n2=${4:-6000}
 port=${PORT:-17099}
 
-swift build -c release --product echo-server >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-objcopy --strip-debug .build/release/echo-server "$work/echo-server"
+if [ "$backend" = c ]; then
+    cc -O2 -o "$work/server" Benchmarks/scale/c_echo.c
+    server_command=("$work/server" "$port")
+else
+    swift build -c release --product echo-server >/dev/null
+    objcopy --strip-debug .build/release/echo-server "$work/server"
+    server_command=("$work/server" --port "$port" --backend "$backend" --quiet)
+fi
 
 count() {
     local n=$1
     valgrind --tool=callgrind --callgrind-out-file="$work/out.$n" \
-        "$work/echo-server" --port "$port" --backend "$backend" --quiet >/dev/null 2>"$work/valgrind.$n" &
+        "${server_command[@]}" >/dev/null 2>"$work/valgrind.$n" &
     local server=$!
     for _ in $(seq 100); do
         python3 - "$port" <<'PY' 2>/dev/null && break
@@ -31,7 +38,8 @@ PY
         sleep 0.2
     done
     python3 Benchmarks/callgrind/drive.py 127.0.0.1 "$port" "$mode" "$n" 64
-    kill -INT "$server"
+    # SIGTERM, not SIGINT: a background job of a script starts with SIGINT ignored.
+    kill -TERM "$server"
     wait "$server"
     # KEEP=path keeps the profile of the larger run, for callgrind_annotate.
     if [ -n "${KEEP:-}" ]; then cp "$work/out.$n" "$KEEP"; fi
