@@ -11,9 +11,10 @@ public struct EventLoopMetrics: Sendable, Equatable, CustomStringConvertible {
     public internal(set) var timersFired: UInt64 = 0
     /// Closures run from `execute`.
     public internal(set) var tasksRun: UInt64 = 0
-    /// Total time blocked in `select`.
+    /// Total time blocked in `select`; zero unless `EventLoop.measuresTime` is on.
     public internal(set) var waitTime: Duration = .zero
-    /// Total time spent running handlers, timers and tasks.
+    /// Total time spent running handlers, timers and tasks; zero unless
+    /// `EventLoop.measuresTime` is on.
     public internal(set) var workTime: Duration = .zero
 
     /// One line for logs.

@@ -67,6 +67,7 @@ import Testing
     func waitTimeGrowsByAtLeastTheTimeSpentWaiting(backend: Backend) throws {
         let loop = try EventLoop(backend: backend)
         defer { loop.close() }
+        loop.measuresTime = true
         let before = loop.metrics
         // Nothing to do: the selector waits out the whole timeout, and it never returns
         // early, so at least that much is wait time.
@@ -74,5 +75,14 @@ import Testing
         let after = loop.metrics
         #expect(after.waitTime - before.waitTime >= .milliseconds(20))
         #expect(after.workTime >= before.workTime)
+    }
+
+    @Test(arguments: Backend.available)
+    func timeIsNotMeasuredUnlessAskedFor(backend: Backend) throws {
+        let loop = try EventLoop(backend: backend)
+        defer { loop.close() }
+        try loop.runOnce(timeout: .milliseconds(5))
+        #expect(loop.metrics.iterations == 1)
+        #expect(loop.metrics.waitTime == .zero && loop.metrics.workTime == .zero)
     }
 }
