@@ -15,7 +15,7 @@
                 return 0
             }
             let fdLimit = FileLimit.raiseToHardLimit()
-            let (planned, missingFrameworks) = plannedTargets(options)
+            let planned = plannedTargets(options)
             let report = Report(json: options.json, targetNames: planned.map(\.target.name))
 
             var started: [(target: PlannedTarget, address: SocketAddress)] = []
@@ -34,11 +34,6 @@
                 "selector-bench: \(started.map(\.target.target.name).joined(separator: ", ")); \(threads); "
                     + "\(Format.fixed(options.duration, 2)) s runs after \(Format.fixed(options.warmUp, 2)) s warm-up; "
                     + "fd limit \(fdLimit)")
-            if !missingFrameworks.isEmpty {
-                report.note(
-                    "framework echo server not plugged in yet for \(missingFrameworks.joined(separator: ", ")) "
-                        + "(makeFrameworkTarget returns nil): raw baseline only")
-            }
 
             let runner = ScenarioRunner(options: options, fdLimit: fdLimit, report: report)
             // Targets take turns within each scenario, so slow drift of the machine affects them alike.
@@ -50,22 +45,15 @@
             return verdict(report)
         }
 
-        /// The baseline and a framework target per chosen backend, or the external target alone;
-        /// also the backends whose framework target does not exist yet.
-        static func plannedTargets(_ options: Options) -> (targets: [PlannedTarget], missing: [String]) {
+        /// The baseline and a framework target per chosen backend, or the external target alone.
+        static func plannedTargets(_ options: Options) -> [PlannedTarget] {
             if let address = options.target {
-                return ([PlannedTarget(target: ExternalTarget(address: address), role: .external)], [])
+                return [PlannedTarget(target: ExternalTarget(address: address), role: .external)]
             }
-            var targets = [PlannedTarget(target: RawEpollEchoServer(), role: .baseline)]
-            var missing: [String] = []
-            for backend in options.backends {
-                if let target = makeFrameworkTarget(backend: backend) {
-                    targets.append(PlannedTarget(target: target, role: .framework))
-                } else {
-                    missing.append(backend.rawValue)
+            return [PlannedTarget(target: RawEpollEchoServer(), role: .baseline)]
+                + options.backends.map {
+                    PlannedTarget(target: FrameworkEchoTarget(backend: $0), role: .framework)
                 }
-            }
-            return (targets, missing)
         }
 
         /// Any error fails the run; byte errors (a wrong or short echo) are called out loudly.

@@ -26,9 +26,10 @@
         static let usage = """
             usage: selector-bench [options]
 
-            Loads echo servers over loopback and reports throughput, latency and errors. The raw
-            epoll baseline (and, once plugged in, the framework's echo server on each backend) runs
-            in this process on its own thread; --target loads a server elsewhere instead.
+            Loads echo servers over loopback and reports throughput, latency and errors. The
+            project's echo server on each chosen backend, and a raw epoll echo loop written on the
+            system calls as the baseline, run in this process, each on its own thread; --target
+            loads a server elsewhere instead.
 
             scenarios:
               conn     C clients, each cycle: connect, send S bytes, read the echo, close (cycles/s)

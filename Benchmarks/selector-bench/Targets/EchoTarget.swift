@@ -3,7 +3,7 @@
 
     /// An echo server the benchmark can load: started before the scenarios, stopped after.
     ///
-    /// The raw baseline, an external server, and (once plugged in, see `FrameworkTarget.swift`)
+    /// The raw baseline, an external server, and (`FrameworkTarget.swift`)
     /// the framework's `EchoServer` on each backend all look the same to the scenarios.
     protocol EchoTarget: AnyObject {
         /// A short label for tables and JSON, for example `raw-epoll` or `echo-epoll`.

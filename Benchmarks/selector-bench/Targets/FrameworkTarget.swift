@@ -31,9 +31,4 @@
         }
     }
 
-    /// The framework's echo server on `backend`; `BenchCommand.plannedTargets` calls this once
-    /// per backend chosen with `--backend`.
-    func makeFrameworkTarget(backend: Backend) -> (any EchoTarget)? {
-        FrameworkEchoTarget(backend: backend)
-    }
 #endif
