@@ -55,7 +55,7 @@ import Testing
                 }
             }
         } whileRunning: {
-            try runBounded(loop, limit: .seconds(30))
+            try runBounded(loop, progress: { ledger.state.withLock { $0.total } })
         }
         // Tasks still queued after a watchdog stop would show up here as a short count.
         let state = ledger.state.withLock { $0 }

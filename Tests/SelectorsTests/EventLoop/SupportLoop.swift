@@ -78,27 +78,52 @@ func eventually(
 /// its wake-up would miss the watchdog's too. It writes to a pipe the loop watches instead,
 /// and that handler stops the loop; plain I/O readiness is the path least likely to be the
 /// one that broke. An expired watchdog records an issue at the caller's line.
+///
+/// With `progress`, `limit` is the longest time without progress (the value changing) rather
+/// than in all: a long stress run is slow under ThreadSanitizer or on a loaded machine, but a
+/// stuck one stops changing its count.
 func runBounded(
-    _ loop: EventLoop, limit: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation
+    _ loop: EventLoop, limit: Duration = .seconds(10), progress: (@Sendable () -> Int)? = nil,
+    sourceLocation: SourceLocation = #_sourceLocation
 ) throws {
     let (reader, writer) = try closeOnExecPipe()
+    let (quitReader, quitWriter) = try closeOnExecPipe()
     defer {
-        _ = close(reader)
-        _ = close(writer)
+        for fd in [reader, writer, quitReader, quitWriter] { _ = close(fd) }
     }
     try loop.register(reader, events: .read) { _, _ in loop.stop() }
     // The handler captures the loop; unregistering breaks that cycle. A test whose handler
     // closed the loop has nothing left to unregister.
     defer { _ = try? loop.unregister(reader) }
-    try withDeadline(
-        limit,
-        onExpiry: {
+    let expired = SharedFlag()
+    try withThreads(1) { _ in
+        var seen = progress?()
+        var deadline = LoopInstant.now.advanced(by: limit)
+        while true {
+            let left = LoopInstant.now.duration(to: deadline)
+            // Wakes at least every second to look at the progress.
+            if left > .zero && waitReadable(quitReader, limit: min(left, .seconds(1))) { return }
+            let current = progress?()
+            if current != seen {
+                seen = current
+                deadline = LoopInstant.now.advanced(by: limit)
+            } else if LoopInstant.now >= deadline {
+                expired.set()
+                var byte: UInt8 = 1
+                _ = write(writer, &byte, 1)
+                return
+            }
+        }
+    } whileRunning: {
+        defer {
             var byte: UInt8 = 1
-            _ = write(writer, &byte, 1)
-        },
-        sourceLocation: sourceLocation
-    ) {
+            _ = write(quitWriter, &byte, 1)
+        }
         try loop.run()
+    }
+    if expired.isSet {
+        let what = progress == nil ? "within \(limit)" : "after \(limit) without progress"
+        Issue.record("run() did not return \(what); the watchdog stopped it", sourceLocation: sourceLocation)
     }
 }
 
