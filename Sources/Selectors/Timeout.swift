@@ -16,15 +16,19 @@ struct WaitTimeout {
     /// `nil` for "block until an event"; zero for negative or zero durations.
     init?(_ duration: Duration?) {
         guard let duration else { return nil }
-        let (seconds, attoseconds) = duration.components
-        if seconds < 0 || (seconds == 0 && attoseconds <= 0) {
+        // Compared as durations first: `components` traps when the seconds do not fit in an
+        // Int64, which a sum of two huge durations can reach.
+        if duration <= .zero {
             nanoseconds = 0
-        } else if seconds >= WaitTimeout.maximumNanoseconds / 1_000_000_000 {
-            nanoseconds = WaitTimeout.maximumNanoseconds
-        } else {
-            let (wholeNanos, remainder) = attoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
-            nanoseconds = seconds * 1_000_000_000 + wholeNanos + (remainder > 0 ? 1 : 0)
+            return
         }
+        if duration >= .nanoseconds(WaitTimeout.maximumNanoseconds) {
+            nanoseconds = WaitTimeout.maximumNanoseconds
+            return
+        }
+        let (seconds, attoseconds) = duration.components
+        let (wholeNanos, remainder) = attoseconds.quotientAndRemainder(dividingBy: 1_000_000_000)
+        nanoseconds = seconds * 1_000_000_000 + wholeNanos + (remainder > 0 ? 1 : 0)
     }
 
     init(nanoseconds: Int64) { self.nanoseconds = max(0, min(nanoseconds, WaitTimeout.maximumNanoseconds)) }
