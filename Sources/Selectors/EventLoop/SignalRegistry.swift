@@ -1,5 +1,4 @@
 import CSelectors
-import Synchronization
 
 /// Process-wide bookkeeping of which signals have the C forwarder installed.
 ///
@@ -12,7 +11,7 @@ enum SignalRegistry {
         var previous: sigaction
     }
 
-    private static let installed = Mutex<[Int32: Installed]>([:])
+    private static let installed = Locked<[Int32: Installed]>([:])
 
     /// Routes `signal` to the pipe whose write end is `fd`.
     static func watch(_ signal: Int32, writingTo fd: Int32) throws(Errno) {

@@ -16,7 +16,7 @@ final class TaskQueue: Sendable {
     }
 
     let waker: any Waker
-    private let pending = Mutex(Pending())
+    private let pending = Locked(Pending())
     private let wakeupPending = Atomic<Bool>(false)
 
     init(waker: any Waker) { self.waker = waker }
