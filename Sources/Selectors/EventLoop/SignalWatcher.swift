@@ -15,14 +15,7 @@ final class SignalWatcher {
     private var handlers: [Int32: [() -> Void]] = [:]
 
     init() throws(Errno) {
-        var ends: [Int32] = [-1, -1]
-        _ = try SystemCall.once { pipe(&ends) }
-        readFD = ends[0]
-        writeFD = ends[1]
-        for fd in ends {
-            _ = cselectors_fcntl_set(fd, F_SETFL, cselectors_fcntl_get(fd, F_GETFL) | O_NONBLOCK)
-            _ = cselectors_fcntl_set(fd, F_SETFD, FD_CLOEXEC)
-        }
+        (readFD, writeFD) = try SystemCall.nonBlockingPipe()
     }
 
     func add(_ signal: Int32, _ handler: @escaping () -> Void) throws(Errno) {
