@@ -132,6 +132,7 @@ public final class EventLoop: @unchecked Sendable {
     func cancel(_ entry: TimerEntry) {
         assertOnLoopThread()
         timers.remove(entry)
+        entry.body = nil
     }
 
     /// The number of scheduled timers.
@@ -277,15 +278,18 @@ public final class EventLoop: @unchecked Sendable {
         let batchEnd = timers.nextSequence
         while let entry = timers.first, entry.deadline <= now, entry.sequence < batchEnd {
             timers.remove(entry)
+            let body = entry.body
             if let interval = entry.interval {
                 let next = entry.deadline.addingSaturating(interval)
                 entry.deadline = next > now ? next : now.addingSaturating(interval)
                 // A fresh sequence puts the re-armed timer outside this batch.
                 entry.sequence = timers.makeSequence()
                 timers.insert(entry)
+            } else {
+                entry.body = nil
             }
             counters.timersFired &+= 1
-            entry.body()
+            body?()
         }
     }
 

@@ -4,7 +4,10 @@ final class TimerEntry {
     var deadline: Int64
     var sequence: UInt64
     let interval: Int64?
-    let body: () -> Void
+    /// Dropped (set to nil) once the timer can never fire again, so a body that captures its
+    /// own `TimerHandle` (to cancel itself, say) does not keep itself alive through the cycle
+    /// entry -> body -> handle -> entry.
+    var body: (() -> Void)?
     /// Position in the heap, or -1 when not scheduled (fired one-shot, or cancelled).
     var heapIndex = -1
 
@@ -53,8 +56,12 @@ struct TimerQueue {
         siftUp(last.heapIndex)
     }
 
+    /// Unschedules every timer for good (the loop is closing).
     mutating func removeAll() {
-        for entry in heap { entry.heapIndex = -1 }
+        for entry in heap {
+            entry.heapIndex = -1
+            entry.body = nil
+        }
         heap = []
     }
 
