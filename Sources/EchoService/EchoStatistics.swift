@@ -50,7 +50,7 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
 
     /// One line, as the command line prints it on exit.
     public var description: String {
-        "accepted \(accepted) connections (\(rejected) rejected, \(idleClosed) closed idle), "
+        "accepted \(accepted) connection\(accepted == 1 ? "" : "s") (\(rejected) rejected, \(idleClosed) closed idle), "
             + "echoed \(bytesEchoed) of \(bytesReceived) bytes received, peak pending \(peakPendingBytes) bytes, "
             + "errors: \(errors.resets) resets, \(errors.brokenPipes) broken pipes, "
             + "\(errors.descriptorExhaustion) out of descriptors, \(errors.accept + errors.registration + errors.other) other"
