@@ -72,9 +72,16 @@ final class EchoWorker: @unchecked Sendable {
             // Sweep four times per timeout (at most once a second, at least every 10 ms); see
             // `sweepIdle` for why a connection is never closed early.
             let period = min(max(idleTimeout / 4, .milliseconds(10)), .seconds(1))
-            let (seconds, attoseconds) = idleTimeout.components
-            let milliseconds = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-            idleMilliseconds = UInt32(clamping: milliseconds)
+            // Compared as durations first: the arithmetic below would overflow (and trap) for a
+            // timeout beyond about 9e15 seconds, which the public configuration accepts.
+            if idleTimeout >= .milliseconds(Int64(UInt32.max)) {
+                idleMilliseconds = .max
+            } else {
+                let (seconds, attoseconds) = idleTimeout.components
+                let milliseconds =
+                    seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+                idleMilliseconds = UInt32(clamping: milliseconds)
+            }
             idleSweep = loop.schedule(after: period, repeating: period) { [unowned(unsafe) self] in
                 self.sweepIdle()
             }

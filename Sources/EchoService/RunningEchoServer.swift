@@ -157,7 +157,9 @@ public final class RunningEchoServer: Sendable {
     }
 
     /// Closes the listeners and every connection at once (pending output is dropped) and
-    /// waits for the loops to end. Idempotent.
+    /// waits for the loops' threads to end. Idempotent. For a server made by `EchoServer.run`,
+    /// the loop on the calling thread has no thread to wait for: it ends on its own shortly
+    /// after, and `run` returns then.
     public func stop() {
         for worker in workers {
             worker.loop.execute { worker.finish() }

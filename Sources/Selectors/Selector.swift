@@ -53,8 +53,10 @@ public final class Selector {
     /// (`epoll_ctl(EPOLL_CTL_ADD)`, `EV_ADD`, or the poll/select list).
     /// - Throws: `invalidEvents` for empty or unknown bits, `negativeDescriptor`,
     ///   `alreadyRegistered`, `descriptorTooLarge` (select, fd >= `FD_SETSIZE`), or `system`
-    ///   when the kernel refuses the fd (`EBADF` for a closed fd, `EPERM` for a regular file on
-    ///   epoll). After a throw the fd is not registered.
+    ///   when the kernel refuses the fd (epoll and kqueue: `EBADF` for a closed fd; epoll:
+    ///   `EPERM` for a regular file). After a throw the fd is not registered. poll and select
+    ///   keep their fd lists in user space, so they accept a closed fd here and report it
+    ///   ready (as an error) at the next wait instead.
     @discardableResult
     public func register(
         _ fd: Int32, events: Events, handler: @escaping SelectorHandler

@@ -10,9 +10,10 @@
         private let queueFD: Int32
         private var kernelEvents: UnsafeMutableBufferPointer<kevent>
         /// Per fd: the batch stamp and position of its entry in the current wait's output.
-        private var mergeStamps: [UInt32] = []
+        private var mergeStamps: [UInt64] = []
         private var mergePositions: [Int32] = []
-        private var stamp: UInt32 = 0
+        // 64-bit so it never wraps: a wrapped stamp would match stale (or never-written) slots.
+        private var stamp: UInt64 = 0
 
         init() throws(Errno) {
             queueFD = try SystemCall.once { kqueue() }
@@ -96,8 +97,20 @@
                 if adding.contains(event) { changes.append(change(fd, filter, EV_ADD, udata)) }
                 if removing.contains(event) { changes.append(change(fd, filter, EV_DELETE, nil)) }
             }
-            _ = try changes.withUnsafeBufferPointer { list throws(Errno) -> Int32 in
-                try SystemCall.once { kevent(queueFD, list.baseAddress, Int32(list.count), nil, 0, nil) }
+            do {
+                _ = try changes.withUnsafeBufferPointer { list throws(Errno) -> Int32 in
+                    try SystemCall.once { kevent(queueFD, list.baseAddress, Int32(list.count), nil, 0, nil) }
+                }
+            } catch {
+                // kevent applies a change list up to the first change that fails, so a filter
+                // added before it would stay armed with no key behind it (and wake every wait).
+                // Delete each filter this call touched, one at a time, ignoring errors: the
+                // selector then forgets the fd (register and modify failures remove the key).
+                for filter in [EVFILT_READ, EVFILT_WRITE] {
+                    var single = change(fd, filter, EV_DELETE, nil)
+                    _ = kevent(queueFD, &single, 1, nil, 0, nil)
+                }
+                throw error
             }
         }
 
