@@ -77,9 +77,6 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         Int32(storage.ss_family) == AF_INET ? .ipv4 : .ipv6
     }
 
-    /// The C family constant: `AF_INET` or `AF_INET6`.
-    var familyConstant: Int32 { Int32(storage.ss_family) }
-
     /// The port, in host byte order (`ntohs(sin_port)`).
     public var port: UInt16 {
         switch family {
