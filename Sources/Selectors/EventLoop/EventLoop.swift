@@ -209,7 +209,7 @@ public final class EventLoop: @unchecked Sendable {
         try enter()
         defer { leave() }
         // A handler may close the loop; run() then returns like after stop().
-        while !isClosed && !stopRequested.exchange(false, ordering: .acquiringAndReleasing) {
+        while !isClosed && !takeStopRequest() {
             try iterate(limit: nil, honoringStop: true)
         }
     }
@@ -299,6 +299,14 @@ public final class EventLoop: @unchecked Sendable {
         for task in runningTasks { task() }
         counters.tasksRun &+= UInt64(runningTasks.count)
         runningTasks.removeAll(keepingCapacity: true)
+    }
+
+    /// Consumes a pending `stop()`. A plain load first: the locked exchange is only needed
+    /// when a stop is actually pending, not on every iteration.
+    @inline(__always)
+    private func takeStopRequest() -> Bool {
+        stopRequested.load(ordering: .relaxed)
+            && stopRequested.exchange(false, ordering: .acquiringAndReleasing)
     }
 
     private func enter() throws(SelectorError) {
