@@ -10,6 +10,9 @@ final class SelectBackend: PollingBackend {
     private var writeInterest = fd_set()
     /// The watched fds, dense, for the scan after a wait.
     private var watched: [Int32] = []
+    /// The highest watched fd (select's first argument is one more), or -1. Kept up to date
+    /// so a wait need not search for it; only removing the highest fd rescans.
+    private var highest: Int32 = -1
     /// Per fd: its position in `watched` (or -1) and its token.
     private var positions: [Int32]
     private var tokens: [UInt64]
@@ -24,6 +27,7 @@ final class SelectBackend: PollingBackend {
     func add(fd: Int32, events: Events, token: UInt64) throws(Errno) {
         positions[Int(fd)] = Int32(watched.count)
         watched.append(fd)
+        highest = max(highest, fd)
         setInterest(fd, events, token)
     }
 
@@ -40,13 +44,13 @@ final class SelectBackend: PollingBackend {
             watched[position] = last
             positions[Int(last)] = Int32(position)
         }
+        if fd == highest { highest = watched.max() ?? -1 }
     }
 
     func wait(timeout: WaitTimeout?, into buffer: UnsafeMutableBufferPointer<ReadyEvent>) throws(Errno) -> Int
     {
         var readable = readInterest
         var writable = writeInterest
-        let highest = watched.max() ?? -1
         // select(2) on Linux rewrites the timeval with the time left, so it must be a copy.
         var limit = timeout?.timeval ?? timeval()
         let result = withUnsafeMutablePointer(to: &limit) { limitPointer in
@@ -75,6 +79,7 @@ final class SelectBackend: PollingBackend {
 
     func close() {
         watched = []
+        highest = -1
         cselectors_fd_zero(&readInterest)
         cselectors_fd_zero(&writeInterest)
     }
