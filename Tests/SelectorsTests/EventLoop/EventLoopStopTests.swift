@@ -9,14 +9,7 @@ import Testing
         let loop = try EventLoop(backend: backend)
         defer { loop.close() }
         // No timers and no I/O: run() blocks in the selector with no timeout at all.
-        let stopSent = SharedFlag()
-        try withThreads(1) { _ in
-            sleep(for: .milliseconds(50))
-            stopSent.set()
-            loop.stop()
-        } whileRunning: {
-            try runBounded(loop)
-        }
+        let stopSent = try runUntilStoppedFromAnotherThread(loop)
         // run() returned because of that stop, not earlier.
         #expect(stopSent.isSet)
     }
@@ -71,9 +64,17 @@ import Testing
         loop.stop()
         try runBounded(loop)
         // The first run() used up that stop; this one must wait for a new one.
-        let stopSent = SharedFlag()
         var timerFired = false
         loop.schedule(after: .milliseconds(20)) { timerFired = true }
+        let stopSent = try runUntilStoppedFromAnotherThread(loop)
+        #expect(stopSent.isSet)
+        #expect(timerFired)
+        #expect(loop.metrics.iterations >= 1)
+    }
+
+    /// Runs `loop` while another thread, 50 ms later, sets the returned flag and calls `stop()`.
+    private func runUntilStoppedFromAnotherThread(_ loop: EventLoop) throws -> SharedFlag {
+        let stopSent = SharedFlag()
         try withThreads(1) { _ in
             sleep(for: .milliseconds(50))
             stopSent.set()
@@ -81,8 +82,6 @@ import Testing
         } whileRunning: {
             try runBounded(loop)
         }
-        #expect(stopSent.isSet)
-        #expect(timerFired)
-        #expect(loop.metrics.iterations >= 1)
+        return stopSent
     }
 }
