@@ -47,19 +47,24 @@ public final class Selector {
     /// The number of registered fds.
     public var count: Int { table.count }
 
+    /// What the selector's backend can do: trigger modes native or emulated, regular files,
+    /// the fd limit, hang-up reporting. The same as `backend.capabilities`.
+    public var capabilities: BackendCapabilities { backend.capabilities }
+
     /// Starts watching `fd` for `events`; `handler` is what the caller (or event loop) runs.
     ///
     /// Python's `register(fileobj, events, data)`; adds the fd to the kernel's interest set
-    /// (`epoll_ctl(EPOLL_CTL_ADD)`, `EV_ADD`, or the poll/select list).
+    /// (`epoll_ctl(EPOLL_CTL_ADD)`, `EV_ADD`, or the poll/select list). `trigger` chooses when
+    /// readiness is reported: `.level` (the default), `.edge` or `.oneShot` (see `Trigger`).
     /// - Throws: `invalidEvents` for empty or unknown bits, `negativeDescriptor`,
-    ///   `alreadyRegistered`, `descriptorTooLarge` (select, fd >= `FD_SETSIZE`), or `system`
-    ///   when the kernel refuses the fd (epoll and kqueue: `EBADF` for a closed fd; epoll:
-    ///   `EPERM` for a regular file). After a throw the fd is not registered. poll and select
-    ///   keep their fd lists in user space, so they accept a closed fd here and report it
-    ///   ready (as an error) at the next wait instead.
+    ///   `alreadyRegistered`, `descriptorTooLarge` (select where the platform stops at
+    ///   `FD_SETSIZE`; see `Backend.capabilities`), or `system` when the kernel refuses the fd
+    ///   (epoll and kqueue: `EBADF` for a closed fd; epoll: `EPERM` for a regular file). After a
+    ///   throw the fd is not registered. poll and select keep their fd lists in user space, so
+    ///   they accept a closed fd here and report it ready (as an error) at the next wait instead.
     @discardableResult
     public func register(
-        _ fd: Int32, events: Events, handler: @escaping SelectorHandler
+        _ fd: Int32, events: Events, trigger: Trigger = .level, handler: @escaping SelectorHandler
     ) throws(SelectorError) -> SelectorKey {
         try checkOpen(.register, fd)
         try validate(.register, fd, events)
@@ -69,11 +74,14 @@ public final class Selector {
         guard table[fd] == nil else { throw SelectorError(.register, fd: fd, .alreadyRegistered) }
         let generation = table.nextGeneration(for: fd)
         do {
-            try kernel.add(fd: fd, events: events, token: ReadyEvent.token(fd: fd, generation: generation))
+            try kernel.add(
+                fd: fd, events: events, trigger: trigger,
+                token: ReadyEvent.token(fd: fd, generation: generation))
         } catch {
             throw SelectorError(.register, fd: fd, .system(error))
         }
-        let key = SelectorKey(fd: fd, events: events, handler: handler, generation: generation)
+        let key = SelectorKey(
+            fd: fd, events: events, trigger: trigger, handler: handler, generation: generation)
         table.insert(key)
         return key
     }
@@ -95,24 +103,30 @@ public final class Selector {
         return key
     }
 
-    /// Changes what `fd` waits for, and optionally its handler; returns the new key.
+    /// Changes what `fd` waits for, and optionally its trigger and its handler; returns the
+    /// new key.
     ///
-    /// Python's `modify(fileobj, events, data)`. A `nil` handler keeps the current one. When
-    /// only the handler changes no system call is made. If the kernel rejects the change
-    /// (`epoll_ctl(EPOLL_CTL_MOD)`), the fd is unregistered and the error thrown, so the
-    /// table never claims an interest the kernel does not hold.
+    /// Python's `modify(fileobj, events, data)`. A `nil` trigger or handler keeps the current
+    /// one. A change of events or trigger re-arms the registration: everything the fd is ready
+    /// for is reported at the next `select`, in edge mode too. Every modify of a one-shot
+    /// registration re-arms it, even with the same events. Otherwise, when only the handler
+    /// changes, no system call is made. If the kernel rejects the change
+    /// (`epoll_ctl(EPOLL_CTL_MOD)`, `kevent`), the fd is unregistered and the error thrown, so
+    /// the table never claims an interest the kernel does not hold.
     /// - Throws: `invalidEvents`, `negativeDescriptor`, `notRegistered`, or `system`.
     @discardableResult
     public func modify(
-        _ fd: Int32, events: Events, handler: SelectorHandler? = nil
+        _ fd: Int32, events: Events, trigger: Trigger? = nil, handler: SelectorHandler? = nil
     ) throws(SelectorError) -> SelectorKey {
         try checkOpen(.modify, fd)
         try validate(.modify, fd, events)
         guard let old = table[fd] else { throw SelectorError(.modify, fd: fd, .notRegistered) }
-        if events != old.events {
+        let newTrigger = trigger ?? old.trigger
+        if events != old.events || newTrigger != old.trigger || newTrigger == .oneShot {
             do {
                 try kernel.modify(
-                    fd: fd, from: old.events, to: events,
+                    fd: fd, from: Interest(events: old.events, trigger: old.trigger),
+                    to: Interest(events: events, trigger: newTrigger),
                     token: ReadyEvent.token(fd: fd, generation: old.generation))
             } catch {
                 _ = table.remove(fd)
@@ -121,7 +135,8 @@ public final class Selector {
             }
         }
         let key = SelectorKey(
-            fd: fd, events: events, handler: handler ?? old.handler, generation: old.generation)
+            fd: fd, events: events, trigger: newTrigger, handler: handler ?? old.handler,
+            generation: old.generation)
         table.replace(key)
         return key
     }

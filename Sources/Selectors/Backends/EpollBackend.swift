@@ -1,10 +1,12 @@
 #if os(Linux)
     import CSelectors
 
-    /// Linux `epoll(7)`, level-triggered.
+    /// Linux `epoll(7)`: level by default, `EPOLLET` for edge, `EPOLLONESHOT` for one-shot.
     ///
     /// The token travels in `epoll_event.data.u64`, so a ready event names its registration
-    /// without a lookup. Cost per wait grows with the number of ready fds only.
+    /// without a lookup. Cost per wait grows with the number of ready fds only. Both flags do
+    /// in the kernel what `Trigger` promises: `EPOLL_CTL_MOD` re-checks readiness (so a modify
+    /// re-arms, and reports what is ready), and a one-shot fd stays disarmed until it.
     final class EpollBackend: PollingBackend {
         private let epollFD: Int32
         @exclusivity(unchecked) private var kernelEvents: UnsafeMutableBufferPointer<epoll_event>
@@ -14,16 +16,16 @@
             kernelEvents = .allocate(capacity: 64)
         }
 
-        func add(fd: Int32, events: Events, token: UInt64) throws(Errno) {
-            try control(EPOLL_CTL_ADD, fd, events, token)
+        func add(fd: Int32, events: Events, trigger: Trigger, token: UInt64) throws(Errno) {
+            try control(EPOLL_CTL_ADD, fd, EpollBackend.interest(events, trigger), token)
         }
 
-        func modify(fd: Int32, from oldEvents: Events, to newEvents: Events, token: UInt64) throws(Errno) {
-            try control(EPOLL_CTL_MOD, fd, newEvents, token)
+        func modify(fd: Int32, from old: Interest, to new: Interest, token: UInt64) throws(Errno) {
+            try control(EPOLL_CTL_MOD, fd, EpollBackend.interest(new.events, new.trigger), token)
         }
 
         func remove(fd: Int32, events: Events) throws(Errno) {
-            try control(EPOLL_CTL_DEL, fd, [], 0)
+            try control(EPOLL_CTL_DEL, fd, 0, 0)
         }
 
         func wait(timeout: WaitTimeout?, into buffer: UnsafeMutableBufferPointer<ReadyEvent>) throws(Errno)
@@ -51,17 +53,23 @@
             kernelEvents.deallocate()
         }
 
-        private func control(_ operation: Int32, _ fd: Int32, _ events: Events, _ token: UInt64) throws(Errno)
+        private func control(_ operation: Int32, _ fd: Int32, _ flags: UInt32, _ token: UInt64) throws(Errno)
         {
             // EPOLL_CTL_DEL ignores the event, but kernels before 2.6.9 required a non-null one.
             var event = epoll_event()
-            event.events = EpollBackend.interest(events)
+            event.events = flags
             event.data.u64 = token
             _ = try SystemCall.once { epoll_ctl(epollFD, operation, fd, &event) }
         }
 
-        private static func interest(_ events: Events) -> UInt32 {
-            (events.contains(.read) ? EPOLLIN.rawValue : 0)
+        private static func interest(_ events: Events, _ trigger: Trigger) -> UInt32 {
+            let mode: UInt32
+            switch trigger {
+            case .level: mode = 0
+            case .edge: mode = EPOLLET.rawValue
+            case .oneShot: mode = EPOLLONESHOT.rawValue
+            }
+            return mode | (events.contains(.read) ? EPOLLIN.rawValue : 0)
                 | (events.contains(.write) ? EPOLLOUT.rawValue : 0)
         }
 

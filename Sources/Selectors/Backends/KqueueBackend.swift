@@ -6,6 +6,14 @@
     /// Compiled only where kqueue exists. The token travels in `udata`. kqueue reports the two
     /// filters of one fd as separate kevents; the wait merges them, because the selector's
     /// contract is one entry per ready fd.
+    ///
+    /// Trigger modes: edge is `EV_CLEAR`, one-shot `EV_DISPATCH` (the filter is disabled after
+    /// delivery and kept, so re-arming is an `EV_ENABLE`, not a new knote). Both are per
+    /// filter, while `Trigger` speaks of the whole fd: when one filter of a one-shot fd has been
+    /// reported, the wait drops the other filter's later report (which disables it too) until
+    /// `modify` re-arms both. `EV_ADD` on an existing knote re-checks its readiness, so a modify
+    /// reports what is ready, as epoll's `EPOLL_CTL_MOD` does; it does not change the flags an
+    /// existing knote was created with, so a change of trigger deletes and re-adds the filters.
     final class KqueueBackend: PollingBackend {
         private let queueFD: Int32
         private var kernelEvents: UnsafeMutableBufferPointer<kevent>
@@ -14,6 +22,13 @@
         private var mergePositions: [Int32] = []
         // 64-bit so it never wraps: a wrapped stamp would match stale (or never-written) slots.
         private var stamp: UInt64 = 0
+        /// Per fd: whether it is one-shot, and if so whether it has been reported since it was
+        /// last armed.
+        private var oneShotStates: [OneShotState] = []
+
+        private enum OneShotState {
+            case notOneShot, armed, reported
+        }
 
         init() throws(Errno) {
             queueFD = try SystemCall.once { kqueue() }
@@ -21,16 +36,21 @@
             kernelEvents = .allocate(capacity: 128)
         }
 
-        func add(fd: Int32, events: Events, token: UInt64) throws(Errno) {
-            try apply(fd, adding: events, removing: [], token: token)
+        func add(fd: Int32, events: Events, trigger: Trigger, token: UInt64) throws(Errno) {
+            try apply(fd, adding: events, removing: [], flags: KqueueBackend.flags(trigger), token: token)
+            setOneShotState(fd, trigger == .oneShot ? .armed : .notOneShot)
         }
 
-        func modify(fd: Int32, from oldEvents: Events, to newEvents: Events, token: UInt64) throws(Errno) {
-            try apply(fd, adding: newEvents, removing: oldEvents.subtracting(newEvents), token: token)
+        func modify(fd: Int32, from old: Interest, to new: Interest, token: UInt64) throws(Errno) {
+            // A changed trigger needs new knotes; the old filters go first in the same list.
+            let removing = new.trigger == old.trigger ? old.events.subtracting(new.events) : old.events
+            try apply(fd, adding: new.events, removing: removing, flags: KqueueBackend.flags(new.trigger), token: token)
+            setOneShotState(fd, new.trigger == .oneShot ? .armed : .notOneShot)
         }
 
         func remove(fd: Int32, events: Events) throws(Errno) {
-            try apply(fd, adding: [], removing: events, token: 0)
+            setOneShotState(fd, .notOneShot)
+            try apply(fd, adding: [], removing: events, flags: 0, token: 0)
         }
 
         func wait(timeout: WaitTimeout?, into buffer: UnsafeMutableBufferPointer<ReadyEvent>) throws(Errno)
@@ -59,10 +79,13 @@
                 let token = UInt64(UInt(bitPattern: event.udata))
                 if let position = mergedPosition(of: fd) {
                     buffer[position].events.formUnion(events)
+                } else if oneShotState(fd) == .reported {
+                    continue  // the other filter of a one-shot fd reported since its arming
                 } else if written < buffer.count {
                     remember(fd, at: written)
                     buffer[written] = ReadyEvent(token: token, events: events)
                     written += 1
+                    if oneShotState(fd) == .armed { setOneShotState(fd, .reported) }
                 }
             }
             return written
@@ -71,6 +94,20 @@
         func close() {
             SystemCall.close(queueFD)
             kernelEvents.deallocate()
+        }
+
+        private func oneShotState(_ fd: Int32) -> OneShotState {
+            Int(fd) < oneShotStates.count ? oneShotStates[Int(fd)] : .notOneShot
+        }
+
+        private func setOneShotState(_ fd: Int32, _ state: OneShotState) {
+            let index = Int(fd)
+            if index >= oneShotStates.count {
+                guard state != .notOneShot else { return }
+                let grown = max(index + 1, oneShotStates.count * 2)
+                oneShotStates.append(contentsOf: repeatElement(.notOneShot, count: grown - oneShotStates.count))
+            }
+            oneShotStates[index] = state
         }
 
         private func mergedPosition(of fd: Int32) -> Int? {
@@ -90,12 +127,27 @@
             mergePositions[index] = Int32(position)
         }
 
-        private func apply(_ fd: Int32, adding: Events, removing: Events, token: UInt64) throws(Errno) {
+        /// `EV_CLEAR` for edge; `EV_DISPATCH` with `EV_ENABLE` for one-shot, so adding also
+        /// re-enables a filter that a delivery disabled.
+        private static func flags(_ trigger: Trigger) -> Int32 {
+            switch trigger {
+            case .level: 0
+            case .edge: Int32(EV_CLEAR)
+            case .oneShot: Int32(EV_DISPATCH) | Int32(EV_ENABLE)
+            }
+        }
+
+        private func apply(_ fd: Int32, adding: Events, removing: Events, flags: Int32, token: UInt64)
+            throws(Errno)
+        {
             var changes: [kevent] = []
             let udata = UnsafeMutableRawPointer(bitPattern: UInt(token))
+            // Deletions first: a change of trigger deletes and re-adds the same filter.
             for (event, filter) in [(Events.read, EVFILT_READ), (Events.write, EVFILT_WRITE)] {
-                if adding.contains(event) { changes.append(change(fd, filter, EV_ADD, udata)) }
                 if removing.contains(event) { changes.append(change(fd, filter, EV_DELETE, nil)) }
+            }
+            for (event, filter) in [(Events.read, EVFILT_READ), (Events.write, EVFILT_WRITE)] {
+                if adding.contains(event) { changes.append(change(fd, filter, EV_ADD | flags, udata)) }
             }
             do {
                 _ = try changes.withUnsafeBufferPointer { list throws(Errno) -> Int32 in

@@ -4,15 +4,21 @@
 /// calls and kernel reports into `ReadyEvent`s. The selector validates arguments first, so a
 /// backend may assume a non-negative fd, valid non-empty events, and calls that match its
 /// current registrations (no duplicate add, no modify or remove of an unknown fd).
+///
+/// Trigger modes (see `Trigger`): a backend with kernel support passes the mode on; poll and
+/// select emulate one-shot by no longer watching an fd once they have reported it (until the
+/// next `modify`), and deliver edge as level (see `Trigger` for why that is the edge contract).
 protocol PollingBackend: AnyObject {
-    /// The first fd number the backend cannot watch (`FD_SETSIZE` for select).
+    /// The first fd number the backend cannot watch (`FD_SETSIZE` for select where the kernel
+    /// stops there), or `Int32.max`.
     var descriptorLimit: Int32 { get }
 
-    /// Starts watching `fd` for `events`, reporting it with `token`.
-    func add(fd: Int32, events: Events, token: UInt64) throws(Errno)
+    /// Starts watching `fd` for `events` in `trigger` mode, reporting it with `token`.
+    func add(fd: Int32, events: Events, trigger: Trigger, token: UInt64) throws(Errno)
 
-    /// Changes what `fd` is watched for (and its token).
-    func modify(fd: Int32, from oldEvents: Events, to newEvents: Events, token: UInt64) throws(Errno)
+    /// Changes what `fd` is watched for, its mode, and its token. Called whenever the events or
+    /// the trigger change, and for every modify of a one-shot registration, which re-arms it.
+    func modify(fd: Int32, from old: Interest, to new: Interest, token: UInt64) throws(Errno)
 
     /// Stops watching `fd`. Must forget the fd even when it throws (the fd may already be closed).
     func remove(fd: Int32, events: Events) throws(Errno)
@@ -25,6 +31,12 @@ protocol PollingBackend: AnyObject {
 
     /// Releases kernel resources. Called once.
     func close()
+}
+
+/// A registration's events and trigger, as a backend's `modify` receives them.
+struct Interest: Equatable {
+    var events: Events
+    var trigger: Trigger
 }
 
 extension PollingBackend {

@@ -13,26 +13,31 @@ final class SelectBackend: PollingBackend {
     /// The highest watched fd (select's first argument is one more), or -1. Kept up to date
     /// so a wait need not search for it; only removing the highest fd rescans.
     private var highest: Int32 = -1
-    /// Per fd: its position in `watched` (or -1) and its token.
+    /// Per fd: its position in `watched` (or -1), its token, and whether it is one-shot (the
+    /// wait then clears its bits when reporting it, until `modify` sets them again).
     private var positions: [Int32]
     private var tokens: [UInt64]
+    private var oneShot: [Bool]
 
     init() {
         positions = Array(repeating: -1, count: Int(descriptorLimit))
         tokens = Array(repeating: 0, count: Int(descriptorLimit))
+        oneShot = Array(repeating: false, count: Int(descriptorLimit))
         cselectors_fd_zero(&readInterest)
         cselectors_fd_zero(&writeInterest)
     }
 
-    func add(fd: Int32, events: Events, token: UInt64) throws(Errno) {
+    func add(fd: Int32, events: Events, trigger: Trigger, token: UInt64) throws(Errno) {
         positions[Int(fd)] = Int32(watched.count)
         watched.append(fd)
         highest = max(highest, fd)
+        oneShot[Int(fd)] = trigger == .oneShot
         setInterest(fd, events, token)
     }
 
-    func modify(fd: Int32, from oldEvents: Events, to newEvents: Events, token: UInt64) throws(Errno) {
-        setInterest(fd, newEvents, token)
+    func modify(fd: Int32, from old: Interest, to new: Interest, token: UInt64) throws(Errno) {
+        oneShot[Int(fd)] = new.trigger == .oneShot
+        setInterest(fd, new.events, token)
     }
 
     func remove(fd: Int32, events: Events) throws(Errno) {
@@ -72,6 +77,7 @@ final class SelectBackend: PollingBackend {
             if !events.isEmpty {
                 buffer[written] = ReadyEvent(token: tokens[Int(fd)], events: events)
                 written += 1
+                if oneShot[Int(fd)] { setInterest(fd, [], tokens[Int(fd)]) }
             }
         }
         return written
@@ -86,11 +92,17 @@ final class SelectBackend: PollingBackend {
 
     private func reportClosedDescriptors(into buffer: UnsafeMutableBufferPointer<ReadyEvent>) -> Int {
         var written = 0
-        for fd in watched where written < buffer.count && !SystemCall.isOpen(fd) {
+        for fd in watched where written < buffer.count && isArmed(fd) && !SystemCall.isOpen(fd) {
             buffer[written] = ReadyEvent(token: tokens[Int(fd)], events: .all)
             written += 1
+            if oneShot[Int(fd)] { setInterest(fd, [], tokens[Int(fd)]) }
         }
         return written
+    }
+
+    /// Whether `fd` has any interest bit set (a disarmed one-shot fd has none).
+    private func isArmed(_ fd: Int32) -> Bool {
+        cselectors_fd_isset(fd, &readInterest) != 0 || cselectors_fd_isset(fd, &writeInterest) != 0
     }
 
     private func setInterest(_ fd: Int32, _ events: Events, _ token: UInt64) {

@@ -70,24 +70,29 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: I/O registrations (loop thread)
 
-    /// Watches `fd` for `events` and runs `handler` on the loop thread when it is ready.
-    /// See `Selector.register`; handlers may change any registration, their own included.
+    /// Watches `fd` for `events` and runs `handler` on the loop thread when it is ready,
+    /// reported in `trigger` mode (level by default; see `Trigger`). See `Selector.register`;
+    /// handlers may change any registration, their own included.
     @discardableResult
     public func register(
-        _ fd: Int32, events: Events, handler: @escaping SelectorHandler
+        _ fd: Int32, events: Events, trigger: Trigger = .level, handler: @escaping SelectorHandler
     ) throws(SelectorError) -> SelectorKey {
         assertOnLoopThread()
-        return try selector.register(fd, events: events, handler: handler)
+        return try selector.register(fd, events: events, trigger: trigger, handler: handler)
     }
 
-    /// Changes what `fd` waits for and optionally its handler. See `Selector.modify`.
+    /// Changes what `fd` waits for, and optionally its trigger and its handler (re-arming a
+    /// one-shot registration). See `Selector.modify`.
     @discardableResult
     public func modify(
-        _ fd: Int32, events: Events, handler: SelectorHandler? = nil
+        _ fd: Int32, events: Events, trigger: Trigger? = nil, handler: SelectorHandler? = nil
     ) throws(SelectorError) -> SelectorKey {
         assertOnLoopThread()
-        return try selector.modify(fd, events: events, handler: handler)
+        return try selector.modify(fd, events: events, trigger: trigger, handler: handler)
     }
+
+    /// What the loop's backend can do (trigger modes, regular files, fd limit, hang-ups).
+    public var capabilities: BackendCapabilities { selector.capabilities }
 
     /// Stops watching `fd`. See `Selector.unregister`.
     @discardableResult

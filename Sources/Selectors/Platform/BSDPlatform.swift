@@ -1,4 +1,6 @@
 #if canImport(Darwin) || os(FreeBSD) || os(OpenBSD)
+    import CSelectors
+
     /// Apple and BSD systems: kqueue first, so `DefaultSelector` uses it; poll and select too.
     enum Platform {
         static let availableBackends: [Backend] = [.kqueue, .poll, .select]
@@ -16,5 +18,11 @@
         }
 
         static func makeWaker() throws(Errno) -> any Waker { try PipeWaker() }
+
+        /// The select backend stops below `FD_SETSIZE` here. Darwin's `select` fails with
+        /// `EINVAL` for a larger first argument (unless a program opts into
+        /// `_DARWIN_UNLIMITED_SELECT`); the BSD kernels take larger sets, but the library has
+        /// never run there, so they keep the limit that is known to be safe.
+        static let selectDescriptorLimit: Int32? = cselectors_fd_setsize()
     }
 #endif

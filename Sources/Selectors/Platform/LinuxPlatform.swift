@@ -1,4 +1,6 @@
 #if os(Linux)
+    import CSelectors
+
     /// Linux: epoll first, so `DefaultSelector` uses it; poll and select for comparison and tests.
     enum Platform {
         static let availableBackends: [Backend] = [.epoll, .poll, .select]
@@ -16,5 +18,8 @@
         }
 
         static func makeWaker() throws(Errno) -> any Waker { try EventfdWaker() }
+
+        /// The select backend's fd limit: FD_SETSIZE for now.
+        static let selectDescriptorLimit: Int32? = cselectors_fd_setsize()
     }
 #endif
