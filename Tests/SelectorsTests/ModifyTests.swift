@@ -3,13 +3,13 @@ import Selectors
 import Testing
 
 @Suite struct ModifyTests {
-    @Test(arguments: Backend.available)
-    func modifyToNewEventsChangesWhatSelectReports(backend: Backend) throws {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func modifyToNewEventsChangesWhatSelectReports(backend: Backend, trigger: Trigger) throws {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let (left, right) = try fds.socketPair()
             try writeAll(right, "x")
-            try selector.register(left, events: .write, handler: ignoreEvents)
+            try selector.register(left, events: .write, trigger: trigger, handler: ignoreEvents)
             #expect(try selector.readyEntries(timeout: .seconds(5)) == [ReadyEntry(fd: left, events: .write)])
 
             #expect(try selector.modify(left, events: .read).events == .read)
@@ -25,13 +25,15 @@ import Testing
         }
     }
 
-    @Test(arguments: Backend.available)
-    func modifyWithoutAHandlerKeepsTheOldHandler(backend: Backend) throws {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func modifyWithoutAHandlerKeepsTheOldHandler(backend: Backend, trigger: Trigger) throws {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let (left, right) = try fds.socketPair()
             var calls: [String] = []
-            try selector.register(left, events: .write) { _, events in calls.append("original \(events)") }
+            try selector.register(left, events: .write, trigger: trigger) { _, events in
+                calls.append("original \(events)")
+            }
             try selector.modify(left, events: .read)
             try writeAll(right, "x")
             #expect(try selector.dispatch(timeout: .seconds(5)) == 1)
@@ -41,13 +43,13 @@ import Testing
         }
     }
 
-    @Test(arguments: Backend.available)
-    func modifyWithANewHandlerInstallsItForTheNextEvents(backend: Backend) throws {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func modifyWithANewHandlerInstallsItForTheNextEvents(backend: Backend, trigger: Trigger) throws {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let (left, right) = try fds.socketPair()
             var calls: [String] = []
-            try selector.register(left, events: .read) { _, _ in calls.append("old") }
+            try selector.register(left, events: .read, trigger: trigger) { _, _ in calls.append("old") }
             let key = try selector.modify(left, events: .read) { _, _ in calls.append("new") }
             key.handler(left, .read)
             #expect(calls == ["new"])
@@ -59,9 +61,10 @@ import Testing
 
     // The fd is closed behind the selector's back, so any epoll_ctl on it fails with EBADF:
     // a handler-only modify succeeding there proves it never reached the kernel. poll and
-    // select make no system call in modify at all, so they must succeed as well.
-    @Test(arguments: Backend.available)
-    func handlerOnlyModifyMakesNoSystemCall(backend: Backend) throws {
+    // select make no system call in modify at all, so they must succeed as well. (One-shot
+    // is the exception: every modify re-arms; see the next test.)
+    @Test(arguments: Backend.available, [Trigger.level, .edge])
+    func handlerOnlyModifyMakesNoSystemCall(backend: Backend, trigger: Trigger) throws {
         try FixedDescriptorNumbers.withClosedNumber { number in
             try withDescriptors { fds in
                 let selector = try Selector(backend: backend)
@@ -69,7 +72,7 @@ import Testing
                 try fds.duplicate(reader, onto: number)
                 fds.close(reader)
                 var calls: [String] = []
-                try selector.register(number, events: .read) { _, _ in calls.append("old") }
+                try selector.register(number, events: .read, trigger: trigger) { _, _ in calls.append("old") }
                 fds.close(number)
 
                 let key = try selector.modify(number, events: .read) { _, _ in calls.append("new") }
@@ -82,15 +85,41 @@ import Testing
         }
     }
 
+    // Re-arming is what modify is for on a one-shot key, so even unchanged events reach the
+    // kernel: on the closed fd epoll says EBADF, and the key goes as for any rejected modify.
     @Test(arguments: Backend.available)
-    func modifyRejectedByTheKernelRemovesTheKey(backend: Backend) throws {
+    func oneShotModifyWithUnchangedEventsReachesTheKernelToRearm(backend: Backend) throws {
         try FixedDescriptorNumbers.withClosedNumber { number in
             try withDescriptors { fds in
                 let selector = try Selector(backend: backend)
                 let (reader, _) = try fds.pipe()
                 try fds.duplicate(reader, onto: number)
                 fds.close(reader)
-                try selector.register(number, events: .read, handler: ignoreEvents)
+                try selector.register(number, events: .read, trigger: .oneShot, handler: ignoreEvents)
+                fds.close(number)
+                switch backend.capabilities.oneShot {
+                case .native:
+                    expectSelectorError(.modify, fd: number, .system(.badDescriptor)) {
+                        try selector.modify(number, events: .read)
+                    }
+                    #expect(selector.count == 0)
+                case .emulated:
+                    #expect(try selector.modify(number, events: .read).trigger == .oneShot)
+                    try selector.unregister(number)
+                }
+            }
+        }
+    }
+
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func modifyRejectedByTheKernelRemovesTheKey(backend: Backend, trigger: Trigger) throws {
+        try FixedDescriptorNumbers.withClosedNumber { number in
+            try withDescriptors { fds in
+                let selector = try Selector(backend: backend)
+                let (reader, _) = try fds.pipe()
+                try fds.duplicate(reader, onto: number)
+                fds.close(reader)
+                try selector.register(number, events: .read, trigger: trigger, handler: ignoreEvents)
                 fds.close(number)
 
                 switch backend {
@@ -130,12 +159,12 @@ import Testing
         }
     }
 
-    @Test(arguments: Backend.available)
-    func modifyWithInvalidEventsIsRefusedAndKeepsTheKey(backend: Backend) throws {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func modifyWithInvalidEventsIsRefusedAndKeepsTheKey(backend: Backend, trigger: Trigger) throws {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let (left, right) = try fds.socketPair()
-            try selector.register(left, events: .read, handler: ignoreEvents)
+            try selector.register(left, events: .read, trigger: trigger, handler: ignoreEvents)
             expectSelectorError(.modify, fd: left, .invalidEvents([])) {
                 try selector.modify(left, events: [])
             }

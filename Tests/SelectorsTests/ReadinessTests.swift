@@ -3,13 +3,13 @@ import Selectors
 import Testing
 
 @Suite struct ReadinessTests {
-    @Test(arguments: Backend.available)
-    func readAndWriteReadinessOfOneDescriptorArriveAsOneEntry(backend: Backend) throws {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func readAndWriteReadinessOfOneDescriptorArriveAsOneEntry(backend: Backend, trigger: Trigger) throws {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let (left, right) = try fds.socketPair()
             try writeAll(right, "pending")
-            try selector.register(left, events: [.read, .write], handler: ignoreEvents)
+            try selector.register(left, events: [.read, .write], trigger: trigger, handler: ignoreEvents)
             #expect(
                 try selector.readyEntries(timeout: .seconds(5)) == [
                     ReadyEntry(fd: left, events: [.read, .write])
@@ -17,28 +17,28 @@ import Testing
         }
     }
 
-    @Test(arguments: Backend.available)
-    func reportedEventsAreMaskedByTheRegisteredInterest(backend: Backend) throws {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func reportedEventsAreMaskedByTheRegisteredInterest(backend: Backend, trigger: Trigger) throws {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let (idle, _) = try fds.socketPair()
             let (busy, busyPeer) = try fds.socketPair()
             // Writable but asked only for read: nothing to report.
-            try selector.register(idle, events: .read, handler: ignoreEvents)
+            try selector.register(idle, events: .read, trigger: trigger, handler: ignoreEvents)
             #expect(try selector.readyEntries(timeout: .milliseconds(20)) == [])
             // Readable and writable but asked only for write: write alone.
             try writeAll(busyPeer, "pending")
-            try selector.register(busy, events: .write, handler: ignoreEvents)
+            try selector.register(busy, events: .write, trigger: trigger, handler: ignoreEvents)
             #expect(try selector.readyEntries(timeout: .seconds(5)) == [ReadyEntry(fd: busy, events: .write)])
         }
     }
 
-    @Test(arguments: Backend.available)
-    func peerCloseReportsReadReadinessAndReadReturnsZero(backend: Backend) throws {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func peerCloseReportsReadReadinessAndReadReturnsZero(backend: Backend, trigger: Trigger) throws {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let (left, right) = try fds.socketPair()
-            try selector.register(left, events: .read, handler: ignoreEvents)
+            try selector.register(left, events: .read, trigger: trigger, handler: ignoreEvents)
             #expect(try selector.readyEntries(timeout: .zero) == [])
             fds.close(right)
             #expect(try selector.readyEntries(timeout: .seconds(5)) == [ReadyEntry(fd: left, events: .read)])
@@ -63,14 +63,16 @@ import Testing
 
     // The send buffer is full first, so the write readiness can only come from the hang-up,
     // and the handler's next write is what tells it the peer is gone.
-    @Test(arguments: Backend.available)
-    func peerCloseWakesAWriteOnlyRegistrationWhoseBufferIsFull(backend: Backend) throws {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func peerCloseWakesAWriteOnlyRegistrationWhoseBufferIsFull(backend: Backend, trigger: Trigger) throws {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let (left, right) = try fds.socketPair()
             try fillUntilFull(left)
             var handled: [Events] = []
-            try selector.register(left, events: .write) { _, events in handled.append(events) }
+            try selector.register(left, events: .write, trigger: trigger) { _, events in
+                handled.append(events)
+            }
             #expect(try selector.dispatch(timeout: .milliseconds(20)) == 0)
             fds.close(right)
             #expect(try selector.dispatch(timeout: .seconds(5)) == 1)
@@ -82,22 +84,25 @@ import Testing
     // epoll and poll turn the hang-up (EPOLLHUP/POLLHUP) into write readiness. select(2)
     // has no hang-up bit and Linux maps it into the read set only, so with a full send
     // buffer a write-only key is not woken there; a key that also wants read is, through
-    // read readiness. This asserts that difference rather than hiding it.
-    @Test(arguments: Backend.available)
-    func peerShutdownOfBothDirectionsWakesWriteInterestExceptOnSelect(backend: Backend) throws {
+    // read readiness. This asserts that difference rather than hiding it, as
+    // `capabilities.reportsHangUpSeparately` states it.
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func peerShutdownOfBothDirectionsWakesWriteInterestExceptOnSelect(backend: Backend, trigger: Trigger)
+        throws
+    {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let (writeOnly, writeOnlyPeer) = try fds.socketPair()
             let (both, bothPeer) = try fds.socketPair()
             try fillUntilFull(writeOnly)
             try fillUntilFull(both)
-            try selector.register(writeOnly, events: .write, handler: ignoreEvents)
-            try selector.register(both, events: .all, handler: ignoreEvents)
+            try selector.register(writeOnly, events: .write, trigger: trigger, handler: ignoreEvents)
+            try selector.register(both, events: .all, trigger: trigger, handler: ignoreEvents)
             #expect(try selector.readyEntries(timeout: .milliseconds(20)) == [])
             _ = shutdown(writeOnlyPeer, Int32(SHUT_RDWR))
             _ = shutdown(bothPeer, Int32(SHUT_RDWR))
             let entries = try selector.readyEntries(timeout: .seconds(5))
-            if backend == .select {
+            if !backend.capabilities.reportsHangUpSeparately {
                 #expect(entries == [ReadyEntry(fd: both, events: .read)])
             } else {
                 #expect(Set(entries.map(\.fd)) == [writeOnly, both])
@@ -108,14 +113,16 @@ import Testing
         }
     }
 
-    @Test(arguments: Backend.available)
-    func peerResetReachesWriteAndReadHandlers(backend: Backend) throws {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func peerResetReachesWriteAndReadHandlers(backend: Backend, trigger: Trigger) throws {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let (client, server) = try fds.tcpLoopbackPair()
             try fillUntilFull(client)
             var handled: [Events] = []
-            try selector.register(client, events: .write) { _, events in handled.append(events) }
+            try selector.register(client, events: .write, trigger: trigger) { _, events in
+                handled.append(events)
+            }
             try fds.reset(server)
             #expect(try selector.dispatch(timeout: .seconds(5)) == 1)
             #expect(handled == [.write])

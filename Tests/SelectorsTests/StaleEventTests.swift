@@ -6,8 +6,10 @@ import Testing
 /// ready in the same batch; the order within a batch is the backend's, so each handler is
 /// written to act only if it runs first.
 @Suite struct StaleEventTests {
-    @Test(arguments: Backend.available)
-    func handlerThatUnregistersAnotherReadyDescriptorStopsItsPendingEvent(backend: Backend) throws {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func handlerThatUnregistersAnotherReadyDescriptorStopsItsPendingEvent(backend: Backend, trigger: Trigger)
+        throws
+    {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             defer { selector.close() }
@@ -17,7 +19,7 @@ import Testing
             try writeAll(secondPeer, "2")
             var ran: [Int32] = []
             for (fd, other) in [(first, second), (second, first)] {
-                try selector.register(fd, events: .read) { [unowned selector] fd, _ in
+                try selector.register(fd, events: .read, trigger: trigger) { [unowned selector] fd, _ in
                     ran.append(fd)
                     _ = try? selector.unregister(other)
                 }
@@ -62,9 +64,10 @@ import Testing
     // dup2 closes the old file and opens another at the same number in one step, so no
     // concurrently running test can take the number in between. The new file is an empty
     // pipe: any read event reaching its handler in this batch was meant for the old file.
-    @Test(arguments: Backend.available)
-    func handlerThatReplacesTheFileBehindAnotherNumberNeverHandsTheNewFileAnOldEvent(backend: Backend) throws
-    {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func handlerThatReplacesTheFileBehindAnotherNumberNeverHandsTheNewFileAnOldEvent(
+        backend: Backend, trigger: Trigger
+    ) throws {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             defer { selector.close() }
@@ -76,14 +79,17 @@ import Testing
             var ran: [String] = []
             var replaced: Int32?
             for (fd, other) in [(first, second), (second, first)] {
-                try selector.register(fd, events: .read) { [unowned selector, unowned fds] fd, _ in
+                try selector.register(fd, events: .read, trigger: trigger) {
+                    [unowned selector, unowned fds] fd, _ in
                     ran.append("old \(fd)")
                     _ = try? readAvailable(fd)
                     guard replaced == nil else { return }
                     replaced = other
                     _ = try? selector.unregister(other)
                     try? fds.duplicate(freshReader, onto: other)
-                    _ = try? selector.register(other, events: .read) { fd, _ in ran.append("new \(fd)") }
+                    _ = try? selector.register(other, events: .read, trigger: trigger) { fd, _ in
+                        ran.append("new \(fd)")
+                    }
                 }
             }
             #expect(try selector.dispatch(timeout: .seconds(5)) == 1)

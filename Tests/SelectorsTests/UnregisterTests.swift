@@ -3,14 +3,14 @@ import Selectors
 import Testing
 
 @Suite struct UnregisterTests {
-    @Test(arguments: Backend.available)
-    func unregisterReturnsTheKeyAndStopsReportingTheDescriptor(backend: Backend) throws {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func unregisterReturnsTheKeyAndStopsReportingTheDescriptor(backend: Backend, trigger: Trigger) throws {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let (left, right) = try fds.socketPair()
             let (watched, _) = try fds.socketPair()
-            try selector.register(left, events: .read, handler: ignoreEvents)
-            try selector.register(watched, events: .write, handler: ignoreEvents)
+            try selector.register(left, events: .read, trigger: trigger, handler: ignoreEvents)
+            try selector.register(watched, events: .write, trigger: trigger, handler: ignoreEvents)
             let key = try selector.unregister(left)
             #expect(key.fd == left)
             #expect(key.events == .read)
@@ -21,12 +21,12 @@ import Testing
         }
     }
 
-    @Test(arguments: Backend.available)
-    func unregisterAfterTheUserClosedTheDescriptorSucceeds(backend: Backend) throws {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func unregisterAfterTheUserClosedTheDescriptorSucceeds(backend: Backend, trigger: Trigger) throws {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let (left, right) = try fds.socketPair()
-            try selector.register(left, events: .read, handler: ignoreEvents)
+            try selector.register(left, events: .read, trigger: trigger, handler: ignoreEvents)
             try writeAll(right, "pending")
             fds.close(left)
             // Whatever the kernel says about the stale number (EBADF, or ENOENT if another
@@ -41,19 +41,21 @@ import Testing
 
     // The old registration's number now names a different file. Unregistering must drop
     // only the bookkeeping: the new file stays open, and can be watched and read as usual.
-    @Test(arguments: Backend.available)
-    func unregisterAfterTheNumberWasReusedByDup2LeavesTheNewFileAlone(backend: Backend) throws {
+    @Test(arguments: Backend.available, Trigger.allCases)
+    func unregisterAfterTheNumberWasReusedByDup2LeavesTheNewFileAlone(backend: Backend, trigger: Trigger)
+        throws
+    {
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let (oldReader, _) = try fds.pipe()
             let (newReader, newWriter) = try fds.pipe()
-            try selector.register(oldReader, events: .read, handler: ignoreEvents)
+            try selector.register(oldReader, events: .read, trigger: trigger, handler: ignoreEvents)
             let number = oldReader
             try fds.duplicate(newReader, onto: number)
 
             try selector.unregister(number)
             #expect(isOpen(number))
-            try selector.register(number, events: .read, handler: ignoreEvents)
+            try selector.register(number, events: .read, trigger: trigger, handler: ignoreEvents)
             try writeAll(newWriter, "new")
             #expect(
                 try selector.readyEntries(timeout: .seconds(5)) == [ReadyEntry(fd: number, events: .read)])

@@ -44,7 +44,9 @@
         func modify(fd: Int32, from old: Interest, to new: Interest, token: UInt64) throws(Errno) {
             // A changed trigger needs new knotes; the old filters go first in the same list.
             let removing = new.trigger == old.trigger ? old.events.subtracting(new.events) : old.events
-            try apply(fd, adding: new.events, removing: removing, flags: KqueueBackend.flags(new.trigger), token: token)
+            try apply(
+                fd, adding: new.events, removing: removing, flags: KqueueBackend.flags(new.trigger),
+                token: token)
             setOneShotState(fd, new.trigger == .oneShot ? .armed : .notOneShot)
         }
 
@@ -105,7 +107,8 @@
             if index >= oneShotStates.count {
                 guard state != .notOneShot else { return }
                 let grown = max(index + 1, oneShotStates.count * 2)
-                oneShotStates.append(contentsOf: repeatElement(.notOneShot, count: grown - oneShotStates.count))
+                oneShotStates.append(
+                    contentsOf: repeatElement(.notOneShot, count: grown - oneShotStates.count))
             }
             oneShotStates[index] = state
         }

@@ -48,3 +48,19 @@ func sendByteReportingError(_ fd: Int32) -> Errno? {
     let sent = send(fd, &byte, 1, Int32(MSG_NOSIGNAL))
     return sent < 0 ? Errno(rawValue: cselectors_errno()) : nil
 }
+
+/// Reads from the non-blocking `fd` until `read` fails with `EAGAIN` (or returns end of file),
+/// as an edge-triggered handler must; returns everything read.
+@discardableResult
+func drain(_ fd: Int32) throws(Errno) -> [UInt8] {
+    var bytes: [UInt8] = []
+    while true {
+        do {
+            let chunk = try readAvailable(fd)
+            if chunk.isEmpty { return bytes }
+            bytes += chunk
+        } catch  where error == .wouldBlock {
+            return bytes
+        }
+    }
+}
