@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # User-space instructions per echo operation in the echo-server, counted by callgrind.
 #
-# Usage: Benchmarks/callgrind/count.sh [backend|c] [rr|conn] [N1] [N2]
+# Usage: Benchmarks/callgrind/count.sh [backend|c] [rr|conn] [N1] [N2] [level|edge]
 # Runs the release echo-server (or, with backend "c", the minimal C epoll server in
 # Benchmarks/scale/c_echo.c, as a reference) under callgrind twice, driven by drive.py with
 # N1 and then N2 operations, and prints (I(N2) - I(N1)) / (N2 - N1): start-up and shutdown
-# cancel out. valgrind 3.19 cannot read Swift's DWARF5 debug info, so it runs a copy without it.
+# cancel out. The fifth argument is the echo-server's --trigger (default level; ignored for c).
+# valgrind 3.19 cannot read Swift's DWARF5 debug info, so it runs a copy without it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 backend=${1:-epoll}
 mode=${2:-rr}
 n1=${3:-2000}
 n2=${4:-6000}
+trigger=${5:-level}
 port=${PORT:-17099}
 
 work=$(mktemp -d)
@@ -22,7 +24,7 @@ if [ "$backend" = c ]; then
 else
     swift build -c release --product echo-server >/dev/null
     objcopy --strip-debug .build/release/echo-server "$work/server"
-    server_command=("$work/server" --port "$port" --backend "$backend" --quiet)
+    server_command=("$work/server" --port "$port" --backend "$backend" --trigger "$trigger" --quiet)
 fi
 
 count() {
@@ -48,5 +50,5 @@ PY
 
 i1=$(count "$n1")
 i2=$(count "$n2")
-echo "backend=$backend mode=$mode N1=$n1 I1=$i1 N2=$n2 I2=$i2"
+echo "backend=$backend trigger=$trigger mode=$mode N1=$n1 I1=$i1 N2=$n2 I2=$i2"
 echo "instructions per operation: $(( (i2 - i1) / (n2 - n1) ))"

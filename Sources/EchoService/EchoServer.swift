@@ -30,6 +30,9 @@ public enum EchoServer {
         public var port: UInt16 = 7000
         /// The selector backend of every loop.
         public var backend: Backend = .default
+        /// How the listener and connections are registered: `.level` (the default) or `.edge`
+        /// (each readiness consumed until `EAGAIN`; see `Trigger`). `.oneShot` is refused.
+        public var trigger: Trigger = .level
         /// How many event loops (threads), each with its own listener.
         public var threads = 1
         /// The most connections open at once over all loops; connections beyond it are
@@ -70,6 +73,9 @@ public enum EchoServer {
             func fail(_ message: String) -> EchoServerError { .invalidConfiguration(message) }
             guard backend.isAvailable else {
                 throw fail("backend \(backend) is not available on this system")
+            }
+            guard trigger != .oneShot else {
+                throw fail("trigger must be level or edge (one-shot would need a re-arm per event)")
             }
             guard (1...1024).contains(threads) else {
                 throw fail("threads must be 1 to 1024, not \(threads)")

@@ -36,6 +36,7 @@ public enum EchoServerCommand {
                                       for example ::1 or 0.0.0.0)
               --port PORT             TCP port, 0 to let the system pick a free one (default 7000)
               --backend NAME          \(backends) (default \(Backend.default))
+              --trigger MODE          level|edge: how connections are watched (default level)
               --threads N             N event loops, each on its own thread with its own listener
                                       sharing the port through SO_REUSEPORT (default 1)
               --max-connections N     close connections beyond N open ones at once (default: no limit)
@@ -98,6 +99,12 @@ public enum EchoServerCommand {
                     throw UsageError(description: "unknown backend '\(text)' (available: \(names))")
                 }
                 options.configuration.backend = backend
+            case "--trigger":
+                let text = try value()
+                guard let trigger = Trigger(name: text), trigger != .oneShot else {
+                    throw UsageError(description: "--trigger must be level or edge, not '\(text)'")
+                }
+                options.configuration.trigger = trigger
             case "--threads":
                 options.configuration.threads = try integer(name, try value(), in: 1...1024)
             case "--max-connections":

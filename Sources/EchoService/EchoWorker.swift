@@ -8,6 +8,13 @@ import Synchronization
 /// through `loop.execute`. All connections share one handler closure, registered with each
 /// fd, so a connection costs no closure allocation; the closure looks the fd up in
 /// `connections`.
+///
+/// With `configuration.trigger == .edge` the listener and every connection are registered
+/// edge-triggered, and the edge handler consumes each readiness to the end, as the mode
+/// requires: it reads until `EAGAIN` (or end of stream, or the high-water mark, whose pause
+/// and resume change the interest and so re-arm it), writes pending output until it is gone
+/// or `EAGAIN`, and accepts until `EAGAIN`. The level handler is a separate closure, so level
+/// mode pays nothing for edge mode.
 final class EchoWorker: @unchecked Sendable {
     // @unchecked: the mutable state is confined to the loop thread (see above); `counters`
     // and `limit` are atomics, the rest is immutable.
@@ -38,6 +45,8 @@ final class EchoWorker: @unchecked Sendable {
     /// Pauses in a row since the last successful accept, to log only the first.
     @exclusivity(unchecked) private var consecutivePauses = 0
     @exclusivity(unchecked) private var acceptRetry: TimerHandle?
+    /// Edge mode: the zero-delay timer that goes on accepting after a full batch.
+    @exclusivity(unchecked) private var acceptContinuation: TimerHandle?
     @exclusivity(unchecked) private var drainDeadline: TimerHandle?
     @exclusivity(unchecked) private var idleSweep: TimerHandle?
     @exclusivity(unchecked) private var isDraining = false
@@ -63,11 +72,18 @@ final class EchoWorker: @unchecked Sendable {
         // goes), so the handlers borrow it without retaining: an `unowned(unsafe)` capture
         // still costs a retain/release pair per call, `_withUnsafeGuaranteedRef` does not.
         let worker = Unmanaged.passUnretained(self)
-        connectionHandler = { fd, events in
-            worker._withUnsafeGuaranteedRef { $0.connectionReady(fd, events) }
+        switch configuration.trigger {
+        case .edge:
+            connectionHandler = { fd, events in
+                worker._withUnsafeGuaranteedRef { $0.connectionReadyUntilWouldBlock(fd, events) }
+            }
+        default:
+            connectionHandler = { fd, events in
+                worker._withUnsafeGuaranteedRef { $0.connectionReady(fd, events) }
+            }
         }
         acceptHandler = { _, _ in worker._withUnsafeGuaranteedRef { $0.acceptReady() } }
-        try loop.register(listener, events: .read, handler: acceptHandler)
+        try loop.register(listener, events: .read, trigger: configuration.trigger, handler: acceptHandler)
         if let idleTimeout = configuration.idleTimeout {
             // Sweep four times per timeout (at most once a second, at least every 10 ms); see
             // `sweepIdle` for why a connection is never closed early.
@@ -108,8 +124,20 @@ final class EchoWorker: @unchecked Sendable {
 
     // MARK: Accepting
 
+    /// Accepts up to `acceptBatch` connections, so a flood of them cannot starve the open
+    /// ones. A full batch in edge mode has not seen `EAGAIN`, and the listener will not be
+    /// reported again for the connections still queued, so a zero-delay timer goes on after
+    /// this iteration's handlers have run.
     private func acceptReady() {
+        acceptContinuation = nil
         var remaining = configuration.acceptBatch
+        defer {
+            if remaining == 0 && configuration.trigger == .edge && listener >= 0 && !isDraining {
+                acceptContinuation = loop.schedule(after: .zero) { [unowned(unsafe) self] in
+                    self.acceptReady()
+                }
+            }
+        }
         while remaining > 0 {
             remaining -= 1
             let fd: Int32
@@ -137,7 +165,7 @@ final class EchoWorker: @unchecked Sendable {
         let connection = connections.slot(for: fd)
         connection.pointee = Connection(lastActivity: Connection.activeNow, flags: .open)
         do {
-            try loop.register(fd, events: .read, handler: connectionHandler)
+            try loop.register(fd, events: .read, trigger: configuration.trigger, handler: connectionHandler)
         } catch {
             connection.pointee.flags = []
             Socket.close(fd)
@@ -175,7 +203,7 @@ final class EchoWorker: @unchecked Sendable {
     private func resumeAccepting() {
         guard listener >= 0, !isDraining else { return }
         do {
-            try loop.register(listener, events: .read, handler: acceptHandler)
+            try loop.register(listener, events: .read, trigger: configuration.trigger, handler: acceptHandler)
         } catch {
             log("cannot watch the listener again: \(error); stopping this loop")
             finish()
@@ -185,6 +213,8 @@ final class EchoWorker: @unchecked Sendable {
     private func closeListener() {
         acceptRetry?.cancel()
         acceptRetry = nil
+        acceptContinuation?.cancel()
+        acceptContinuation = nil
         guard listener >= 0 else { return }
         _ = try? loop.unregister(listener)
         Socket.close(listener)
@@ -201,30 +231,46 @@ final class EchoWorker: @unchecked Sendable {
             guard flush(fd, connection) else { return }
         }
         if events.contains(readEvent) {
-            receive(fd, connection)
+            _ = receive(fd, connection)
+        }
+    }
+
+    /// The edge-mode handler: each readiness is consumed until the system call would block.
+    private func connectionReadyUntilWouldBlock(_ fd: Int32, _ events: Events) {
+        let connection = connections[fd]
+        if events.contains(writeEvent) {
+            while true {
+                guard let more = flushOnce(fd, connection) else { return }
+                if !more { break }
+            }
+        }
+        if events.contains(readEvent) {
+            while receive(fd, connection) {}
         }
     }
 
     /// Reads once into the loop's buffer and writes it straight back; only what the kernel
-    /// does not take is copied to the connection's pending output.
+    /// does not take is copied to the connection's pending output. Returns whether the
+    /// connection is still open and reading, so reading again may find more (edge mode
+    /// reads until it does not).
     @inline(__always)
-    private func receive(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) {
+    private func receive(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) -> Bool {
         let count: Int
         do {
-            guard let read = try Socket.read(fd, into: readBuffer) else { return }
+            guard let read = try Socket.read(fd, into: readBuffer) else { return false }
             count = read
         } catch {
             fail(fd, error)
-            return
+            return false
         }
         guard count > 0 else {
             peerClosed(fd, connection)
-            return
+            return false
         }
         counters.bytesReceived.bump(by: count)
         connection.pointee.lastActivity = Connection.activeNow
         // Shutting down: input is no longer echoed, only read so the close is orderly.
-        if connection.pointee.flags.contains(.draining) { return }
+        if connection.pointee.flags.contains(.draining) { return true }
 
         var input = UnsafeRawBufferPointer(start: readBuffer.baseAddress, count: count)
         let wasIdle = connection.pointee.output == nil
@@ -234,16 +280,16 @@ final class EchoWorker: @unchecked Sendable {
                 written = try Socket.write(fd, from: input) ?? 0
             } catch {
                 fail(fd, error)
-                return
+                return false
             }
             counters.bytesEchoed.bump(by: written)
-            if written == count { return }
+            if written == count { return true }
             input = UnsafeRawBufferPointer(rebasing: input[written...])
         }
         guard connection.pointee.append(input) else {
             counters.otherErrors.bump()
             close(fd)
-            return
+            return false
         }
         let pending = connection.pointee.pendingCount
         counters.pendingBytes.bump(by: input.count)
@@ -251,25 +297,36 @@ final class EchoWorker: @unchecked Sendable {
         if pending > highWaterMark {
             connection.pointee.flags.insert(.readPaused)
             counters.readPauses.bump()
+            updateInterest(fd, connection)
+            return false  // resuming changes the interest again, which re-arms an edge key
         } else if !wasIdle {
-            return  // already watching for .read and .write
+            return true  // already watching for .read and .write
         }
-        updateInterest(fd, connection)
+        return updateInterest(fd, connection)
     }
 
     /// Writes pending output. Returns false if the connection was closed.
     @inline(__always)
     private func flush(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) -> Bool {
+        flushOnce(fd, connection) != nil
+    }
+
+    /// Writes pending output with one `send`. Returns `nil` if the connection was closed,
+    /// `true` if the kernel took part and the rest is still pending (so another write may take
+    /// more; edge mode writes until it does not), `false` when nothing is left or the write
+    /// would block.
+    @inline(__always)
+    private func flushOnce(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) -> Bool? {
         let pending = connection.pointee.pending
-        guard pending.count > 0 else { return true }
+        guard pending.count > 0 else { return false }
         let written: Int
         do {
             written = try Socket.write(fd, from: pending) ?? 0
         } catch {
             fail(fd, error)
-            return false
+            return nil
         }
-        guard written > 0 else { return true }
+        guard written > 0 else { return false }
         counters.bytesEchoed.bump(by: written)
         counters.pendingBytes.bump(by: -written)
         connection.pointee.lastActivity = Connection.activeNow
@@ -278,7 +335,7 @@ final class EchoWorker: @unchecked Sendable {
             let flags = connection.pointee.flags
             if flags.contains(.readPaused) && pending.count - written <= lowWaterMark {
                 connection.pointee.flags.remove(.readPaused)
-                return updateInterest(fd, connection)
+                return updateInterest(fd, connection) ? true : nil
             }
             return true
         }
@@ -287,10 +344,10 @@ final class EchoWorker: @unchecked Sendable {
         let flags = connection.pointee.flags
         if flags.contains(.peerClosed) {
             close(fd)
-            return false
+            return nil
         }
         if flags.contains(.draining) { sendEndOfStream(fd, connection) }
-        return updateInterest(fd, connection)
+        return updateInterest(fd, connection) ? false : nil
     }
 
     /// The client sent end of stream: close once everything pending is written.

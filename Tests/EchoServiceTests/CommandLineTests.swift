@@ -51,4 +51,18 @@ struct CommandLineTests {
             "\(error)".hasPrefix(message)
         }
     }
+
+    @Test func triggerOptionChoosesLevelOrEdgeAndRefusesOneShot() throws {
+        #expect(try EchoServerCommand.parse([]).configuration.trigger == .level)
+        #expect(try EchoServerCommand.parse(["--trigger", "edge"]).configuration.trigger == .edge)
+        #expect(try EchoServerCommand.parse(["--trigger=level"]).configuration.trigger == .level)
+        for bad in ["one-shot", "sideways", ""] {
+            #expect {
+                _ = try EchoServerCommand.parse(["--trigger", bad])
+            } throws: { error in
+                "\(error)" == "--trigger must be level or edge, not '\(bad)'"
+            }
+        }
+        #expect(EchoServerCommand.usage.contains("--trigger MODE"))
+    }
 }

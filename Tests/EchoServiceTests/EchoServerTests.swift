@@ -5,12 +5,12 @@ import Synchronization
 import Testing
 
 /// The server in-process, on its own thread, against real loopback sockets; every test runs
-/// on every backend this system has.
+/// on every backend this system has, level- and edge-triggered.
 @Suite(.timeLimit(.minutes(2)))
 struct EchoServerTests {
-    @Test(arguments: Backend.available)
-    func manyConcurrentClientsGetEveryByteBack(backend: Backend) throws {
-        let server = try startServer(backend)
+    @Test(arguments: Backend.available, [Trigger.level, .edge])
+    func manyConcurrentClientsGetEveryByteBack(backend: Backend, trigger: Trigger) throws {
+        let server = try startServer(backend, trigger: trigger)
         defer { server.stop() }
         let address = server.address
         let clients = 20
@@ -40,10 +40,10 @@ struct EchoServerTests {
         #expect(statistics.pendingBytes == 0)
     }
 
-    @Test(arguments: Backend.available)
-    func slowReaderCannotPushPendingBytesPastTheHighWaterMark(backend: Backend) throws {
+    @Test(arguments: Backend.available, [Trigger.level, .edge])
+    func slowReaderCannotPushPendingBytesPastTheHighWaterMark(backend: Backend, trigger: Trigger) throws {
         let highWaterMark = 256 * 1024
-        let server = try startServer(backend) { $0.highWaterMark = highWaterMark }
+        let server = try startServer(backend, trigger: trigger) { $0.highWaterMark = highWaterMark }
         defer { server.stop() }
         let fd = try Client.connect(server.address)
         defer { Socket.close(fd) }
@@ -86,9 +86,9 @@ struct EchoServerTests {
             statistics.peakPendingBytes <= highWaterMark + 64 * 1024, "peak \(statistics.peakPendingBytes)")
     }
 
-    @Test(arguments: Backend.available)
-    func halfCloseGetsEverythingBackThenEndOfStream(backend: Backend) throws {
-        let server = try startServer(backend)
+    @Test(arguments: Backend.available, [Trigger.level, .edge])
+    func halfCloseGetsEverythingBackThenEndOfStream(backend: Backend, trigger: Trigger) throws {
+        let server = try startServer(backend, trigger: trigger)
         defer { server.stop() }
         var random = SplitMix64(seed: 7)
         for size in [1, 1000, 3 << 20] {
@@ -102,9 +102,9 @@ struct EchoServerTests {
         #expect(server.statistics.errors.total == 0)
     }
 
-    @Test(arguments: Backend.available)
-    func resetMidStreamClosesOnlyThatConnection(backend: Backend) throws {
-        let server = try startServer(backend)
+    @Test(arguments: Backend.available, [Trigger.level, .edge])
+    func resetMidStreamClosesOnlyThatConnection(backend: Backend, trigger: Trigger) throws {
+        let server = try startServer(backend, trigger: trigger)
         defer { server.stop() }
         let bystander = try Client.connect(server.address)
         defer { Socket.close(bystander) }
@@ -126,10 +126,10 @@ struct EchoServerTests {
         try Client.roundTrip(server.address)
     }
 
-    @Test(arguments: Backend.available)
-    func idleConnectionsAreClosedButNeverEarly(backend: Backend) throws {
+    @Test(arguments: Backend.available, [Trigger.level, .edge])
+    func idleConnectionsAreClosedButNeverEarly(backend: Backend, trigger: Trigger) throws {
         let idleTimeout = 0.3
-        let server = try startServer(backend) { $0.idleTimeout = .milliseconds(300) }
+        let server = try startServer(backend, trigger: trigger) { $0.idleTimeout = .milliseconds(300) }
         defer { server.stop() }
         let start = now()
         let idle = try Client.connect(server.address)
@@ -157,9 +157,9 @@ struct EchoServerTests {
         try Client.roundTrip(server.address)
     }
 
-    @Test(arguments: Backend.available)
-    func connectionsBeyondTheLimitAreClosedAtOnce(backend: Backend) throws {
-        let server = try startServer(backend) { $0.maxConnections = 2 }
+    @Test(arguments: Backend.available, [Trigger.level, .edge])
+    func connectionsBeyondTheLimitAreClosedAtOnce(backend: Backend, trigger: Trigger) throws {
+        let server = try startServer(backend, trigger: trigger) { $0.maxConnections = 2 }
         defer { server.stop() }
         let first = try Client.connect(server.address)
         let second = try Client.connect(server.address)
@@ -180,9 +180,9 @@ struct EchoServerTests {
         #expect(server.statistics.accepted == 3)
     }
 
-    @Test(arguments: Backend.available)
-    func severalLoopsShareThePort(backend: Backend) throws {
-        let server = try startServer(backend) { $0.threads = 3 }
+    @Test(arguments: Backend.available, [Trigger.level, .edge])
+    func severalLoopsShareThePort(backend: Backend, trigger: Trigger) throws {
+        let server = try startServer(backend, trigger: trigger) { $0.threads = 3 }
         defer { server.stop() }
         let failures = onThreads(12) { _ in
             for _ in 0..<5 { try Client.roundTrip(server.address) }
@@ -192,17 +192,17 @@ struct EchoServerTests {
         #expect(server.statistics.accepted == 60)
     }
 
-    @Test(.enabled(if: ipv6LoopbackAvailable), arguments: Backend.available)
-    func servesIPv6Loopback(backend: Backend) throws {
-        let server = try startServer(backend, host: "::1")
+    @Test(.enabled(if: ipv6LoopbackAvailable), arguments: Backend.available, [Trigger.level, .edge])
+    func servesIPv6Loopback(backend: Backend, trigger: Trigger) throws {
+        let server = try startServer(backend, trigger: trigger, host: "::1")
         defer { server.stop() }
         #expect(server.address.family == .ipv6)
         try Client.roundTrip(server.address)
     }
 
-    @Test(arguments: Backend.available)
-    func gracefulShutdownFlushesPendingOutput(backend: Backend) throws {
-        let server = try startServer(backend)
+    @Test(arguments: Backend.available, [Trigger.level, .edge])
+    func gracefulShutdownFlushesPendingOutput(backend: Backend, trigger: Trigger) throws {
+        let server = try startServer(backend, trigger: trigger)
         let idle = try Client.connect(server.address)
         defer { Socket.close(idle) }
         let busy = try Client.connect(server.address)
@@ -234,9 +234,9 @@ struct EchoServerTests {
         #expect(throws: (any Error).self) { try Client.roundTrip(server.address) }
     }
 
-    @Test(arguments: Backend.available)
-    func stopClosesEverythingAtOnce(backend: Backend) throws {
-        let server = try startServer(backend)
+    @Test(arguments: Backend.available, [Trigger.level, .edge])
+    func stopClosesEverythingAtOnce(backend: Backend, trigger: Trigger) throws {
+        let server = try startServer(backend, trigger: trigger)
         let client = try Client.connect(server.address)
         defer { Socket.close(client) }
         try Client.roundTrip(server.address)
@@ -268,6 +268,27 @@ struct EchoServerTests {
         configuration = EchoServer.Configuration()
         configuration.host = "example.com"
         #expect(throws: EchoServerError.self) { try EchoServer.start(configuration) }
+        configuration = EchoServer.Configuration()
+        configuration.port = 0
+        configuration.trigger = .oneShot
+        #expect(throws: EchoServerError.self) { try EchoServer.start(configuration) }
+    }
+
+    // An edge-triggered listener is not reported again for connections still queued after
+    // a full accept batch, so the worker must go on by itself; level mode gets a new report.
+    @Test(arguments: Backend.available, [Trigger.level, .edge])
+    func connectionsQueuedBeyondOneAcceptBatchAreAllServed(backend: Backend, trigger: Trigger) throws {
+        let server = try startServer(backend, trigger: trigger) { $0.acceptBatch = 1 }
+        defer { server.stop() }
+        // Connected as fast as possible, so several wait in the kernel's queue at once and one
+        // edge stands for more connections than one batch accepts.
+        let clients = try (0..<40).map { _ in try Client.connect(server.address) }
+        defer { clients.forEach(Socket.close) }
+        for fd in clients.reversed() {
+            var message = Array("queued".utf8)
+            try message.withUnsafeMutableBytes { try Client.exchange(fd, UnsafeRawBufferPointer($0)) }
+        }
+        #expect(server.statistics.accepted == clients.count)
     }
 }
 

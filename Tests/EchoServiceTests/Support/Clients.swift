@@ -30,15 +30,16 @@ func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
     }
 }
 
-/// Starts an in-process server on 127.0.0.1 (or `host`), port 0, with `backend`.
+/// Starts an in-process server on 127.0.0.1 (or `host`), port 0, with `backend` and `trigger`.
 func startServer(
-    _ backend: Backend, host: String = "127.0.0.1",
+    _ backend: Backend, trigger: Trigger = .level, host: String = "127.0.0.1",
     _ adjust: (inout EchoServer.Configuration) -> Void = { _ in }
 ) throws -> RunningEchoServer {
     var configuration = EchoServer.Configuration()
     configuration.host = host
     configuration.port = 0
     configuration.backend = backend
+    configuration.trigger = trigger
     adjust(&configuration)
     return try EchoServer.start(configuration)
 }
