@@ -29,5 +29,6 @@ let package = Package(
         .executableTarget(name: "loop-basics", dependencies: ["Selectors"], path: "Examples/LoopBasics"),
         .executableTarget(
             name: "echo-service-basics", dependencies: ["EchoService"], path: "Examples/EchoServiceBasics"),
+        .executableTarget(name: "edge-echo", dependencies: ["Selectors"], path: "Examples/EdgeTriggeredEcho"),
     ]
 )

@@ -6,6 +6,7 @@
 # Benchmarks/scale/c_echo.c, as a reference) under callgrind twice, driven by drive.py with
 # N1 and then N2 operations, and prints (I(N2) - I(N1)) / (N2 - N1): start-up and shutdown
 # cancel out. The fifth argument is the echo-server's --trigger (default level; ignored for c).
+# PACE=SECONDS makes the client pause after each operation (see drive.py: needed for edge).
 # valgrind 3.19 cannot read Swift's DWARF5 debug info, so it runs a copy without it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,7 +40,7 @@ socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2).close()
 PY
         sleep 0.2
     done
-    python3 Benchmarks/callgrind/drive.py 127.0.0.1 "$port" "$mode" "$n" 64
+    python3 Benchmarks/callgrind/drive.py 127.0.0.1 "$port" "$mode" "$n" 64 "${PACE:-0}"
     # SIGTERM, not SIGINT: a background job of a script starts with SIGINT ignored.
     kill -TERM "$server"
     wait "$server"

@@ -3,10 +3,15 @@
 
 rr:   one connection, N round trips of SIZE bytes (send, read the echo back, verify).
 conn: N cycles of connect, send SIZE bytes, read the echo back, verify, close.
+An optional sixth argument pauses that many seconds after each operation: a server slowed
+down by callgrind or strace otherwise finds the next request already queued when it reads
+again, which makes an edge-triggered server (reading until EAGAIN) skip its waits, a pattern
+it rarely sees at full speed.
 Exits non-zero on any mismatch, so a count is never taken from a broken run.
 """
 import socket
 import sys
+import time
 
 
 def read_exactly(sock, count):
@@ -21,6 +26,7 @@ def read_exactly(sock, count):
 
 def main():
     host, port, mode, count, size = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+    pause = float(sys.argv[6]) if len(sys.argv) > 6 else 0.0
     message = bytes((i * 7 + 3) % 256 for i in range(size))
     if mode == "rr":
         with socket.create_connection((host, port)) as sock:
@@ -29,12 +35,16 @@ def main():
                 sock.sendall(message)
                 if read_exactly(sock, size) != message:
                     raise SystemExit("mismatch")
+                if pause:
+                    time.sleep(pause)
     elif mode == "conn":
         for _ in range(count):
             with socket.create_connection((host, port)) as sock:
                 sock.sendall(message)
                 if read_exactly(sock, size) != message:
                     raise SystemExit("mismatch")
+            if pause:
+                time.sleep(pause)
     else:
         raise SystemExit("mode is rr or conn")
 

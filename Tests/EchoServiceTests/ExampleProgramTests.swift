@@ -66,4 +66,46 @@ struct ExampleProgramTests {
         }
         #expect(failures.isEmpty, "\(failures)")
     }
+
+    /// The seed's edge-triggered server, on every backend: two clients send more than the
+    /// socket buffers hold (short writes, write edges, interest toggled back and forth) while a
+    /// third makes many small round trips (each request arrives after the server drained the
+    /// last one, the edge an emulation that compares waits would miss); each ends with a
+    /// half-close, which the server must echo to the end and then answer with its own.
+    @Test(arguments: Backend.available)
+    func edgeEchoServesLargeMessagesAndManyRoundTripsOnEveryBackend(backend: Backend) throws {
+        let path = try builtExecutable("edge-echo")
+        let child = try ChildProcess(shell: "exec stdbuf -oL '\(path)' 0 \(backend)")
+        defer {
+            kill(child.pid, SIGKILL)
+            _ = child.waitForExit(timeout: 5)
+        }
+        guard let line = child.waitForLine(containing: "listening on") else {
+            throw TestFailure("no listening line; output: \(child.stdoutText) \(child.stderrText)")
+        }
+        #expect(line.contains("(\(backend), edge-triggered)"))
+        let address = try listeningAddress(line)
+        let failures = onThreads(3) { index in
+            let fd = try Client.connect(address)
+            defer { Socket.close(fd) }
+            var random = SplitMix64(seed: UInt64(index + 11))
+            if index < 2 {
+                let message = (0..<(4 * 1024 * 1024)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+                try message.withUnsafeBytes { try Client.exchange(fd, $0, halfClose: true) }
+            } else {
+                for round in 0..<300 {
+                    let message = (0..<(1 + round % 200)).map { _ in UInt8(truncatingIfNeeded: random.next())
+                    }
+                    try message.withUnsafeBytes { try Client.exchange(fd, $0, halfClose: round == 299) }
+                }
+            }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+    }
+
+    @Test func edgeEchoAnswersBadArgumentsWithUsageAndStatusTwo() throws {
+        let (status, output) = try run("edge-echo", "\"$EXAMPLE\" 70000")
+        #expect(status.flatMap(ChildProcess.exitCode) == 2)
+        #expect(output.hasPrefix("usage: edge-echo [PORT]"))
+    }
 }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# System calls the echo-server makes per echo operation, counted by `strace -f -c`.
+#
+# Usage: Benchmarks/strace/syscalls.sh [backend] [level|edge] [rr|conn] [N]
+# Runs the release echo-server under strace, drives N operations with
+# Benchmarks/callgrind/drive.py (rr: one connection, N round trips of 64 bytes; conn: N cycles
+# of connect, echo, close), stops it with SIGTERM, and prints each system call the server made
+# at least N/10 times, with its count per operation. Start-up calls fall below that threshold.
+# PACE=SECONDS makes the client pause after each operation (see drive.py: needed for edge).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+backend=${1:-epoll}
+trigger=${2:-level}
+mode=${3:-rr}
+n=${4:-2000}
+port=${PORT:-17099}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+swift build -c release --product echo-server >/dev/null
+strace -f -c -o "$work/counts" \
+    .build/release/echo-server --port "$port" --backend "$backend" --trigger "$trigger" --quiet >/dev/null &
+tracer=$!
+for _ in $(seq 100); do
+    python3 - "$port" <<'PY' 2>/dev/null && break
+import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.2).close()
+PY
+    sleep 0.1
+done
+python3 Benchmarks/callgrind/drive.py 127.0.0.1 "$port" "$mode" "$n" 64 "${PACE:-0}"
+# The server is strace's child; SIGTERM to strace itself would only detach it.
+kill -TERM "$(pgrep -P "$tracer")"
+wait "$tracer"
+echo "backend=$backend trigger=$trigger mode=$mode N=$n: system calls per operation"
+# strace -c columns: % time, seconds, usecs/call, calls, [errors], syscall.
+awk -v n="$n" '$4 ~ /^[0-9]+$/ && $NF != "total" && $4 >= n / 10 {
+    printf "  %-14s %6.2f\n", $NF, $4 / n; sum += $4 / n
+} END { printf "  %-14s %6.2f\n", "all", sum }' "$work/counts"

@@ -1,0 +1,124 @@
+import Selectors
+
+#if canImport(Glibc)
+    import Glibc  // exit
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+// The seed document's edge-triggered epoll echo server, in Swift. Each fd is registered with
+// `trigger: .edge`, so a readiness is reported once: the server reads until the kernel says
+// EAGAIN, and toggles write interest with `modify`, as the original does with
+// EPOLLIN|EPOLLET and EPOLLOUT|EPOLLET. Unlike the original it does not spin on `send`: what
+// the kernel does not take waits for the write edge. It accepts every queued connection per
+// edge (the original took one, and left the rest until the next client came), and one busy
+// client cannot starve the others: a connection still busy after a few rounds goes on after
+// them.
+//
+// usage: edge-echo [PORT] [BACKEND]   (PORT 0 picks a free one; BACKEND epoll, poll or select)
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let port = arguments.isEmpty ? 10001 : UInt16(arguments[0])
+let backend = arguments.count < 2 ? Backend.default : Backend(name: arguments[1])
+guard let port, let backend, backend.isAvailable, arguments.count <= 2 else {
+    print("usage: edge-echo [PORT] [\(Backend.available.map(\.rawValue).joined(separator: "|"))]")
+    exit(2)
+}
+
+/// One client: the echo bytes the kernel has not taken yet, and whether the client is done.
+struct Connection {
+    var unsent: [UInt8] = []
+    var inputEnded = false
+}
+
+let selector = try Selector(backend: backend)
+var connections: [Int32: Connection] = [:]
+var unfinished: Set<Int32> = []  // connections that stopped for fairness, not at EAGAIN
+var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+
+// Top-level state belongs to the main actor in Swift 6, and so do these functions; the
+// selector runs the handlers on the main thread below.
+@MainActor func acceptAll(_ listener: Int32) {
+    // One edge may stand for many queued connections: take them all, until EAGAIN.
+    while true {
+        do {
+            guard let fd = try Socket.accept(listener) else { return }
+            connections[fd] = Connection()
+            try selector.register(fd, events: .read, trigger: .edge) { fd, _ in pump(fd) }
+        } catch {
+            // Out of descriptors, say. The queued clients wait for the next edge.
+            print("accept failed: \(error)")
+            return
+        }
+    }
+}
+
+/// Moves bytes from the client back to it until one direction would block, then watches that
+/// direction. Each round writes everything unsent, then reads once.
+@MainActor func pump(_ fd: Int32) {
+    guard var connection = connections[fd] else { return }
+    for _ in 0..<16 {
+        while !connection.unsent.isEmpty {
+            let written: Int?
+            do {
+                written = try connection.unsent.withUnsafeBytes { try Socket.write(fd, from: $0) }
+            } catch {
+                return disconnect(fd)  // reset, broken pipe
+            }
+            guard let written, written > 0 else {
+                connections[fd] = connection
+                return watch(fd, .write)  // the kernel's buffer is full: wait for the write edge
+            }
+            connection.unsent.removeFirst(written)
+        }
+        if connection.inputEnded { return disconnect(fd) }  // everything echoed, the client is done
+        let count: Int?
+        do {
+            count = try buffer.withUnsafeMutableBytes { try Socket.read(fd, into: $0) }
+        } catch {
+            return disconnect(fd)
+        }
+        guard let count else {
+            connections[fd] = connection
+            return watch(fd, .read)  // drained: whatever arrives next is a new edge
+        }
+        if count == 0 {
+            connection.inputEnded = true  // end of stream: finish the echo, then close
+        } else {
+            connection.unsent = Array(buffer[..<count])
+        }
+    }
+    connections[fd] = connection
+    unfinished.insert(fd)
+}
+
+/// Watches `fd` for `events` only. A change re-arms the edge, so what is already waiting in
+/// the new direction is reported; the same events again cost nothing.
+@MainActor func watch(_ fd: Int32, _ events: Events) {
+    do {
+        try selector.modify(fd, events: events)
+    } catch {
+        disconnect(fd)
+    }
+}
+
+@MainActor func disconnect(_ fd: Int32) {
+    connections[fd] = nil
+    unfinished.remove(fd)
+    _ = try? selector.unregister(fd)
+    Socket.close(fd)
+}
+
+let listener = try Socket.makeListener(address: .ipv4Loopback(port: port), backlog: 128)
+try selector.register(listener.fd, events: .read, trigger: .edge) { fd, _ in acceptAll(fd) }
+print("listening on \(listener.address) (\(backend), edge-triggered)")
+
+while true {
+    // With work left over, look for new events without blocking, then go on with it.
+    for (key, events) in try selector.select(timeout: unfinished.isEmpty ? nil : .zero) {
+        key.handler(key.fd, events)
+    }
+    let leftOver = unfinished
+    unfinished = []
+    for fd in leftOver { pump(fd) }
+}
