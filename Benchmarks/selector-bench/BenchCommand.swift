@@ -45,14 +45,18 @@
             return verdict(report)
         }
 
-        /// The baseline and a framework target per chosen backend, or the external target alone.
+        /// The baseline and a framework target per chosen backend and trigger, or the external
+        /// target alone.
         static func plannedTargets(_ options: Options) -> [PlannedTarget] {
             if let address = options.target {
                 return [PlannedTarget(target: ExternalTarget(address: address), role: .external)]
             }
             return [PlannedTarget(target: RawEpollEchoServer(), role: .baseline)]
-                + options.backends.map {
-                    PlannedTarget(target: FrameworkEchoTarget(backend: $0), role: .framework)
+                + options.backends.flatMap { backend in
+                    options.triggers.map {
+                        PlannedTarget(
+                            target: FrameworkEchoTarget(backend: backend, trigger: $0), role: .framework)
+                    }
                 }
         }
 

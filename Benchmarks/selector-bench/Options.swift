@@ -11,6 +11,7 @@
         var idleLevels = [0, 1000, 5000, 10000]
         var scenarios = ScenarioKind.allCases
         var backends = Backend.available
+        var triggers: [Trigger] = [.level]
         var target: SocketAddress?
         var quick = false
         var json = false
@@ -52,6 +53,9 @@
               --stream-connections N  connections in stream (default 4; --quick 2)
               --threads N          client threads, each with its own epoll loop (default 1)
               --backend NAME       framework backends to run: all|epoll|poll|select (default all)
+              --trigger MODE       level|edge|all: the echo server's trigger mode; all runs each
+                                   backend both ways, named echo-BACKEND and echo-BACKEND-edge
+                                   (default level)
               --target HOST:PORT   load an external echo server instead (e.g. 127.0.0.1:7000)
               --quick              a short run for CI (well under 5 s)
               --json               one JSON line per run instead of the table
@@ -70,7 +74,7 @@
             let valued: Set<String> = [
                 "--scenario", "--duration", "--warmup", "--connections", "--size", "--idle",
                 "--stream-connections",
-                "--threads", "--backend", "--target",
+                "--threads", "--backend", "--trigger", "--target",
             ]
             let boolean: Set<String> = ["--quick", "--json", "--help", "-h"]
             while index < arguments.count {
@@ -139,6 +143,14 @@
                 } else {
                     let names = (["all"] + Backend.available.map(\.rawValue)).joined(separator: "|")
                     throw Mistake(message: "--backend must be \(names), got '\(text)'")
+                }
+            }
+            if let text = values["--trigger"] {
+                switch text {
+                case "all": options.triggers = [.level, .edge]
+                case "level": options.triggers = [.level]
+                case "edge": options.triggers = [.edge]
+                default: throw Mistake(message: "--trigger must be level, edge or all, got '\(text)'")
                 }
             }
             if let text = values["--target"] {
