@@ -51,6 +51,7 @@ import Testing
                 #expect(backend.capabilities.oneShot == .emulated)
                 #expect(backend.capabilities.acceptsRegularFiles)
             }
+            #expect(Backend.select.capabilities.descriptorLimit == nil)
             #expect(!Backend.select.capabilities.reportsHangUpSeparately)
             #expect(Backend.poll.capabilities.reportsHangUpSeparately)
         }

@@ -1,7 +1,7 @@
 // Header-only bridge to the system calls the Selectors module needs.
 //
 // Swift's Glibc module does not export epoll, eventfd, timerfd or signalfd, and it cannot
-// import the fd_set macros or errno (a thread-local macro) as callable functions. Every
+// import errno (a thread-local macro) as something callable. Every
 // Swift file in the library imports this module instead of Glibc or Darwin, so the
 // platform split stays here and in the few whole-file backends.
 #ifndef CSELECTORS_H
@@ -49,12 +49,9 @@
 static inline int cselectors_errno(void) { return errno; }
 static inline void cselectors_set_errno(int value) { errno = value; }
 
-// fd_set is a macro API; these make it callable from Swift. Callers check the
-// fd against FD_SETSIZE first: the macros do not.
-static inline void cselectors_fd_zero(fd_set *set) { FD_ZERO(set); }
-static inline void cselectors_fd_set(int fd, fd_set *set) { FD_SET(fd, set); }
-static inline void cselectors_fd_clr(int fd, fd_set *set) { FD_CLR(fd, set); }
-static inline int cselectors_fd_isset(int fd, const fd_set *set) { return FD_ISSET(fd, set); }
+// FD_SETSIZE as one function on every platform. The select backend sets its bitmap bits
+// itself (DescriptorBitmap.swift), not with FD_SET: fortified glibc builds abort in FD_SET
+// for an fd above 1023, and Linux's select(2) takes larger bitmaps than fd_set.
 static inline int cselectors_fd_setsize(void) { return FD_SETSIZE; }
 
 // fcntl is variadic, which Swift cannot call directly.

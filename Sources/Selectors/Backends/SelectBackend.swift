@@ -1,121 +1,178 @@
 import CSelectors
 
-/// POSIX `select(2)`: two `fd_set` bitmaps copied into every wait.
+/// POSIX `select(2)`: two interest bitmaps copied into every wait.
 ///
-/// Limited to fds below `FD_SETSIZE` (1024): `FD_SET` on a larger fd writes past the bitmap,
-/// so the selector refuses such fds at registration.
+/// The bitmaps are `DescriptorBitmap`s sized to the largest registered fd rather than fixed
+/// `fd_set`s, so where the kernel reads as many bits as it is told (Linux) any fd below the
+/// process's limit can be watched; where it stops at `FD_SETSIZE` (`Platform`), the selector
+/// refuses larger fds at registration. A wait copies the words up to the highest watched fd,
+/// and the scan after it skips empty words, so both cost O(highest fd / 64), plus one step
+/// per ready fd.
+///
+/// One-shot is emulated exactly: a reported one-shot fd's bits are cleared until `modify` sets
+/// them again. Edge is delivered as level (see `Trigger`).
 final class SelectBackend: PollingBackend {
-    let descriptorLimit = cselectors_fd_setsize()
-    private var readInterest = fd_set()
-    private var writeInterest = fd_set()
-    /// The watched fds, dense, for the scan after a wait.
-    private var watched: [Int32] = []
-    /// The highest watched fd (select's first argument is one more), or -1. Kept up to date
-    /// so a wait need not search for it; only removing the highest fd rescans.
-    private var highest: Int32 = -1
-    /// Per fd: its position in `watched` (or -1), its token, and whether it is one-shot (the
-    /// wait then clears its bits when reporting it, until `modify` sets them again).
-    private var positions: [Int32]
-    private var tokens: [UInt64]
-    private var oneShot: [Bool]
-
-    init() {
-        positions = Array(repeating: -1, count: Int(descriptorLimit))
-        tokens = Array(repeating: 0, count: Int(descriptorLimit))
-        oneShot = Array(repeating: false, count: Int(descriptorLimit))
-        cselectors_fd_zero(&readInterest)
-        cselectors_fd_zero(&writeInterest)
-    }
+    let descriptorLimit = Platform.selectDescriptorLimit ?? Int32.max
+    // Confined to the selector's thread; see Selector for why exclusivity is unchecked.
+    @exclusivity(unchecked) private var readInterest = DescriptorBitmap()
+    @exclusivity(unchecked) private var writeInterest = DescriptorBitmap()
+    /// What the kernel is given and fills in, reused by every wait.
+    @exclusivity(unchecked) private var readable = DescriptorBitmap()
+    @exclusivity(unchecked) private var writable = DescriptorBitmap()
+    /// The highest fd with an interest bit set (select's first argument is one more), or -1.
+    /// Kept up to date so a wait need not search for it; only clearing its bits rescans.
+    @exclusivity(unchecked) private var highest: Int32 = -1
+    /// Per fd: its token, and whether it is one-shot.
+    @exclusivity(unchecked) private var tokens: [UInt64] = []
+    @exclusivity(unchecked) private var oneShot: [Bool] = []
 
     func add(fd: Int32, events: Events, trigger: Trigger, token: UInt64) throws(Errno) {
-        positions[Int(fd)] = Int32(watched.count)
-        watched.append(fd)
-        highest = max(highest, fd)
-        oneShot[Int(fd)] = trigger == .oneShot
-        setInterest(fd, events, token)
+        let index = Int(fd)
+        if index >= tokens.count {
+            let grown = max(index + 1, tokens.count * 2)
+            tokens.append(contentsOf: repeatElement(0, count: grown - tokens.count))
+            oneShot.append(contentsOf: repeatElement(false, count: grown - oneShot.count))
+        }
+        for bitmap in [\SelectBackend.readInterest, \.writeInterest, \.readable, \.writable] {
+            self[keyPath: bitmap].reserve(through: fd)
+        }
+        tokens[index] = token
+        oneShot[index] = trigger == .oneShot
+        setInterest(fd, events)
     }
 
     func modify(fd: Int32, from old: Interest, to new: Interest, token: UInt64) throws(Errno) {
+        tokens[Int(fd)] = token
         oneShot[Int(fd)] = new.trigger == .oneShot
-        setInterest(fd, new.events, token)
+        setInterest(fd, new.events)  // re-arms a disarmed one-shot fd too
     }
 
     func remove(fd: Int32, events: Events) throws(Errno) {
-        setInterest(fd, [], 0)
-        let position = Int(positions[Int(fd)])
-        positions[Int(fd)] = -1
-        let last = watched.removeLast()
-        if last != fd {
-            watched[position] = last
-            positions[Int(last)] = Int32(position)
-        }
-        if fd == highest { highest = watched.max() ?? -1 }
+        setInterest(fd, [])
+        oneShot[Int(fd)] = false
     }
 
     func wait(timeout: WaitTimeout?, into buffer: UnsafeMutableBufferPointer<ReadyEvent>) throws(Errno) -> Int
     {
-        var readable = readInterest
-        var writable = writeInterest
+        let words = DescriptorBitmap.wordCount(through: highest)
+        readable.copyWords(words, from: readInterest)
+        writable.copyWords(words, from: writeInterest)
         // select(2) on Linux rewrites the timeval with the time left, so it must be a copy.
         var limit = timeout?.timeval ?? timeval()
         let result = withUnsafeMutablePointer(to: &limit) { limitPointer in
-            CSelectors.select(highest + 1, &readable, &writable, nil, timeout == nil ? nil : limitPointer)
+            select(into: &readable, &writable, timeout == nil ? nil : limitPointer)
         }
         if result < 0 {
             let error = Errno.current
             // One registered fd that the caller closed makes the whole call fail with EBADF.
             // Report the closed fds as ready instead (as poll reports POLLNVAL), so their
-            // handlers find out and everyone else keeps working.
+            // handlers find out, together with whatever else is ready.
             guard error == .badDescriptor else { throw error }
-            return reportClosedDescriptors(into: buffer)
+            return reportClosedDescriptorsAndReadyOthers(into: buffer)
         }
-        var written = 0
-        for fd in watched where written < buffer.count {
-            var events: Events = []
-            if cselectors_fd_isset(fd, &readable) != 0 { events.insert(.read) }
-            if cselectors_fd_isset(fd, &writable) != 0 { events.insert(.write) }
-            if !events.isEmpty {
-                buffer[written] = ReadyEvent(token: tokens[Int(fd)], events: events)
-                written += 1
-                if oneShot[Int(fd)] { setInterest(fd, [], tokens[Int(fd)]) }
-            }
-        }
-        return written
+        return collect(Int(result), words: words, into: buffer, startingAt: 0)
     }
 
     func close() {
-        watched = []
+        readInterest = DescriptorBitmap()
+        writeInterest = DescriptorBitmap()
         highest = -1
-        cselectors_fd_zero(&readInterest)
-        cselectors_fd_zero(&writeInterest)
+        tokens = []
+        oneShot = []
     }
 
-    private func reportClosedDescriptors(into buffer: UnsafeMutableBufferPointer<ReadyEvent>) -> Int {
-        var written = 0
-        for fd in watched where written < buffer.count && isArmed(fd) && !SystemCall.isOpen(fd) {
-            buffer[written] = ReadyEvent(token: tokens[Int(fd)], events: .all)
-            written += 1
-            if oneShot[Int(fd)] { setInterest(fd, [], tokens[Int(fd)]) }
+    /// `select(highest + 1, readable, writable, NULL, timeout)`.
+    private func select(
+        into readable: inout DescriptorBitmap, _ writable: inout DescriptorBitmap,
+        _ timeout: UnsafeMutablePointer<timeval>?
+    ) -> Int32 {
+        readable.withFDSet { readSet in
+            writable.withFDSet { writeSet in CSelectors.select(highest + 1, readSet, writeSet, nil, timeout) }
+        }
+    }
+
+    /// Turns the bits a successful select left in `readable` and `writable` (`count` of them)
+    /// into ready events after the first `start` entries of `buffer`; returns the total.
+    private func collect(
+        _ count: Int, words: Int, into buffer: UnsafeMutableBufferPointer<ReadyEvent>, startingAt start: Int
+    ) -> Int {
+        var remaining = count
+        var written = start
+        var index = 0
+        while remaining > 0, index < words, written < buffer.count {
+            let read = readable.word(index)
+            let write = writable.word(index)
+            var ready = read | write
+            remaining -= read.nonzeroBitCount + write.nonzeroBitCount
+            while ready != 0, written < buffer.count {
+                let bit = UInt(ready.trailingZeroBitCount)
+                let fd = Int32(index * DescriptorBitmap.bitsPerWord) + Int32(bit)
+                var events: Events = []
+                if read & (1 << bit) != 0 { events.insert(.read) }
+                if write & (1 << bit) != 0 { events.insert(.write) }
+                buffer[written] = ReadyEvent(token: tokens[Int(fd)], events: events)
+                written += 1
+                if oneShot[Int(fd)] { setInterest(fd, []) }
+                ready &= ready &- 1
+            }
+            index += 1
         }
         return written
     }
 
-    /// Whether `fd` has any interest bit set (a disarmed one-shot fd has none).
-    private func isArmed(_ fd: Int32) -> Bool {
-        cselectors_fd_isset(fd, &readInterest) != 0 || cselectors_fd_isset(fd, &writeInterest) != 0
+    /// The closed watched fds as ready for everything, then the open ones that a zero-timeout
+    /// `select` over the interest sets without the closed fds finds ready. Without the second
+    /// call one closed fd would hide every ready live fd until it was unregistered.
+    private func reportClosedDescriptorsAndReadyOthers(into buffer: UnsafeMutableBufferPointer<ReadyEvent>)
+        -> Int
+    {
+        let words = DescriptorBitmap.wordCount(through: highest)
+        readable.copyWords(words, from: readInterest)
+        writable.copyWords(words, from: writeInterest)
+        var written = 0
+        var fd: Int32 = 0
+        while fd <= highest {
+            if (readable.contains(fd) || writable.contains(fd)) && !SystemCall.isOpen(fd) {
+                readable.set(fd, false)
+                writable.set(fd, false)
+                if written < buffer.count {
+                    buffer[written] = ReadyEvent(token: tokens[Int(fd)], events: .all)
+                    written += 1
+                    if oneShot[Int(fd)] { setInterest(fd, []) }
+                }
+            }
+            fd += 1
+        }
+        var noWait = timeval()
+        // If it fails again (another thread closed an fd meanwhile), the next wait sees it.
+        // The closed fds are out of both sets, so they cannot be reported twice.
+        let result = select(into: &readable, &writable, &noWait)
+        guard result > 0 else { return written }
+        return collect(Int(result), words: words, into: buffer, startingAt: written)
     }
 
-    private func setInterest(_ fd: Int32, _ events: Events, _ token: UInt64) {
-        tokens[Int(fd)] = token
-        if events.contains(.read) {
-            cselectors_fd_set(fd, &readInterest)
-        } else {
-            cselectors_fd_clr(fd, &readInterest)
+    private func setInterest(_ fd: Int32, _ events: Events) {
+        readInterest.set(fd, events.contains(.read))
+        writeInterest.set(fd, events.contains(.write))
+        if !events.isEmpty {
+            highest = max(highest, fd)
+        } else if fd == highest {
+            highest = highestWatched(atOrBelow: fd)
         }
-        if events.contains(.write) {
-            cselectors_fd_set(fd, &writeInterest)
-        } else {
-            cselectors_fd_clr(fd, &writeInterest)
+    }
+
+    /// The highest fd at or below `start` with an interest bit, or -1: a scan down the words,
+    /// needed only when the highest fd's bits are cleared.
+    private func highestWatched(atOrBelow start: Int32) -> Int32 {
+        var index = DescriptorBitmap.wordCount(through: start) - 1
+        while index >= 0 {
+            let word = readInterest.word(index) | writeInterest.word(index)
+            if word != 0 {
+                return Int32(
+                    index * DescriptorBitmap.bitsPerWord + (UInt.bitWidth - 1 - word.leadingZeroBitCount))
+            }
+            index -= 1
         }
+        return -1
     }
 }

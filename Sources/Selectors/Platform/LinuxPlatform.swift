@@ -19,7 +19,9 @@
 
         static func makeWaker() throws(Errno) -> any Waker { try EventfdWaker() }
 
-        /// The select backend's fd limit: FD_SETSIZE for now.
-        static let selectDescriptorLimit: Int32? = cselectors_fd_setsize()
+        /// No limit for the select backend: Linux's select(2) reads as many bits as its first
+        /// argument says (fs/select.c sizes its copies by it), so bitmaps sized by the library
+        /// reach any fd the process can open.
+        static let selectDescriptorLimit: Int32? = nil
     }
 #endif
