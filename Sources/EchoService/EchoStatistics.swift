@@ -39,7 +39,8 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
         /// Other `accept` failures (`ENOBUFS`, `ENOMEM`, ...).
         public var accept = 0
         /// Accepted connections the selector refused (for example, fds at or above
-        /// `FD_SETSIZE` with the select backend); they are closed at once.
+        /// `FD_SETSIZE` with the select backend where the kernel has that limit); they are
+        /// closed at once.
         public var registration = 0
         /// Any other read or write failure (`ETIMEDOUT`, ...).
         public var other = 0

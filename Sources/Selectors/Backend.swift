@@ -9,7 +9,8 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     case kqueue
     /// POSIX `poll(2)`: each wait passes every watched fd to the kernel.
     case poll
-    /// POSIX `select(2)`: like poll, and limited to fds below `FD_SETSIZE` (1024).
+    /// POSIX `select(2)`: like poll; limited to fds below `FD_SETSIZE` (1024) where the kernel
+    /// is (Apple, and the BSDs until tried there), not on Linux (see `capabilities`).
     case select
 
     /// The backends this platform can create, best first.

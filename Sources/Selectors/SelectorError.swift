@@ -32,7 +32,8 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
         case alreadyRegistered
         /// The fd is not registered.
         case notRegistered
-        /// The backend cannot watch an fd this large (`select` stops below `FD_SETSIZE`).
+        /// The backend cannot watch an fd this large (`select`, where the kernel stops below
+        /// `FD_SETSIZE`).
         case descriptorTooLarge(limit: Int32)
         /// The backend is not available on this platform.
         case backendUnavailable(Backend)
