@@ -47,20 +47,31 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) private var signals: SignalWatcher?
     private let stopRequested = Atomic<Bool>(false)
     @exclusivity(unchecked) private var runningThread: pthread_t?
-    @exclusivity(unchecked) private var isClosed = false
+    @exclusivity(unchecked) private(set) var isClosed = false
+    /// `nil` on every real loop; a `VirtualEventLoop`'s clock otherwise.
+    private let virtualClock: VirtualClock?
 
     /// Creates a loop on `backend` (by default the platform's best, epoll on Linux).
-    public init(backend: Backend = .default) throws(SelectorError) {
-        selector = try Selector(backend: backend)
+    public convenience init(backend: Backend = .default) throws(SelectorError) {
+        let selector = try Selector(backend: backend)
+        let waker: any Waker
         do {
-            tasks = TaskQueue(waker: try Platform.makeWaker())
+            waker = try Platform.makeWaker()
         } catch {
             selector.close()
             throw SelectorError(.create, fd: nil, .system(error))
         }
-        readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
-        let waker = tasks.waker
+        self.init(selector: selector, waker: waker, virtualClock: nil)
         try selector.register(waker.readFD, events: .read) { _, _ in waker.drain() }
+    }
+
+    /// A loop over `selector`, woken by `waker` (which the caller registers, if it has an fd),
+    /// reading time from `virtualClock` if given, else from the monotonic clock.
+    init(selector: Selector, waker: any Waker, virtualClock: VirtualClock?) {
+        self.selector = selector
+        self.tasks = TaskQueue(waker: waker)
+        self.virtualClock = virtualClock
+        readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
     }
 
     deinit {
@@ -113,8 +124,12 @@ public final class EventLoop: @unchecked Sendable {
     public func schedule(
         after delay: Duration, repeating interval: Duration? = nil, _ body: @escaping () -> Void
     ) -> TimerHandle {
-        schedule(at: LoopInstant.now.advanced(by: delay), repeating: interval, body)
+        schedule(at: now.advanced(by: delay), repeating: interval, body)
     }
+
+    /// The loop's time: the monotonic clock (`LoopInstant.now`), or a `VirtualEventLoop`'s
+    /// virtual time. Timer deadlines count on it, so compute `schedule(at:)` deadlines from it.
+    public var now: LoopInstant { LoopInstant(nanoseconds: readClock()) }
 
     /// Runs `body` on the loop thread at `deadline`, then every `interval` if given.
     @discardableResult
@@ -147,6 +162,8 @@ public final class EventLoop: @unchecked Sendable {
     /// Delivery uses a self-pipe; see `SignalWatcher` for why not `signalfd`.
     public func onSignal(_ signal: Int32, _ handler: @escaping () -> Void) throws(SelectorError) {
         assertOnLoopThread()
+        // Its pipe would be a real fd among the script's numbers, and nothing would report it.
+        if virtualClock != nil { throw SelectorError(.onSignal, fd: nil, .virtualLoop) }
         let watcher = try signalWatcher()
         do {
             try watcher.add(signal, handler)
@@ -205,7 +222,10 @@ public final class EventLoop: @unchecked Sendable {
     // MARK: Running
 
     /// Runs iterations until `stop()` (or until a handler closes the loop).
+    /// - Throws: `selectorClosed`; `virtualLoop` on a `VirtualEventLoop`'s loop, whose waits
+    ///   never block, so `run()` would spin (use its `run()` and `advance(by:)` instead).
     public func run() throws(SelectorError) {
+        if virtualClock != nil { throw SelectorError(.select, fd: nil, .virtualLoop) }
         try enter()
         defer { leave() }
         // A handler may close the loop; run() then returns like after stop().
@@ -215,7 +235,8 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Runs one iteration, waiting at most `timeout` (nil: until something happens) for I/O,
-    /// a due timer, a task or a wake-up. For embedding the loop in another one.
+    /// a due timer, a task or a wake-up. For embedding the loop in another one. On a
+    /// `VirtualEventLoop`'s loop the wait never blocks and time stays where it is.
     public func runOnce(timeout: Duration? = nil) throws(SelectorError) {
         try enter()
         defer { leave() }
@@ -239,11 +260,11 @@ public final class EventLoop: @unchecked Sendable {
     /// makes no clock call at all.
     private func iterate(limit: Int64?, honoringStop: Bool) throws(SelectorError) {
         let timed = timers.count > 0
-        let start = timed || measuresTime ? MonotonicClock.now() : 0
+        let start = timed || measuresTime ? readClock() : 0
         let stopping = honoringStop && stopRequested.load(ordering: .acquiring)
         _ = try selector.select(
             limit: stopping ? WaitTimeout(nanoseconds: 0) : waitTimeout(now: start, limit: limit))
-        let woke = timed || measuresTime ? MonotonicClock.now() : 0
+        let woke = timed || measuresTime ? readClock() : 0
 
         let dispatched = selector.forEachReady { key, events in key.handler(key.fd, events) }
         // Timers use the time the wait ended: one that falls due while handlers run fires on
@@ -256,7 +277,7 @@ public final class EventLoop: @unchecked Sendable {
         counters.eventsDispatched &+= UInt64(dispatched)
         if measuresTime {
             counters.waitNanoseconds &+= woke - start
-            counters.workNanoseconds &+= MonotonicClock.now() - woke
+            counters.workNanoseconds &+= readClock() - woke
         }
     }
 
@@ -300,6 +321,26 @@ public final class EventLoop: @unchecked Sendable {
         counters.tasksRun &+= UInt64(runningTasks.count)
         runningTasks.removeAll(keepingCapacity: true)
     }
+
+    /// The clock timers and time metrics read. The branch is the whole cost of virtual time on
+    /// a real loop: it is taken only where the clock is read anyway (timers exist or
+    /// `measuresTime` is on), and always the same way.
+    @inline(__always)
+    private func readClock() -> Int64 {
+        if let virtualClock { return virtualClock.nanoseconds }
+        return MonotonicClock.now()
+    }
+
+    // MARK: For VirtualEventLoop
+
+    /// The earliest timer deadline, if any timer is scheduled.
+    var nextTimerDeadline: Int64? { timers.first?.deadline }
+
+    /// Whether `execute` (or `stop`, or `wakeUp`) left something for the next iteration.
+    var hasQueuedTasks: Bool { tasks.mayHaveTasks }
+
+    /// Whether `stop()` was called and no `run()` has consumed it yet.
+    var isStopRequested: Bool { stopRequested.load(ordering: .acquiring) }
 
     /// Consumes a pending `stop()`. A plain load first: the locked exchange is only needed
     /// when a stop is actually pending, not on every iteration.
