@@ -15,3 +15,7 @@ final class SilentWaker: Waker {
     func drain() {}
     func close() {}
 }
+
+extension VirtualClock: LoopClock {
+    func now() -> Int64 { nanoseconds }
+}
