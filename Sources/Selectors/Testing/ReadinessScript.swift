@@ -159,7 +159,8 @@ public final class ReadinessScript {
     {
         guard fd >= 0 else { throw SelectorError(operation, fd: fd, .negativeDescriptor) }
         guard fd < ReadinessScript.descriptorLimit else {
-            throw SelectorError(operation, fd: fd, .descriptorTooLarge(limit: ReadinessScript.descriptorLimit))
+            throw SelectorError(
+                operation, fd: fd, .descriptorTooLarge(limit: ReadinessScript.descriptorLimit))
         }
         if let events, !events.isValidInterest {
             throw SelectorError(operation, fd: fd, .invalidEvents(events))

@@ -37,7 +37,8 @@ final class ScriptedBackend: PollingBackend {
         registrations[fd] = nil
     }
 
-    func wait(timeout: WaitTimeout?, into buffer: UnsafeMutableBufferPointer<ReadyEvent>) throws(Errno) -> Int {
+    func wait(timeout: WaitTimeout?, into buffer: UnsafeMutableBufferPointer<ReadyEvent>) throws(Errno) -> Int
+    {
         var written = 0
         for fd in registrations.keys.sorted() where written < buffer.count {
             guard var registration = registrations[fd] else { continue }
@@ -66,7 +67,8 @@ final class ScriptedBackend: PollingBackend {
         registrations.contains { fd, registration in
             let file = script.file(fd)
             let ready = file.readiness.intersection(registration.interest)
-            return !ready.isEmpty && (file.stamp != registration.toldStamp || !ready.isSubset(of: registration.told))
+            return !ready.isEmpty
+                && (file.stamp != registration.toldStamp || !ready.isSubset(of: registration.told))
         }
     }
 }

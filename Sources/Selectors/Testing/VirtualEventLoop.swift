@@ -45,8 +45,10 @@ public final class VirtualEventLoop {
 
     /// Creates a loop whose clock reads `start` (by default zero) and whose readiness comes
     /// from `script` (by default a new, empty one).
-    public init(startingAt start: LoopInstant = LoopInstant(nanoseconds: 0), script: ReadinessScript = ReadinessScript())
-    {
+    public init(
+        startingAt start: LoopInstant = LoopInstant(nanoseconds: 0),
+        script: ReadinessScript = ReadinessScript()
+    ) {
         self.script = script
         clock = VirtualClock(nanoseconds: start.nanoseconds)
         backend = ScriptedBackend(script: script)

@@ -76,7 +76,8 @@ import Testing
         let script = ReadinessScript()
         let selector = Selector(script: script)
         var seen: [(Events, Errno?)] = []
-        try selector.register(6, events: interest) { fd, events in seen.append((events, script.error(of: fd))) }
+        try selector.register(6, events: interest) { fd, events in seen.append((events, script.error(of: fd)))
+        }
         try script.fail(6, with: .connectionReset)
         try selector.dispatch(timeout: .zero)
         #expect(seen.count == 1)
@@ -90,7 +91,9 @@ import Testing
     @Test func readyFdsAreReportedInAscendingOrderWithReadAndWriteInOneEntry() throws {
         let script = ReadinessScript()
         let selector = Selector(script: script)
-        for fd: Int32 in [40, 3, 17, 900, 0] { try selector.register(fd, events: .all, handler: ignoreEvents) }
+        for fd: Int32 in [40, 3, 17, 900, 0] {
+            try selector.register(fd, events: .all, handler: ignoreEvents)
+        }
         try script.makeReady(900, for: .read)
         try script.deliver(17, .write)
         try script.makeReady(3, for: .read)
@@ -184,7 +187,9 @@ import Testing
         }
         expectSelectorError(.deliver, fd: -1, .negativeDescriptor) { try script.deliver(-1, .write) }
         expectSelectorError(.hangUp, fd: -1, .negativeDescriptor) { try script.hangUp(-1) }
-        expectSelectorError(.fail, fd: -1, .negativeDescriptor) { try script.fail(-1, with: .connectionReset) }
+        expectSelectorError(.fail, fd: -1, .negativeDescriptor) {
+            try script.fail(-1, with: .connectionReset)
+        }
         expectSelectorError(.rejectRegistrations, fd: -1, .negativeDescriptor) {
             try script.rejectRegistrations(of: -1, with: .badDescriptor)
         }

@@ -207,7 +207,8 @@ import Testing
                     ran.withLock { $0.append(index * 1_000 + sequence) }
                 }
             }
-        } whileRunning: {}
+        } whileRunning: {
+        }
         try test.run()
         #expect(ran.value.count == 400)
         #expect(offThread.value == 0)

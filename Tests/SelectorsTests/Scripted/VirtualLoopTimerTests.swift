@@ -34,7 +34,9 @@ import Testing
         for index in 0..<200 {
             test.loop.schedule(at: deadline) { fired.append(index) }
             if index.isMultiple(of: 7) {
-                test.loop.schedule(at: deadline.advanced(by: .milliseconds(1))) { fired.append(1_000 + index) }
+                test.loop.schedule(at: deadline.advanced(by: .milliseconds(1))) {
+                    fired.append(1_000 + index)
+                }
                 test.loop.schedule(at: deadline.advanced(by: .milliseconds(-1))) { fired.append(-1 - index) }
             }
         }
@@ -211,7 +213,9 @@ import Testing
             test.loop.schedule(at: LoopInstant(nanoseconds: Int64.max)) { hugeFired += 1 },
         ]
         // Fires once at once; its next deadline saturates.
-        let repeating = test.loop.schedule(after: .zero, repeating: .seconds(Int64.max)) { repeatingRuns += 1 }
+        let repeating = test.loop.schedule(after: .zero, repeating: .seconds(Int64.max)) {
+            repeatingRuns += 1
+        }
         // A century of virtual time: nothing overflows, nothing huge fires.
         try test.advance(by: .seconds(100 * 365 * 86_400))
         #expect(hugeFired == 0)
