@@ -18,7 +18,8 @@
 /// - **Standing** (`makeReady`): stays until `clearReady` or `reset`, and every wait reports
 ///   it, as a level-triggered kernel reports a socket that still holds unread data.
 /// - **Once** (`deliver`): reported by the first wait that watches the fd for those events,
-///   then gone, as if the handler had consumed what arrived.
+///   then gone, as if the handler had consumed what arrived. Gone even if the selector then
+///   drops the event as stale (a handler earlier in the batch replaced the registration).
 ///
 /// Hang-ups and errors (`hangUp`, `fail`) follow the selector's contract for them: they have
 /// no events of their own and make the fd ready for both `.read` and `.write` (masked by what

@@ -22,6 +22,10 @@
 /// with `run()` and `advance` instead, on one thread. `loop.execute` works from any thread:
 /// the task runs at the next iteration `run()` or `advance` makes.
 ///
+/// No time passes during an iteration unless a handler calls `spendTime(_:)`. So a timer that
+/// an I/O handler schedules with zero delay is already due when that iteration's timers run;
+/// on a real loop the clock has moved on by then, and it runs one iteration later.
+///
 /// **When an instant is done.** At one instant the loop iterates (at least once) until
 /// nothing new is due there: no timer due, no task queued, and no readiness that a
 /// registration has not been told about yet (a `deliver`, a scripted change since its last
