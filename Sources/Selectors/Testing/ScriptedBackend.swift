@@ -45,6 +45,8 @@ final class ScriptedBackend: PollingBackend {
             let file = script.file(fd)
             let reported = file.readiness.intersection(registration.interest)
             guard !reported.isEmpty else { continue }
+            // (An edge-triggered registration would also require `isNews`, a one-shot one its
+            // arming: the bookkeeping trigger modes need is already here.)
             buffer[written] = ReadyEvent(token: registration.token, events: reported)
             written += 1
             script.consumeOnce(fd, reported)
@@ -64,11 +66,14 @@ final class ScriptedBackend: PollingBackend {
     /// standing readiness. A virtual loop iterates again while this holds; unchanged standing
     /// readiness is reported by every wait but is no reason to wait again.
     var hasNews: Bool {
-        registrations.contains { fd, registration in
-            let file = script.file(fd)
-            let ready = file.readiness.intersection(registration.interest)
-            return !ready.isEmpty
-                && (file.stamp != registration.toldStamp || !ready.isSubset(of: registration.told))
-        }
+        registrations.contains { fd, registration in isNews(registration, script.file(fd)) }
+    }
+
+    /// Whether `file` is ready for something `registration` watches that it has not been
+    /// told: the file changed since the last report, or the readiness is wider than it was.
+    private func isNews(_ registration: Registration, _ file: ReadinessScript.File) -> Bool {
+        let ready = file.readiness.intersection(registration.interest)
+        return !ready.isEmpty
+            && (file.stamp != registration.toldStamp || !ready.isSubset(of: registration.told))
     }
 }
