@@ -53,7 +53,7 @@ public final class ReadinessScript {
 
     /// Every number the script has been told about. A dictionary: unlike kernel fds, scripted
     /// numbers need not be small or dense, and a test script is short.
-    private(set) var files: [Int32: File] = [:]
+    private var files: [Int32: File] = [:]
     /// Bumped by every scripted change.
     private var changes: UInt64 = 0
 
