@@ -9,15 +9,17 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct EchoServerProcessTests {
     /// Starts `echo-server` with `arguments` (plus `--port 0` unless given) and waits for its
-    /// listening line.
-    private func launch(_ arguments: [String], limitDescriptors: Int? = nil) throws -> (
-        ChildProcess, SocketAddress
-    ) {
+    /// listening line. `prelude` is code for `shell`, run before the server replaces the shell.
+    func launch(
+        _ arguments: [String], limitDescriptors: Int? = nil, prelude: String? = nil, shell: String = "/bin/sh",
+        blockedStderr: Bool = false
+    ) throws -> (ChildProcess, SocketAddress) {
         let executable = try echoServerExecutable()
         let all = arguments.contains("--port") ? arguments : ["--port", "0"] + arguments
-        let command = (["exec", executable] + all).map { "'\($0)'" }.joined(separator: " ")
-        let child = try ChildProcess(
-            shell: limitDescriptors.map { "ulimit -n \($0) && \(command)" } ?? command)
+        var command = (["exec", executable] + all).map { "'\($0)'" }.joined(separator: " ")
+        if let prelude { command = "\(prelude) && \(command)" }
+        if let limitDescriptors { command = "ulimit -n \(limitDescriptors) && \(command)" }
+        let child = try ChildProcess(path: shell, arguments: [shell, "-c", command], blockedStderr: blockedStderr)
         guard let line = child.waitForLine(containing: "listening on") else {
             _ = child.waitForExit(timeout: 1)
             throw TestFailure("no listening line; stdout: \(child.stdoutText) stderr: \(child.stderrText)")
@@ -125,7 +127,10 @@ struct EchoServerProcessTests {
 
     @Test func badArgumentsExitWithStatusTwoAndOneLine() throws {
         let executable = try echoServerExecutable()
-        for arguments in [["--bogus"], ["--port", "70000"], ["--backend", "nope"], ["--port"], ["extra"]] {
+        for arguments in [
+            ["--bogus"], ["--port", "70000"], ["--backend", "nope"], ["--port"], ["extra"], ["--port", "+80"],
+            ["--backend", "EPOLL"], ["--idle-timeout", "0x10"], ["--", "--port", "0"],
+        ] {
             let child = try ChildProcess(path: executable, arguments: [executable] + arguments)
             let status = child.waitForExit()
             #expect(status.flatMap(ChildProcess.exitCode) == 2, "\(arguments)")
@@ -137,6 +142,9 @@ struct EchoServerProcessTests {
         let help = try ChildProcess(path: executable, arguments: [executable, "--help"])
         #expect(help.waitForExit().flatMap(ChildProcess.exitCode) == 0)
         #expect(help.stdoutText.contains("--idle-timeout"))
+        let version = try ChildProcess(path: executable, arguments: [executable, "--version"])
+        #expect(version.waitForExit().flatMap(ChildProcess.exitCode) == 0)
+        #expect(version.stdoutText == "echo-server (swift-selectors) \(SelectorsPackage.version)\n")
     }
 
     @Test func addressInUseExitsWithStatusOne() throws {

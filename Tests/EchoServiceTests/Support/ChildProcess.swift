@@ -151,6 +151,13 @@ final class ChildProcess {
         }
     }
 
+    /// Reads what stderr holds now and counts its complete lines containing `text`.
+    func pumpedStderrLines(containing text: String) -> Int {
+        if !stderrPaused { pump(timeout: 0.05) }
+        return stderrText.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+            .filter { $0.contains(text) }.count
+    }
+
     /// Whether the process has ended (reaping it if so).
     var hasExited: Bool {
         if exitStatus != nil { return true }
