@@ -158,6 +158,9 @@ public final class RunningEchoServer: Sendable {
         return total
     }
 
+    /// The counters of each loop, in loop order: how the connections spread over them.
+    public var loopStatistics: [EchoStatistics] { workers.map(\.counters.snapshot) }
+
     /// Whether any loop is still running.
     public var isRunning: Bool { liveThreads.load(ordering: .acquiring) > 0 }
 
