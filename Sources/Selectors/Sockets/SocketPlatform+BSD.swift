@@ -20,7 +20,7 @@
         /// The option for the silence before the first keepalive probe: `TCP_KEEPALIVE` on
         /// Apple systems, `TCP_KEEPIDLE` on the BSDs.
         static var keepAliveIdle: Int32 {
-            #if canImport(Darwin)
+            #if canImport(Darwin) || SELECTORS_BSD_TYPECHECK
                 TCP_KEEPALIVE
             #else
                 TCP_KEEPIDLE
