@@ -13,8 +13,9 @@ import Selectors
 /// server.stop()                                // closes everything, joins the threads
 /// ```
 ///
-/// Each of `threads` event loops runs on its own thread with its own listening socket (with
-/// `SO_REUSEPORT` when there are several, so the kernel spreads connections over them).
+/// Each of `threads` event loops runs on its own thread; all of them watch one listening
+/// socket, and whichever loop is free accepts (see `SharedListener` for why not
+/// `SO_REUSEPORT`: a second server on the port must fail, not share it).
 /// Per connection the server keeps a few dozen bytes: input is read into the loop's shared
 /// read buffer and written straight back; only the part the kernel did not take is copied to
 /// a pending buffer, which exists only while it holds data. Reading stops while more than
@@ -30,7 +31,7 @@ public enum EchoServer {
         public var port: UInt16 = 7000
         /// The selector backend of every loop.
         public var backend: Backend = .default
-        /// How many event loops (threads), each with its own listener.
+        /// How many event loops (threads), all watching the one listening socket.
         public var threads = 1
         /// The most connections open at once over all loops; connections beyond it are
         /// accepted and closed at once (counted as `rejected`). `nil`: no limit but the

@@ -20,7 +20,9 @@ import Synchronization
 /// Pending bytes go out in writes of whole lines, each at most `PIPE_BUF` bytes, so the
 /// system writes each one whole and a line never interleaves with another process's output.
 /// Nothing retries on its own: call `flush()` when the descriptor may be writable again,
-/// or install `setRetry(_:)` to be told when a later flush is needed.
+/// or install `setRetry(_:)` to be told when a later flush is needed. A pipe whose reader is
+/// gone raises `SIGPIPE` like any write does; ignore it (the echo server does) to have the
+/// writer discard its output quietly instead.
 public final class LogWriter: Sendable {
     /// How writes to the descriptor are kept from blocking.
     enum Channel {
