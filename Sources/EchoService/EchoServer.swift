@@ -61,7 +61,8 @@ public enum EchoServer {
         /// Other signals the first loop watches, each with what to do, run on that loop's
         /// thread: the command line logs statistics on `SIGUSR1`, for example. A signal may
         /// not be both here and in `shutdownSignals`.
-        public var signalHandlers: [Int32: @Sendable (_ signal: Int32, _ server: RunningEchoServer) -> Void] = [:]
+        public var signalHandlers: [Int32: @Sendable (_ signal: Int32, _ server: RunningEchoServer) -> Void] =
+            [:]
         /// TCP keepalive on accepted connections (`SO_KEEPALIVE`): the system starts probing
         /// a connection after this much silence, and again as often, and resets it after
         /// several unanswered probes. Whole seconds, 1 to 32,767. `nil`: off.

@@ -72,7 +72,8 @@ extension EchoServerCommand {
                 }
                 options.configuration.statisticsInterval = interval
             case "--drain-timeout":
-                options.configuration.drainTimeout = try seconds(name, try value(), zeroMeansOff: false) ?? .zero
+                options.configuration.drainTimeout =
+                    try seconds(name, try value(), zeroMeansOff: false) ?? .zero
             case "--high-water":
                 options.configuration.highWaterMark = try integer(name, try value(), in: 1...(1 << 30))
             case "--low-water":
@@ -104,7 +105,8 @@ extension EchoServerCommand {
         guard options.configuration.lowWaterMark < high else {
             throw UsageError(
                 description:
-                    "--low-water (\(options.configuration.lowWaterMark)) must be below --high-water (\(high))")
+                    "--low-water (\(options.configuration.lowWaterMark)) must be below --high-water (\(high))"
+            )
         }
         return options
     }
@@ -130,7 +132,8 @@ extension EchoServerCommand {
         guard let whole = parts.first, isDecimalDigits(whole), parts.count == 1 || isDecimalDigits(parts[1]),
             let wholeSeconds = Int64(whole), wholeSeconds <= 1_000_000_000
         else {
-            throw UsageError(description: "\(name) must be a number of seconds such as 30 or 2.5, not '\(text)'")
+            throw UsageError(
+                description: "\(name) must be a number of seconds such as 30 or 2.5, not '\(text)'")
         }
         var nanoseconds: Int64 = 0
         if parts.count == 2 {

@@ -120,7 +120,8 @@ public enum EchoServerCommand {
 final class CommandOutput: Sendable {
     let standardOutput = LogWriter(fd: 1)
     let standardError = LogWriter(fd: 2) { count in
-        CommandOutput.stamped("\(count) log line\(count == 1 ? "" : "s") dropped: standard error was not writable")
+        CommandOutput.stamped(
+            "\(count) log line\(count == 1 ? "" : "s") dropped: standard error was not writable")
     }
 
     /// A notice on standard error: `<UTC time> echo-server: <message>`.

@@ -252,6 +252,7 @@ extension Duration {
         let (seconds, attoseconds) = components
         let (product, overflow) = seconds.multipliedReportingOverflow(by: 1000)
         if overflow { return seconds < 0 ? .min : .max }
-        return product.addingReportingOverflow((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000).partialValue
+        return product.addingReportingOverflow((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+            .partialValue
     }
 }

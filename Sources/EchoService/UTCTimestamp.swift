@@ -22,7 +22,8 @@ public enum UTCTimestamp {
         text.reserveCapacity(24)
         text += padded(year, 4) + "-" + padded(Int64(month), 2) + "-" + padded(Int64(day), 2)
         text += "T" + padded(Int64(secondOfDay / 3600), 2) + ":" + padded(Int64(secondOfDay / 60 % 60), 2)
-        text += ":" + padded(Int64(secondOfDay % 60), 2) + "." + padded(Int64(min(max(milliseconds, 0), 999)), 3)
+        text +=
+            ":" + padded(Int64(secondOfDay % 60), 2) + "." + padded(Int64(min(max(milliseconds, 0), 999)), 3)
         return text + "Z"
     }
 

@@ -34,7 +34,8 @@ struct CommandLineTests {
 
     @Test func operatorOptionsAreRead() throws {
         let configuration = try EchoServerCommand.parse([
-            "--stats-interval", "0.5", "--high-water=100000", "--low-water", "1000", "--drain-timeout", "0.25",
+            "--stats-interval", "0.5", "--high-water=100000", "--low-water", "1000", "--drain-timeout",
+            "0.25",
             "--backlog", "64", "--keepalive", "30",
         ]).configuration
         #expect(configuration.statisticsInterval == .milliseconds(500))
@@ -43,7 +44,8 @@ struct CommandLineTests {
         #expect(configuration.drainTimeout == .milliseconds(250))
         #expect(configuration.backlog == 64)
         #expect(configuration.keepAlive == .seconds(30))
-        let defaults = try EchoServerCommand.parse(["--stats-interval", "0", "--keepalive", "0"]).configuration
+        let defaults = try EchoServerCommand.parse(["--stats-interval", "0", "--keepalive", "0"])
+            .configuration
         #expect(defaults.statisticsInterval == nil && defaults.keepAlive == nil)
         #expect(defaults.drainTimeout == .seconds(2))
     }
@@ -76,8 +78,10 @@ struct CommandLineTests {
         ["--threads", "+2"], ["--max-connections", "-0"], ["--backlog", "1e3"], ["--keepalive", "+1"],
         ["--high-water", "0x1000"], ["--low-water", "-1"],
         ["--backend", "EPOLL"], ["--backend", "Poll"], ["--backend", " epoll"],
-        ["--idle-timeout", "0x10"], ["--idle-timeout", "1e3"], ["--idle-timeout", "+5"], ["--idle-timeout", "5."],
-        ["--idle-timeout", ".5"], ["--idle-timeout", "inf"], ["--idle-timeout", "nan"], ["--idle-timeout", "1,5"],
+        ["--idle-timeout", "0x10"], ["--idle-timeout", "1e3"], ["--idle-timeout", "+5"],
+        ["--idle-timeout", "5."],
+        ["--idle-timeout", ".5"], ["--idle-timeout", "inf"], ["--idle-timeout", "nan"],
+        ["--idle-timeout", "1,5"],
         ["--idle-timeout", "1000000001"], ["--drain-timeout", "-1"], ["--stats-interval", "0.05"],
     ])
     func onlyTheDocumentedFormsAreAccepted(arguments: [String]) {
@@ -103,8 +107,14 @@ struct CommandLineTests {
         (["--backend", "iocp"], "unknown backend 'iocp'"),
         (["--backend", "EPOLL"], "unknown backend 'EPOLL'"),
         (["--port", "+80"], "--port must be 0 to 65535, not '+80'"),
-        (["--idle-timeout", "0x10"], "--idle-timeout must be a number of seconds such as 30 or 2.5, not '0x10'"),
-        (["--low-water", "70000", "--high-water", "70000"], "--low-water (70000) must be below --high-water (70000)"),
+        (
+            ["--idle-timeout", "0x10"],
+            "--idle-timeout must be a number of seconds such as 30 or 2.5, not '0x10'"
+        ),
+        (
+            ["--low-water", "70000", "--high-water", "70000"],
+            "--low-water (70000) must be below --high-water (70000)"
+        ),
         (["--version=1"], "--version takes no value"),
         (["-x"], "unknown option '-x'"),
         (["--threads", "0"], "--threads must be 1 to 1024, not '0'"),

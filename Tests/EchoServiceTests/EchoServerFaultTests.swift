@@ -15,7 +15,8 @@ extension EchoServerProcessTests {
     @Test(arguments: Backend.available)
     func aBlockedStandardErrorNeverStopsTheServer(backend: Backend) throws {
         let (child, address) = try launch(
-            ["--backend", backend.rawValue, "--stats-interval", "0.1"], limitDescriptors: 64, blockedStderr: true)
+            ["--backend", backend.rawValue, "--stats-interval", "0.1"], limitDescriptors: 64,
+            blockedStderr: true)
         for round in 0..<30 {
             var clients: [Int32] = []
             for _ in 0..<80 {
@@ -129,7 +130,8 @@ extension EchoServerProcessTests {
         #expect(child.waitForExit().flatMap(ChildProcess.exitCode) == 131)
         let lines = child.stderrText.split(separator: "\n")
         #expect(lines.count == 1, "\(child.stderrText)")
-        #expect(lines.first?.contains("echo-server: received SIGQUIT; exiting at once without draining") == true)
+        #expect(
+            lines.first?.contains("echo-server: received SIGQUIT; exiting at once without draining") == true)
         #expect(!child.stderrText.lowercased().contains("crash"))
         #expect(!child.stdoutText.contains("stopped;"))
     }
@@ -141,7 +143,8 @@ extension EchoServerProcessTests {
         child.signal(SIGTERM)
         #expect(child.waitForExit().flatMap(ChildProcess.exitCode) == 0)
         #expect(
-            child.stdoutText.contains("stopped; accepted 1 connection (0 rejected); closed by clients 1, reset by clients 0"),
+            child.stdoutText.contains(
+                "stopped; accepted 1 connection (0 rejected); closed by clients 1, reset by clients 0"),
             "\(child.stdoutText)")
         #expect(child.stderrText.isEmpty, "\(child.stderrText)")
     }
@@ -164,7 +167,8 @@ extension EchoServerProcessTests {
         let limit = try Selector(backend: backend).descriptorLimit
         let (child, address) = try launch(
             ["--backend", backend.rawValue], limitDescriptors: 2048,
-            prelude: "for ((fd = 10; fd < 1004; fd++)); do eval \"exec $fd</dev/null\"; done", shell: "/bin/bash")
+            prelude: "for ((fd = 10; fd < 1004; fd++)); do eval \"exec $fd</dev/null\"; done",
+            shell: "/bin/bash")
         var clients: [Int32] = []
         defer { for fd in clients { Socket.close(fd) } }
         var served = 0
@@ -172,7 +176,9 @@ extension EchoServerProcessTests {
             let fd = try Client.connect(address)
             clients.append(fd)
             var message = Array("high".utf8)
-            if (try? message.withUnsafeMutableBytes({ try Client.exchange(fd, UnsafeRawBufferPointer($0)) })) != nil {
+            if (try? message.withUnsafeMutableBytes({ try Client.exchange(fd, UnsafeRawBufferPointer($0)) }))
+                != nil
+            {
                 served += 1
             }
         }
@@ -180,7 +186,9 @@ extension EchoServerProcessTests {
             #expect(served >= 5 && served < 40, "served \(served)")
             #expect(child.waitForStderrLine(containing: "cannot watch fd") != nil)
             #expect(child.pumpedStderrLines(containing: "cannot watch fd") == 1, "\(child.stderrText)")
-            #expect(child.stderrText.contains("warning: the \(backend) backend cannot watch descriptors from \(limit) up"))
+            #expect(
+                child.stderrText.contains(
+                    "warning: the \(backend) backend cannot watch descriptors from \(limit) up"))
         } else {
             #expect(served == 40)
             #expect(!child.stderrText.contains("cannot watch"), "\(child.stderrText)")

@@ -76,7 +76,9 @@ struct EchoServerOperatorTests {
         let idle = try Client.connect(server.address)
         defer { Socket.close(idle) }
         #expect(Client.readUntilEnd(idle).ended)
-        #expect(eventually { log.lines.contains("closed 1 idle connection (no progress for 0.2 seconds)") }, "\(log.lines)")
+        #expect(
+            eventually { log.lines.contains("closed 1 idle connection (no progress for 0.2 seconds)") },
+            "\(log.lines)")
     }
 
     @Test(arguments: Backend.available)
@@ -152,7 +154,8 @@ struct EchoServerOperatorTests {
         if let limit, openFiles < 0 || openFiles > Int64(limit) {
             #expect(warnings.count == 1)
             #expect(
-                warnings.first?.hasPrefix("warning: the \(backend) backend cannot watch descriptors from \(limit) up")
+                warnings.first?.hasPrefix(
+                    "warning: the \(backend) backend cannot watch descriptors from \(limit) up")
                     == true, "\(warnings)")
         } else {
             #expect(warnings.isEmpty, "\(warnings)")

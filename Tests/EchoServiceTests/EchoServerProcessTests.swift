@@ -11,7 +11,8 @@ struct EchoServerProcessTests {
     /// Starts `echo-server` with `arguments` (plus `--port 0` unless given) and waits for its
     /// listening line. `prelude` is code for `shell`, run before the server replaces the shell.
     func launch(
-        _ arguments: [String], limitDescriptors: Int? = nil, prelude: String? = nil, shell: String = "/bin/sh",
+        _ arguments: [String], limitDescriptors: Int? = nil, prelude: String? = nil,
+        shell: String = "/bin/sh",
         blockedStderr: Bool = false
     ) throws -> (ChildProcess, SocketAddress) {
         let executable = try echoServerExecutable()
@@ -19,7 +20,8 @@ struct EchoServerProcessTests {
         var command = (["exec", executable] + all).map { "'\($0)'" }.joined(separator: " ")
         if let prelude { command = "\(prelude) && \(command)" }
         if let limitDescriptors { command = "ulimit -n \(limitDescriptors) && \(command)" }
-        let child = try ChildProcess(path: shell, arguments: [shell, "-c", command], blockedStderr: blockedStderr)
+        let child = try ChildProcess(
+            path: shell, arguments: [shell, "-c", command], blockedStderr: blockedStderr)
         guard let line = child.waitForLine(containing: "listening on") else {
             _ = child.waitForExit(timeout: 1)
             throw TestFailure("no listening line; stdout: \(child.stdoutText) stderr: \(child.stderrText)")
@@ -128,7 +130,8 @@ struct EchoServerProcessTests {
     @Test func badArgumentsExitWithStatusTwoAndOneLine() throws {
         let executable = try echoServerExecutable()
         for arguments in [
-            ["--bogus"], ["--port", "70000"], ["--backend", "nope"], ["--port"], ["extra"], ["--port", "+80"],
+            ["--bogus"], ["--port", "70000"], ["--backend", "nope"], ["--port"], ["extra"],
+            ["--port", "+80"],
             ["--backend", "EPOLL"], ["--idle-timeout", "0x10"], ["--", "--port", "0"],
         ] {
             let child = try ChildProcess(path: executable, arguments: [executable] + arguments)

@@ -22,7 +22,9 @@ struct UTCTimestampTests {
         for index in Int64(0)..<47_847 {
             let expected = "\(year)-\(twoDigits(month))-\(twoDigits(day))T00:00:00.000Z"
             let text = UTCTimestamp.format(secondsSinceEpoch: index * 86_400, milliseconds: 0)
-            if mismatch == nil && text != expected { mismatch = "day \(index): \(text), expected \(expected)" }
+            if mismatch == nil && text != expected {
+                mismatch = "day \(index): \(text), expected \(expected)"
+            }
             let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
             let length = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
             day += 1

@@ -91,7 +91,9 @@ final class ChildProcess {
     /// with filler lines until the kernel refuses more.
     private static func fill(_ fd: Int32, capacity: Int32) throws {
         let setPipeSize: Int32 = 1031  // F_SETPIPE_SZ; not exported by Swift's Glibc module
-        guard cselectors_fcntl_set(fd, setPipeSize, capacity) >= 0 else { throw TestFailure("F_SETPIPE_SZ failed") }
+        guard cselectors_fcntl_set(fd, setPipeSize, capacity) >= 0 else {
+            throw TestFailure("F_SETPIPE_SZ failed")
+        }
         let flags = cselectors_fcntl_get(fd, F_GETFL)
         _ = cselectors_fcntl_set(fd, F_SETFL, flags | O_NONBLOCK)
         defer { _ = cselectors_fcntl_set(fd, F_SETFL, flags) }
