@@ -150,6 +150,17 @@ struct EchoServerProcessTests {
         #expect(version.stdoutText == "echo-server (swift-selectors) \(SelectorsPackage.version)\n")
     }
 
+    /// Both command lines share one version string and take `--` as the end of the options.
+    @Test func selectorBenchPrintsTheVersionAndRefusesArgumentsAfterDoubleDash() throws {
+        let executable = try echoServerExecutable().replacingSuffix("echo-server", with: "selector-bench")
+        let version = try ChildProcess(path: executable, arguments: [executable, "--version"])
+        #expect(version.waitForExit().flatMap(ChildProcess.exitCode) == 0)
+        #expect(version.stdoutText == "selector-bench (swift-selectors) \(SelectorsPackage.version)\n")
+        let extra = try ChildProcess(path: executable, arguments: [executable, "--", "--quick"])
+        #expect(extra.waitForExit().flatMap(ChildProcess.exitCode) == 2)
+        #expect(extra.stderrText.contains("unexpected argument '--quick'"), "\(extra.stderrText)")
+    }
+
     @Test func addressInUseExitsWithStatusOne() throws {
         let (listener, address) = try Socket.makeListener(address: .ipv4Loopback(port: 0))
         defer { Socket.close(listener) }
@@ -172,5 +183,11 @@ struct EchoServerProcessTests {
             #expect(child.waitForExit().flatMap(ChildProcess.exitCode) == 1)
             #expect(child.stderrText.contains("127.0.0.1:7000: address already in use"))
         }
+    }
+}
+
+extension String {
+    fileprivate func replacingSuffix(_ suffix: String, with replacement: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) + replacement : self
     }
 }
