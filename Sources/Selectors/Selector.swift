@@ -60,6 +60,13 @@ public final class Selector {
     /// The number of registered fds.
     public var count: Int { table.count }
 
+    /// The first fd number this selector cannot watch (`FD_SETSIZE` for select), or `nil`
+    /// when its backend has no such limit. `register` refuses fds from here up.
+    public var descriptorLimit: Int32? {
+        let limit = kernel.descriptorLimit
+        return limit == Int32.max ? nil : limit
+    }
+
     /// Starts watching `fd` for `events`; `handler` is what the caller (or event loop) runs.
     ///
     /// Python's `register(fileobj, events, data)`; adds the fd to the kernel's interest set

@@ -25,6 +25,10 @@ public final class EventLoop: @unchecked Sendable {
     /// The backend of the loop's selector.
     public var backend: Backend { selector.backend }
 
+    /// The first fd number the loop's selector cannot watch, or `nil` for no limit. See
+    /// `Selector.descriptorLimit`. Any thread.
+    public var descriptorLimit: Int32? { selector.descriptorLimit }
+
     /// What the loop has done so far. Read it on the loop thread.
     public var metrics: EventLoopMetrics { counters.snapshot }
 

@@ -30,6 +30,24 @@ extension Socket {
         _ = try SystemCall.once { shutdown(fd, SocketPlatform.shutWrite) }
     }
 
+    /// Turns TCP keepalive on (`setsockopt(SOL_SOCKET, SO_KEEPALIVE)`): after `idleSeconds`
+    /// of silence the system probes the peer, again every `idleSeconds`
+    /// (`TCP_KEEPIDLE`, `TCP_KEEPALIVE` on Apple systems, and `TCP_KEEPINTVL`), and resets the
+    /// connection after its usual number of unanswered probes, so a peer that vanished
+    /// without a word does not hold the connection for ever.
+    /// - Throws: `EINVAL` for an interval the system refuses (Linux: above 32,767), `EBADF`, ...
+    public static func setKeepAlive(_ fd: Int32, idleSeconds: Int32) throws(Errno) {
+        try setFlag(fd, SOL_SOCKET, SO_KEEPALIVE, true)
+        try setInteger(fd, Int32(IPPROTO_TCP), SocketPlatform.keepAliveIdle, idleSeconds)
+        try setInteger(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, idleSeconds)
+    }
+
+    /// Sets an integer socket option with `setsockopt`.
+    static func setInteger(_ fd: Int32, _ level: Int32, _ option: Int32, _ value: Int32) throws(Errno) {
+        var value = value
+        _ = try SystemCall.once { setsockopt(fd, level, option, &value, socklen_t(MemoryLayout<Int32>.size)) }
+    }
+
     /// Sets a boolean socket option with `setsockopt`.
     static func setFlag(_ fd: Int32, _ level: Int32, _ option: Int32, _ enabled: Bool) throws(Errno) {
         var value: Int32 = enabled ? 1 : 0

@@ -17,6 +17,16 @@
         /// `SHUT_WR`.
         static let shutWrite = SHUT_WR
 
+        /// The option for the silence before the first keepalive probe: `TCP_KEEPALIVE` on
+        /// Apple systems, `TCP_KEEPIDLE` on the BSDs.
+        static var keepAliveIdle: Int32 {
+            #if canImport(Darwin) || SELECTORS_BSD_TYPECHECK
+                TCP_KEEPALIVE
+            #else
+                TCP_KEEPIDLE
+            #endif
+        }
+
         /// `socket(family, SOCK_STREAM, 0)`, then close-on-exec, optional non-blocking and
         /// `SO_NOSIGPIPE`; the descriptor is closed if any step fails.
         static func makeStreamSocket(family: Int32, nonBlocking: Bool) throws(Errno) -> Int32 {

@@ -18,6 +18,9 @@
         /// `SHUT_WR`, an anonymous enum constant in glibc.
         static let shutWrite = Int32(SHUT_WR)
 
+        /// The option for the silence before the first keepalive probe: `TCP_KEEPIDLE`.
+        static var keepAliveIdle: Int32 { TCP_KEEPIDLE }
+
         /// `socket(family, SOCK_STREAM | SOCK_CLOEXEC [| SOCK_NONBLOCK], 0)`.
         static func makeStreamSocket(family: Int32, nonBlocking: Bool) throws(Errno) -> Int32 {
             var type = streamType | Int32(SOCK_CLOEXEC.rawValue)
