@@ -88,7 +88,7 @@ import Testing
         }
     }
 
-    /// In a child process, where no other test opens descriptors, so the count is exact.
+    /// In a child process, where no other test opens descriptors.
     @Test func timedOutAndRefusedConnectsLeaveNoDescriptorOpen() async {
         await #expect(processExitsWith: .success) {
             guard
@@ -113,7 +113,9 @@ import Testing
                     guard error == .connectionRefused else { exit(14) }
                 }
             }
-            guard openDescriptorCount() == before else { exit(15) }
+            // A descriptor left open per attempt would show as 100 more. The test runtime in the
+            // child opens one of its own now and then, so allow a couple.
+            guard openDescriptorCount() - before <= 2 else { exit(15) }
             Socket.close(queued)
             Socket.close(listener)
             exit(0)
