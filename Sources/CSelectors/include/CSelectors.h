@@ -71,7 +71,20 @@ static inline int cselectors_accept4(int fd, struct sockaddr *address, socklen_t
                                      int flags) {
   return accept4(fd, address, length, flags);
 }
+
+// pipe2, like accept4, is declared only under _GNU_SOURCE; the prototype is the kernel ABI.
+extern int pipe2(int fds[2], int flags);
+static inline int cselectors_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 #endif
+
+// Whether path names a socket file (lstat, S_ISSOCK): 1 yes, 0 no (some other kind of file),
+// -1 with errno set (ENOENT when nothing is there). In C because mode_t and the S_IF* constants
+// have different integer types in Glibc and Darwin.
+static inline int cselectors_path_is_socket(const char *path) {
+  struct stat status;
+  if (lstat(path, &status) != 0) return -1;
+  return S_ISSOCK(status.st_mode) ? 1 : 0;
+}
 
 // ---- Signal forwarding (the self-pipe trick) ----
 //

@@ -2,10 +2,9 @@ import CSelectors
 
 extension Socket {
     /// Turns `O_NONBLOCK` on or off (`fcntl(F_GETFL)`, then `fcntl(F_SETFL)` if it changes).
+    /// The same as `Descriptor.setNonBlocking(_:_:)`, which works on any descriptor.
     public static func setNonBlocking(_ fd: Int32, _ enabled: Bool = true) throws(Errno) {
-        let flags = try SystemCall.once { cselectors_fcntl_get(fd, F_GETFL) }
-        let wanted = enabled ? flags | O_NONBLOCK : flags & ~O_NONBLOCK
-        if wanted != flags { _ = try SystemCall.once { cselectors_fcntl_set(fd, F_SETFL, wanted) } }
+        try Descriptor.setNonBlocking(fd, enabled)
     }
 
     /// Turns Nagle's algorithm off or on (`setsockopt(IPPROTO_TCP, TCP_NODELAY)`): with it

@@ -65,6 +65,38 @@
             storage.ss_len = UInt8(truncatingIfNeeded: length)
         }
 
+        /// `SOCK_DGRAM`.
+        static let datagramType = SOCK_DGRAM
+
+        /// No abstract names: a `sun_path` starting with NUL is simply unnamed.
+        static var hasAbstractUnixNames: Bool { false }
+
+        /// `socket(family, type, 0)`, then the same preparation as a stream socket.
+        static func makeSocket(family: Int32, type: Int32, nonBlocking: Bool) throws(Errno) -> Int32 {
+            let fd = try SystemCall.once { socket(family, type, 0) }
+            do {
+                try prepare(fd, nonBlocking: nonBlocking)
+            } catch {
+                SystemCall.close(fd)
+                throw error
+            }
+            return fd
+        }
+
+        /// `socketpair(AF_UNIX, SOCK_STREAM, 0)`, then each end prepared like a new socket;
+        /// both are closed if any step fails.
+        static func makeStreamPair(nonBlocking: Bool) throws(Errno) -> (Int32, Int32) {
+            var ends: [Int32] = [-1, -1]
+            _ = try SystemCall.once { socketpair(AF_UNIX, streamType, 0, &ends) }
+            do {
+                for fd in ends { try prepare(fd, nonBlocking: nonBlocking) }
+            } catch {
+                for fd in ends { SystemCall.close(fd) }
+                throw error
+            }
+            return (ends[0], ends[1])
+        }
+
         private static func prepare(_ fd: Int32, nonBlocking: Bool) throws(Errno) {
             _ = try SystemCall.once { cselectors_fcntl_set(fd, F_SETFD, FD_CLOEXEC) }
             if nonBlocking { try Socket.setNonBlocking(fd) }
