@@ -53,6 +53,12 @@ extension Backend {
             BackendCapabilities(
                 edge: .emulated, oneShot: .emulated, acceptsRegularFiles: true,
                 descriptorLimit: Platform.selectDescriptorLimit, reportsHangUpSeparately: false)
+        case .scripted:
+            // The script plays the kernel: edge reports scripted changes, as epoll reports
+            // arrivals; a scripted hang-up wakes read and write keys alike.
+            BackendCapabilities(
+                edge: .native, oneShot: .native, acceptsRegularFiles: true,
+                descriptorLimit: ReadinessScript.descriptorLimit, reportsHangUpSeparately: true)
         }
     }
 }
