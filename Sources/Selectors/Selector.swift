@@ -28,6 +28,9 @@ public final class Selector {
     @exclusivity(unchecked) public private(set) var isClosed = false
     @exclusivity(unchecked) private var lastTimeout: Duration?
     @exclusivity(unchecked) private var lastLimit: WaitTimeout?
+    /// Set when the kernel refused to remove a registration on a backend that can keep it
+    /// anyway (see `PollingBackend.mayKeepGhosts`); only then does a wait look for ghosts.
+    @exclusivity(unchecked) private var mayHaveGhosts = false
 
     /// The smallest ready buffer; it grows with the number of registrations so one `select`
     /// can report every registered fd.
@@ -89,9 +92,9 @@ public final class Selector {
     public func unregister(_ fd: Int32) throws(SelectorError) -> SelectorKey {
         try checkOpen(.unregister, fd)
         guard let key = table.remove(fd) else { throw SelectorError(.unregister, fd: fd, .notRegistered) }
-        // Ignored on purpose: see the doc comment. Every backend forgets the fd even when the
-        // system call fails.
-        try? kernel.remove(fd: fd, events: key.events)
+        // Not thrown on purpose: see the doc comment. Every backend forgets the fd even when
+        // the system call fails.
+        removeFromKernel(fd, key.events)
         return key
     }
 
@@ -116,7 +119,7 @@ public final class Selector {
                     token: ReadyEvent.token(fd: fd, generation: old.generation))
             } catch {
                 _ = table.remove(fd)
-                try? kernel.remove(fd: fd, events: old.events)
+                removeFromKernel(fd, old.events)
                 throw SelectorError(.modify, fd: fd, .system(error))
             }
         }
@@ -157,7 +160,14 @@ public final class Selector {
     /// reusable buffer, so nothing is allocated; it is valid until the next `select`, and
     /// it skips fds that were unregistered or re-registered after the wait, so handlers may
     /// change any registration while a batch is being dispatched.
-    /// - Throws: `selectorClosed`, or `system` for an unexpected kernel error.
+    ///
+    /// Events of registrations removed before the wait never count as something to report.
+    /// On epoll an fd closed while a duplicate (or a forked child) keeps its file open cannot
+    /// be removed from the kernel, which goes on reporting it: when such a *ghost* shows up,
+    /// the selector drops its events, rebuilds the kernel's interest set from the live
+    /// registrations, and keeps waiting.
+    /// - Throws: `selectorClosed`, or `system` for an unexpected kernel error (including a
+    ///   failed `epoll_create1` while rebuilding the interest set; the next call retries).
     public func select(timeout: Duration? = nil) throws(SelectorError) -> ReadyKeys {
         // Converting a Duration costs 128-bit arithmetic; callers usually pass the same
         // timeout every time, so the last conversion is remembered.
@@ -183,14 +193,17 @@ public final class Selector {
             do {
                 readyCount = try kernel.wait(timeout: limit, into: ready)
             } catch  where error == .interrupted {
+                // A signal is not an event: the wait resumes below, for the time left if any.
                 readyCount = 0
-                // A signal is not an event: a wait without a timeout just resumes (a bounded
-                // one resumes below for the time left).
-                if limit == nil { continue }
             } catch {
                 throw SelectorError(.select, fd: nil, .system(error))
             }
-            guard readyCount == 0, let deadline, deadline > 0 else { break }
+            if mayHaveGhosts && readyCount > 0 { try exorciseGhosts() }
+            guard readyCount == 0 else { break }
+            // Nothing to report (after a signal or dropped ghosts): a wait without a timeout
+            // resumes, a bounded one resumes for the time left.
+            guard let deadline else { continue }
+            guard deadline > 0 else { break }
             let remaining = deadline - MonotonicClock.now()
             guard remaining > 0 else { break }
             limit = WaitTimeout(nanoseconds: remaining)
@@ -237,6 +250,48 @@ public final class Selector {
         guard let key = table[event.fd], key.generation == event.generation else { return .some(nil) }
         let events = event.events.intersection(key.events)
         return events.isEmpty ? .some(nil) : (key, events)
+    }
+
+    /// Tells the backend to stop watching `fd`, ignoring its complaint (the fd may already be
+    /// closed or reused) but remembering it when the kernel could keep the registration.
+    private func removeFromKernel(_ fd: Int32, _ events: Events) {
+        do {
+            try kernel.remove(fd: fd, events: events)
+        } catch {
+            if kernel.mayKeepGhosts { mayHaveGhosts = true }
+        }
+    }
+
+    /// Drops the events of the wait that just returned whose registration is gone: every key
+    /// change before this point happened before the wait, so such an event is a ghost, not a
+    /// stale event of the batch. If there was one, the kernel's interest set is rebuilt from
+    /// the live keys, so the ghost stops waking the process; that happens at most once per
+    /// refused removal, since a fresh set holds no ghost until another removal fails.
+    private func exorciseGhosts() throws(SelectorError) {
+        var kept = 0
+        for index in 0..<readyCount {
+            let event = ready[index]
+            if let key = table[event.fd], key.generation == event.generation {
+                ready[kept] = event
+                kept += 1
+            }
+        }
+        guard kept < readyCount else { return }
+        readyCount = kept
+        do {
+            try kernel.replaceInterestSet()
+        } catch {
+            throw SelectorError(.select, fd: nil, .system(error))
+        }
+        mayHaveGhosts = false
+        for key in table.allKeys {
+            // An fd the caller closed without unregistering cannot be added again. Its key
+            // stays, so `unregister` still works; the kernel no longer reports it, as epoll
+            // does not report a closed fd whose file has no other descriptor either.
+            try? kernel.add(
+                fd: key.fd, events: key.events,
+                token: ReadyEvent.token(fd: key.fd, generation: key.generation))
+        }
     }
 
     private func checkOpen(_ operation: SelectorError.Operation, _ fd: Int32?) throws(SelectorError) {

@@ -6,7 +6,8 @@
     /// The token travels in `epoll_event.data.u64`, so a ready event names its registration
     /// without a lookup. Cost per wait grows with the number of ready fds only.
     final class EpollBackend: PollingBackend {
-        private let epollFD: Int32
+        // A var only so `replaceInterestSet` can swap it; unchecked for the reason Selector gives.
+        @exclusivity(unchecked) private var epollFD: Int32
         @exclusivity(unchecked) private var kernelEvents: UnsafeMutableBufferPointer<epoll_event>
 
         init() throws(Errno) {
@@ -44,6 +45,16 @@
                     token: event.data.u64, events: EpollBackend.readiness(event.events))
             }
             return count
+        }
+
+        let mayKeepGhosts = true
+
+        /// A new epoll instance (`epoll_create1`) in place of the old one, which is closed: the
+        /// only way to drop a ghost, since `EPOLL_CTL_DEL` can no longer name its file.
+        func replaceInterestSet() throws(Errno) {
+            let fresh = try SystemCall.once { epoll_create1(Int32(EPOLL_CLOEXEC)) }
+            SystemCall.close(epollFD)
+            epollFD = fresh
         }
 
         func close() {
