@@ -60,9 +60,9 @@ final class SelectBackend: PollingBackend {
             let error = Errno.current
             // One registered fd that the caller closed makes the whole call fail with EBADF.
             // Report the closed fds as ready instead (as poll reports POLLNVAL), so their
-            // handlers find out and everyone else keeps working.
+            // handlers find out, together with whatever else is ready.
             guard error == .badDescriptor else { throw error }
-            return reportClosedDescriptors(into: buffer)
+            return reportClosedDescriptorsAndReadyOthers(into: buffer)
         }
         var written = 0
         for fd in watched where written < buffer.count {
@@ -84,11 +84,35 @@ final class SelectBackend: PollingBackend {
         cselectors_fd_zero(&writeInterest)
     }
 
-    private func reportClosedDescriptors(into buffer: UnsafeMutableBufferPointer<ReadyEvent>) -> Int {
+    /// The closed watched fds as ready for everything, then the open ones that a zero-timeout
+    /// `select` over the interest sets minus the closed fds finds ready. Without the second
+    /// call one closed fd would hide every ready live fd until it was unregistered.
+    private func reportClosedDescriptorsAndReadyOthers(into buffer: UnsafeMutableBufferPointer<ReadyEvent>)
+        -> Int
+    {
+        var readable = readInterest
+        var writable = writeInterest
         var written = 0
-        for fd in watched where written < buffer.count && !SystemCall.isOpen(fd) {
-            buffer[written] = ReadyEvent(token: tokens[Int(fd)], events: .all)
-            written += 1
+        for fd in watched where !SystemCall.isOpen(fd) {
+            cselectors_fd_clr(fd, &readable)
+            cselectors_fd_clr(fd, &writable)
+            if written < buffer.count {
+                buffer[written] = ReadyEvent(token: tokens[Int(fd)], events: .all)
+                written += 1
+            }
+        }
+        var noWait = timeval()
+        // If it fails again (another thread closed an fd meanwhile), the next wait sees it.
+        // The closed fds are out of both sets, so the scan cannot report them twice.
+        guard CSelectors.select(highest + 1, &readable, &writable, nil, &noWait) > 0 else { return written }
+        for fd in watched where written < buffer.count {
+            var events: Events = []
+            if cselectors_fd_isset(fd, &readable) != 0 { events.insert(.read) }
+            if cselectors_fd_isset(fd, &writable) != 0 { events.insert(.write) }
+            if !events.isEmpty {
+                buffer[written] = ReadyEvent(token: tokens[Int(fd)], events: events)
+                written += 1
+            }
         }
         return written
     }
