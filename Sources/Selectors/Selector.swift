@@ -71,8 +71,19 @@ public final class Selector {
         }
         guard table[fd] == nil else { throw SelectorError(.register, fd: fd, .alreadyRegistered) }
         let generation = table.nextGeneration(for: fd)
+        let token = ReadyEvent.token(fd: fd, generation: generation)
         do {
-            try kernel.add(fd: fd, events: events, token: ReadyEvent.token(fd: fd, generation: generation))
+            try kernel.add(fd: fd, events: events, token: token)
+        } catch  where error == .exists && kernel.mayKeepGhosts {
+            // The number names a file again that the kernel still watches under it from an
+            // earlier registration whose removal it refused (a ghost; see `select`). A fresh
+            // interest set drops it.
+            do {
+                try rebuildKernelInterest()
+                try kernel.add(fd: fd, events: events, token: token)
+            } catch {
+                throw SelectorError(.register, fd: fd, .system(error))
+            }
         } catch {
             throw SelectorError(.register, fd: fd, .system(error))
         }
@@ -279,10 +290,15 @@ public final class Selector {
         guard kept < readyCount else { return }
         readyCount = kept
         do {
-            try kernel.replaceInterestSet()
+            try rebuildKernelInterest()
         } catch {
             throw SelectorError(.select, fd: nil, .system(error))
         }
+    }
+
+    /// A fresh kernel interest set holding exactly the live keys.
+    private func rebuildKernelInterest() throws(Errno) {
+        try kernel.replaceInterestSet()
         mayHaveGhosts = false
         for key in table.allKeys {
             // An fd the caller closed without unregistering cannot be added again. Its key

@@ -74,6 +74,31 @@ import Testing
         }
     }
 
+    // Found by the fuzzer: once the number names the ghost's own file again, EPOLL_CTL_ADD
+    // fails with EEXIST, so an fd that is not registered could not be registered.
+    @Test(arguments: Backend.available)
+    func registerSucceedsWhenTheNumberNamesTheFileOfItsGhostAgain(backend: Backend) throws {
+        try FixedDescriptorNumbers.withClosedNumber { number in
+            try withDescriptors { fds in
+                let selector = try Selector(backend: backend)
+                defer { selector.close() }
+                let (original, originalPeer) = try fds.socketPair()
+                try fds.duplicate(original, onto: number)
+                try selector.register(number, events: .read, handler: ignoreEvents)
+                fds.close(number)
+                try selector.unregister(number)
+                // No wait in between, so nothing has noticed the ghost yet.
+                try fds.duplicate(original, onto: number)
+                try selector.register(number, events: .read, handler: ignoreEvents)
+                #expect(try selector.readyEntries(timeout: .zero) == [])
+                try writeAll(originalPeer, "x")
+                #expect(
+                    try selector.readyEntries(timeout: .seconds(5)) == [ReadyEntry(fd: number, events: .read)]
+                )
+            }
+        }
+    }
+
     /// A positive timeout waits at least that long and reports nothing; repeated waits over
     /// a bounded period return about as often as the timeout allows and use little CPU; the
     /// live registration still works after whatever the selector did about the ghost.
