@@ -61,6 +61,7 @@ final class CaseRunner {
         case .read(let slot, let bytes): try read(slot, limit: bytes)
         case .drain(let slot): try drain(slot)
         case .select(let wait): try select(wait)
+        case .dispatch(let steps): try select(.none, midBatch: steps)
         }
         guard selector.count == model.registrations.count else {
             throw Violation(
@@ -323,13 +324,18 @@ final class CaseRunner {
 
     // MARK: Select
 
-    private func select(_ wait: FuzzOperation.Wait) throws(Violation) {
+    /// A select checked against the model. With `midBatch`, those steps run after the first
+    /// entry is yielded, as a handler would run them, and the later entries are checked
+    /// against the registrations as they are then.
+    private func select(_ wait: FuzzOperation.Wait, midBatch: [FuzzOperation]? = nil) throws(Violation) {
         var expectations: [Int32: (must: Events, may: Events)] = [:]
+        var serials: [Int32: (serial: Int, may: Events)] = [:]
         var anyMust = false
         var anyMay = false
-        for slot in model.registrations.keys {
+        for (slot, registration) in model.registrations {
             let expectation = model.expectation(for: slot)
             expectations[fd(slot)] = expectation
+            serials[fd(slot)] = (registration.serial, model.readiness(for: slot).may)
             anyMust = anyMust || !expectation.must.isEmpty
             anyMay = anyMay || !expectation.may.isEmpty
         }
@@ -343,16 +349,42 @@ final class CaseRunner {
         let start = Kernel.now()
         var reported: [Int32: Events] = [:]
         var duplicate: Int32?
+        var pendingSteps = midBatch
+        var touched: Set<Int32> = []
+        var first: Int32?
+        var stepViolation: Violation?
+        var lateViolation: Violation?
         let outcome = Result { () throws(SelectorError) in
             for (key, events) in try selector.select(timeout: timeout) {
                 if reported.updateValue(events, forKey: key.fd) != nil { duplicate = key.fd }
+                if pendingSteps == nil {
+                    if lateViolation == nil { lateViolation = checkLate(key.fd, events, serials) }
+                } else if let steps = pendingSteps.take() {
+                    first = key.fd
+                    do throws(Violation) {
+                        for step in steps { touched.formUnion(try runMidBatch(step)) }
+                    } catch {
+                        stepViolation = error
+                        return
+                    }
+                }
             }
         }
         if case .failure(let error) = outcome {
             throw Violation(check: "select threw", detail: "select threw \(error)")
         }
+        if let stepViolation { throw stepViolation }
+        if let lateViolation { throw lateViolation }
         if let duplicate {
             throw Violation(check: "select duplicate", detail: "fd \(duplicate) reported twice in one batch")
+        }
+        // A handler changed these: the late check above judged them by their new interest.
+        for fd in touched {
+            guard fd != first, let events = reported[fd] else {
+                expectations[fd]?.must = []
+                continue
+            }
+            expectations[fd] = ([], events)
         }
         let elapsed = Kernel.now() - start
         for (fd, events) in reported {
@@ -380,5 +412,42 @@ final class CaseRunner {
                     detail: "select(timeout: \(timeout)) returned after \(elapsed) ns with nothing to report")
             }
         }
+    }
+
+    /// Runs a step of a mid-batch handler; returns the fds whose registration it changed.
+    private func runMidBatch(_ step: FuzzOperation) throws(Violation) -> [Int32] {
+        switch step {
+        case .select, .dispatch:
+            skipped()
+            return []
+        case .register(let slot, _), .modify(let slot, _), .unregister(let slot):
+            try run(step)
+            return [fd(slot)]
+        default:
+            try run(step)
+            return []
+        }
+    }
+
+    /// An entry yielded after a handler changed registrations: it must belong to the
+    /// registration live at the wait, still live now, and fit its current interest.
+    private func checkLate(_ fd: Int32, _ events: Events, _ serials: [Int32: (serial: Int, may: Events)])
+        -> Violation?
+    {
+        let slot = Int(fd - base)
+        guard slot >= 0, slot < model.slotCount, let registration = model.registrations[slot],
+            let atWait = serials[fd], registration.serial == atWait.serial
+        else {
+            return Violation(
+                check: "stale event",
+                detail: "fd \(fd) \(events) yielded after a handler unregistered or re-registered it")
+        }
+        guard events.isSubset(of: registration.events.intersection(atWait.may)) else {
+            return Violation(
+                check: "stale interest",
+                detail: "fd \(fd) yielded \(events) with interest \(registration.events); the kernel may "
+                    + "have said \(atWait.may)")
+        }
+        return nil
     }
 }

@@ -34,6 +34,10 @@ import Selectors
 /// with non-empty events inside its current interest; every registered fd reports at least
 /// `must ∩ interest` and at most `may ∩ interest`; an unregistered fd is never reported; a
 /// positive timeout with nothing that may be reported waits at least that long.
+///
+/// When a handler changes registrations while a batch is dispatched, each entry yielded
+/// after the change must still belong to the registration that was live at the wait (not a
+/// new one of the same number), masked by its interest at that moment.
 struct ContractModel {
     enum Kind: CustomStringConvertible {
         case socket
@@ -84,11 +88,14 @@ struct ContractModel {
         var events: Events
         /// The slot incarnation the registration watches; nil if made on a closed number.
         var incarnation: Int?
+        /// Tells registrations of one number apart, as the selector's generations do.
+        var serial: Int
     }
 
     private(set) var files: [File] = []
     private(set) var slots: [Slot]
     private(set) var registrations: [Int: Registration] = [:]
+    private var serials = 0
 
     init(slotCount: Int) {
         slots = Array(repeating: Slot(), count: slotCount)
@@ -117,10 +124,17 @@ struct ContractModel {
         return slots[slot].file != nil && slots[slot].incarnation == incarnation
     }
 
-    /// What a `select` must and may report for `slot` (already masked by its interest).
+    /// What a `select` must and may report for `slot`, masked by its interest.
     func expectation(for slot: Int) -> (must: Events, may: Events) {
         guard let registration = registrations[slot] else { return ([], []) }
-        guard isIntact(slot), let index = slots[slot].file else { return ([], registration.events) }
+        let (must, may) = readiness(for: slot)
+        return (must.intersection(registration.events), may.intersection(registration.events))
+    }
+
+    /// What the kernel must and may say about the registration of `slot`, before masking: a
+    /// handler that widens the interest mid-batch sees the rest of what the kernel said.
+    func readiness(for slot: Int) -> (must: Events, may: Events) {
+        guard isIntact(slot), let index = slots[slot].file else { return ([], .all) }
         let file = files[index]
         let peer = files[file.peer]
         var must: Events = []
@@ -139,7 +153,7 @@ struct ContractModel {
             if !file.filled || peer.isClosed { may.insert(.write) }
         }
         may.formUnion(must)
-        return (must.intersection(registration.events), may.intersection(registration.events))
+        return (must, may)
     }
 
     // MARK: Changes
@@ -175,8 +189,10 @@ struct ContractModel {
     }
 
     mutating func register(_ slot: Int, _ events: Events) {
+        serials += 1
         registrations[slot] = Registration(
-            events: events, incarnation: slots[slot].file == nil ? nil : slots[slot].incarnation)
+            events: events, incarnation: slots[slot].file == nil ? nil : slots[slot].incarnation,
+            serial: serials)
     }
 
     /// A successful modify keeps the registration's incarnation: a registration that was not

@@ -44,6 +44,9 @@ enum FuzzOperation: Sendable, Equatable {
     /// `read` until `EAGAIN` or end of file.
     case drain(Int)
     case select(Wait)
+    /// A zero-timeout select whose first ready entry's "handler" runs these steps (changes
+    /// of registrations and descriptors) before the rest of the batch is yielded.
+    case dispatch([FuzzOperation])
 
     /// The step with fd numbers, as the failure report prints it.
     func describe(firstDescriptor base: Int32) -> String {
@@ -67,6 +70,9 @@ enum FuzzOperation: Sendable, Equatable {
         case .select(.none): return "select(timeout: 0)"
         case .select(.brief): return "select(timeout: 1 ms)"
         case .select(.long): return "select(timeout: 2 s)"
+        case .dispatch(let steps):
+            let inner = steps.map { $0.describe(firstDescriptor: base) }.joined(separator: "; ")
+            return "select(timeout: 0), the first handler doing: \(inner)"
         }
     }
 }

@@ -8,6 +8,26 @@ struct OperationGenerator {
 
     init(seed: UInt64) { random = SplitMix(seed: seed) }
 
+    /// What a handler does to other registrations mid-batch: unregister, re-register,
+    /// narrow or widen, close, or replace the file behind a registered number.
+    private mutating func midBatchSteps(_ model: ContractModel, registered: [Int], open: [Int])
+        -> [FuzzOperation]
+    {
+        guard let slot = registered.randomElement(using: &random) else { return [] }
+        let events = [Events.read, .write, .all].randomElement(using: &random)!
+        switch Int.random(in: 0..<5, using: &random) {
+        case 0: return [.unregister(slot)]
+        case 1: return [.unregister(slot), .register(slot, events)]
+        case 2: return [.modify(slot, events)]
+        case 3: return [.close(slot)]
+        default:
+            guard let source = open.randomElement(using: &random), source != slot else {
+                return [.close(slot)]
+            }
+            return [.unregister(slot), .dup2(source, onto: slot), .register(slot, events)]
+        }
+    }
+
     mutating func next(for model: ContractModel) -> FuzzOperation {
         let open = model.openSlots
         let registered = model.registrations.keys.sorted()
@@ -66,8 +86,10 @@ struct OperationGenerator {
                 if let slot = pick(open.filter { model.file(at: $0)!.kind.canRead }) { return .drain(slot) }
             case 72..<92:
                 return .select(.none)
-            case 92..<98:
+            case 92..<95:
                 return .select(.brief)
+            case 95..<98:
+                return .dispatch(midBatchSteps(model, registered: registered, open: open))
             default:
                 return .select(.long)
             }

@@ -1,5 +1,6 @@
-/// Delta debugging (Zeller's ddmin), then single-step removal until no step can go: the
-/// result still fails the same check, and removing any one of its steps makes it pass.
+/// Delta debugging (Zeller's ddmin), then single-step removal until no step can go, then the
+/// same for the handler steps inside mid-batch selects: the result still fails the same
+/// check, and removing any one of its steps makes it pass.
 ///
 /// Every candidate is replayed from scratch on a fresh selector; steps whose precondition
 /// no longer holds are skipped, so any subsequence is a valid case. `budget` bounds the
@@ -41,6 +42,22 @@ struct Shrinker {
                     removedOne = true
                 }
                 index -= 1
+            }
+        }
+        // A handler's steps inside a mid-batch select shrink too, one at a time.
+        for index in current.indices.reversed() {
+            guard case .dispatch(var steps) = current[index] else { continue }
+            var inner = steps.count - 1
+            while inner >= 0 && budget > 0 {
+                var candidate = current
+                var fewer = steps
+                fewer.remove(at: inner)
+                candidate[index] = .dispatch(fewer)
+                if attempt(candidate) {
+                    current = candidate
+                    steps = fewer
+                }
+                inner -= 1
             }
         }
         return current
