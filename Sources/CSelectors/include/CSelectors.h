@@ -41,6 +41,11 @@
 #include <sys/event.h>
 #endif
 
+// Declares nothing unless SELECTORS_BSD_TYPECHECK is defined (the type-check build of the BSD
+// code on Linux; see the file's own comment). Included on every system all the same, because
+// an umbrella header that leaves out a header in its directory draws a compiler warning.
+#include "CSelectorsBSDStandIn.h"
+
 static inline int cselectors_errno(void) { return errno; }
 static inline void cselectors_set_errno(int value) { errno = value; }
 

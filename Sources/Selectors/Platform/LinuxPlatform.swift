@@ -1,4 +1,4 @@
-#if os(Linux)
+#if os(Linux) && !SELECTORS_BSD_TYPECHECK
     /// Linux: epoll first, so `DefaultSelector` uses it; poll and select for comparison and tests.
     enum Platform {
         static let availableBackends: [Backend] = [.epoll, .poll, .select]

@@ -1,4 +1,4 @@
-#if os(Linux)
+#if os(Linux) && !SELECTORS_BSD_TYPECHECK
     import CSelectors
 
     /// The Linux side of the socket helpers: every place where Linux and the BSDs differ.
