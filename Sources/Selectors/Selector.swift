@@ -31,6 +31,7 @@ public final class Selector {
     /// Set when the kernel refused to remove a registration on a backend that can keep it
     /// anyway (see `PollingBackend.mayKeepGhosts`); only then does a wait look for ghosts.
     @exclusivity(unchecked) private var mayHaveGhosts = false
+    @exclusivity(unchecked) private var ghostFilter = GhostFilter()
 
     /// The smallest ready buffer; it grows with the number of registrations so one `select`
     /// can report every registered fd.
@@ -273,21 +274,13 @@ public final class Selector {
         }
     }
 
-    /// Drops the events of the wait that just returned whose registration is gone: every key
-    /// change before this point happened before the wait, so such an event is a ghost, not a
-    /// stale event of the batch. If there was one, the kernel's interest set is rebuilt from
-    /// the live keys, so the ghost stops waking the process; that happens at most once per
-    /// refused removal, since a fresh set holds no ghost until another removal fails.
+    /// Drops the ghosts' events from the wait that just returned (see `GhostFilter`) and, if
+    /// there were any, rebuilds the kernel's interest set from the live keys, so the ghosts
+    /// stop waking the process. That happens at most once per refused removal, since a fresh
+    /// set holds no ghost until another removal fails.
     private func exorciseGhosts() throws(SelectorError) {
-        var kept = 0
-        for index in 0..<readyCount {
-            let event = ready[index]
-            if let key = table[event.fd], key.generation == event.generation {
-                ready[kept] = event
-                kept += 1
-            }
-        }
-        guard kept < readyCount else { return }
+        let (kept, foundGhost) = ghostFilter.filter(ready, count: readyCount, table: table)
+        guard foundGhost else { return }
         readyCount = kept
         do {
             try rebuildKernelInterest()

@@ -99,6 +99,35 @@ import Testing
         }
     }
 
+    // Found by the long fuzz run: epoll can hold two entries under one number, the ghost's
+    // file and the live key's. Once the number names the ghost's file again, a modify
+    // re-arms the ghost with the live key's token, and one select reported the fd twice.
+    @Test(arguments: Backend.available)
+    func ghostReArmedByAModifyDoesNotReportItsNumberTwice(backend: Backend) throws {
+        try FixedDescriptorNumbers.withClosedNumber { number in
+            try withDescriptors { fds in
+                let selector = try Selector(backend: backend)
+                defer { selector.close() }
+                let (_, firstWriter) = try fds.pipe()
+                let (secondReader, secondWriter) = try fds.pipe()
+                try fds.duplicate(firstWriter, onto: number)
+                try selector.register(number, events: .all, handler: ignoreEvents)
+                // The number now names the second pipe's read end; the first registration
+                // cannot be removed any more, since its file is not at the number.
+                try fds.duplicate(secondReader, onto: number)
+                try writeAll(secondWriter, "x")
+                try selector.unregister(number)
+                try selector.register(number, events: .read, handler: ignoreEvents)
+                // Back to the first pipe's write end, whose old entry the modify finds.
+                try fds.duplicate(firstWriter, onto: number)
+                try selector.modify(number, events: .all)
+                let entries = try selector.readyEntries(timeout: .seconds(5))
+                #expect(entries.filter { $0.fd == number }.count == 1, "\(entries)")
+                #expect(try selector.readyEntries(timeout: .zero).filter { $0.fd == number }.count == 1)
+            }
+        }
+    }
+
     /// A positive timeout waits at least that long and reports nothing; repeated waits over
     /// a bounded period return about as often as the timeout allows and use little CPU; the
     /// live registration still works after whatever the selector did about the ghost.
