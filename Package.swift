@@ -33,5 +33,7 @@ let package = Package(
         .executableTarget(name: "loop-basics", dependencies: ["Selectors"], path: "Examples/LoopBasics"),
         .executableTarget(
             name: "echo-service-basics", dependencies: ["EchoService"], path: "Examples/EchoServiceBasics"),
+        .executableTarget(
+            name: "virtual-loop-testing", dependencies: ["Selectors"], path: "Examples/VirtualLoopTesting"),
     ]
 )

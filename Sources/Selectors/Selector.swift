@@ -32,6 +32,10 @@ public final class Selector {
     /// anyway (see `PollingBackend.mayKeepGhosts`); only then does a wait look for ghosts.
     @exclusivity(unchecked) private var mayHaveGhosts = false
     @exclusivity(unchecked) private var ghostFilter = GhostFilter()
+    /// Whether a wait that ends early with nothing ready is resumed for the time left: true
+    /// for every kernel; false for the scripted backend, whose waits never block (its time is
+    /// virtual), so resuming would spin in real time until the timeout passed.
+    private let resumesEarlyWakeUps: Bool
 
     /// The smallest ready buffer; it grows with the number of registrations so one `select`
     /// can report every registered fd.
@@ -42,6 +46,15 @@ public final class Selector {
         self.backend = backend
         self.kernel = try Platform.makeBackend(backend)
         self.ready = .allocate(capacity: Selector.minimumReadyCapacity)
+        self.resumesEarlyWakeUps = true
+    }
+
+    /// A selector over a backend made elsewhere: the scripted one (see `Selector(script:)`).
+    init(backend: Backend, kernel: any PollingBackend, resumesEarlyWakeUps: Bool) {
+        self.backend = backend
+        self.kernel = kernel
+        self.ready = .allocate(capacity: Selector.minimumReadyCapacity)
+        self.resumesEarlyWakeUps = resumesEarlyWakeUps
     }
 
     deinit {
@@ -50,6 +63,13 @@ public final class Selector {
 
     /// The number of registered fds.
     public var count: Int { table.count }
+
+    /// The first fd number this selector cannot watch (`FD_SETSIZE` for select), or `nil`
+    /// when its backend has no such limit. `register` refuses fds from here up.
+    public var descriptorLimit: Int32? {
+        let limit = kernel.descriptorLimit
+        return limit == Int32.max ? nil : limit
+    }
 
     /// Starts watching `fd` for `events`; `handler` is what the caller (or event loop) runs.
     ///
@@ -211,7 +231,7 @@ public final class Selector {
                 throw SelectorError(.select, fd: nil, .system(error))
             }
             if mayHaveGhosts && readyCount > 0 { try exorciseGhosts() }
-            guard readyCount == 0 else { break }
+            guard readyCount == 0, resumesEarlyWakeUps else { break }
             // Nothing to report (after a signal or dropped ghosts): a wait without a timeout
             // resumes, a bounded one resumes for the time left.
             guard let deadline else { continue }

@@ -37,6 +37,13 @@ struct ExampleProgramTests {
         #expect(lines.last == "end of input")
     }
 
+    /// Its own `precondition`s are the checks: a failing one ends it with a crash.
+    @Test func virtualLoopTestingClosesTheIdleConnectionAfterFiveSilentSeconds() throws {
+        let (status, output) = try run("virtual-loop-testing", "exec \"$EXAMPLE\"")
+        #expect(status == 0)
+        #expect(output == "closed at 9 s, after 2 messages\n")
+    }
+
     @Test func echoServiceBasicsStartsAndStops() throws {
         let (status, output) = try run("echo-service-basics", "exec \"$EXAMPLE\"")
         #expect(status == 0)

@@ -85,5 +85,10 @@ int kevent(int kq, const struct kevent *changelist, int nchanges, struct kevent 
 // Turns SIGPIPE off per socket (setsockopt(SOL_SOCKET, SO_NOSIGPIPE)); Linux has MSG_NOSIGNAL.
 #define SO_NOSIGPIPE 0x1022
 
+// ---- <netinet/tcp.h> ----
+// Darwin's name for the idle time before the first keepalive probe (Linux and FreeBSD:
+// TCP_KEEPIDLE).
+#define TCP_KEEPALIVE 0x10
+
 #endif  // SELECTORS_BSD_TYPECHECK
 #endif  // CSELECTORS_BSD_STAND_IN_H

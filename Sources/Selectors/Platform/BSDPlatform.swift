@@ -11,7 +11,7 @@
                 }
             case .poll: return PollBackend()
             case .select: return SelectBackend()
-            case .epoll: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
+            case .epoll, .scripted: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
             }
         }
 

@@ -10,6 +10,9 @@
     /// `enum __socket_type`.
     var SOCK_STREAM: Int32 { 1 }
 
+    /// Darwin: `#define SOCK_DGRAM 2`, imported as `Int32`; Glibc: another enum case.
+    var SOCK_DGRAM: Int32 { 2 }
+
     /// Darwin: `#define SHUT_WR 1`, imported as `Int32`. Glibc makes it an anonymous enum
     /// constant, imported as `Int`.
     var SHUT_WR: Int32 { 1 }

@@ -11,7 +11,7 @@
                 }
             case .poll: return PollBackend()
             case .select: return SelectBackend()
-            case .kqueue: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
+            case .kqueue, .scripted: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
             }
         }
 
