@@ -17,7 +17,11 @@ let package = Package(
         .executableTarget(
             name: "selector-bench", dependencies: ["Selectors", "CSelectors", "EchoService"],
             path: "Benchmarks/selector-bench"),
-        .testTarget(name: "SelectorsTests", dependencies: ["Selectors", "CSelectors"]),
+        .testTarget(name: "SelectorsTests", dependencies: ["Selectors", "CSelectors", "SelectorsConformance"]),
+        // Model-based fuzzing of the selector contract: used by SelectorsTests (a bounded run)
+        // and by selector-fuzz (long runs). Not a product.
+        .target(name: "SelectorsConformance", dependencies: ["Selectors", "CSelectors"]),
+        .executableTarget(name: "selector-fuzz", dependencies: ["SelectorsConformance", "Selectors"]),
         .target(name: "EchoService", dependencies: ["Selectors", "CSelectors"]),
         .executableTarget(name: "echo-server", dependencies: ["EchoService"]),
         .testTarget(name: "EchoServiceTests", dependencies: ["EchoService", "Selectors", "CSelectors"]),

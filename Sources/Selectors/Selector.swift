@@ -28,6 +28,10 @@ public final class Selector {
     @exclusivity(unchecked) public private(set) var isClosed = false
     @exclusivity(unchecked) private var lastTimeout: Duration?
     @exclusivity(unchecked) private var lastLimit: WaitTimeout?
+    /// Set when the kernel refused to remove a registration on a backend that can keep it
+    /// anyway (see `PollingBackend.mayKeepGhosts`); only then does a wait look for ghosts.
+    @exclusivity(unchecked) private var mayHaveGhosts = false
+    @exclusivity(unchecked) private var ghostFilter = GhostFilter()
     /// Whether a wait that ends early with nothing ready is resumed for the time left: true
     /// for every kernel; false for the scripted backend, whose waits never block (its time is
     /// virtual), so resuming would spin in real time until the timeout passed.
@@ -94,10 +98,19 @@ public final class Selector {
         }
         guard table[fd] == nil else { throw SelectorError(.register, fd: fd, .alreadyRegistered) }
         let generation = table.nextGeneration(for: fd)
+        let token = ReadyEvent.token(fd: fd, generation: generation)
         do {
-            try kernel.add(
-                fd: fd, events: events, trigger: trigger,
-                token: ReadyEvent.token(fd: fd, generation: generation))
+            try kernel.add(fd: fd, events: events, trigger: trigger, token: token)
+        } catch  where error == .exists && kernel.mayKeepGhosts {
+            // The number names a file again that the kernel still watches under it from an
+            // earlier registration whose removal it refused (a ghost; see `select`). A fresh
+            // interest set drops it.
+            do {
+                try rebuildKernelInterest()
+                try kernel.add(fd: fd, events: events, trigger: trigger, token: token)
+            } catch {
+                throw SelectorError(.register, fd: fd, .system(error))
+            }
         } catch {
             throw SelectorError(.register, fd: fd, .system(error))
         }
@@ -118,9 +131,9 @@ public final class Selector {
     public func unregister(_ fd: Int32) throws(SelectorError) -> SelectorKey {
         try checkOpen(.unregister, fd)
         guard let key = table.remove(fd) else { throw SelectorError(.unregister, fd: fd, .notRegistered) }
-        // Ignored on purpose: see the doc comment. Every backend forgets the fd even when the
-        // system call fails.
-        try? kernel.remove(fd: fd, events: key.events)
+        // Not thrown on purpose: see the doc comment. Every backend forgets the fd even when
+        // the system call fails.
+        removeFromKernel(fd, key.events)
         return key
     }
 
@@ -151,7 +164,7 @@ public final class Selector {
                     token: ReadyEvent.token(fd: fd, generation: old.generation))
             } catch {
                 _ = table.remove(fd)
-                try? kernel.remove(fd: fd, events: old.events)
+                removeFromKernel(fd, old.events)
                 throw SelectorError(.modify, fd: fd, .system(error))
             }
         }
@@ -193,7 +206,14 @@ public final class Selector {
     /// reusable buffer, so nothing is allocated; it is valid until the next `select`, and
     /// it skips fds that were unregistered or re-registered after the wait, so handlers may
     /// change any registration while a batch is being dispatched.
-    /// - Throws: `selectorClosed`, or `system` for an unexpected kernel error.
+    ///
+    /// Events of registrations removed before the wait never count as something to report.
+    /// On epoll an fd closed while a duplicate (or a forked child) keeps its file open cannot
+    /// be removed from the kernel, which goes on reporting it: when such a *ghost* shows up,
+    /// the selector drops its events, rebuilds the kernel's interest set from the live
+    /// registrations, and keeps waiting.
+    /// - Throws: `selectorClosed`, or `system` for an unexpected kernel error (including a
+    ///   failed `epoll_create1` while rebuilding the interest set; the next call retries).
     public func select(timeout: Duration? = nil) throws(SelectorError) -> ReadyKeys {
         // Converting a Duration costs 128-bit arithmetic; callers usually pass the same
         // timeout every time, so the last conversion is remembered.
@@ -219,14 +239,17 @@ public final class Selector {
             do {
                 readyCount = try kernel.wait(timeout: limit, into: ready)
             } catch  where error == .interrupted {
+                // A signal is not an event: the wait resumes below, for the time left if any.
                 readyCount = 0
-                // A signal is not an event: a wait without a timeout just resumes (a bounded
-                // one resumes below for the time left).
-                if limit == nil { continue }
             } catch {
                 throw SelectorError(.select, fd: nil, .system(error))
             }
-            guard readyCount == 0, let deadline, deadline > 0, resumesEarlyWakeUps else { break }
+            if mayHaveGhosts && readyCount > 0 { try exorciseGhosts() }
+            guard readyCount == 0, resumesEarlyWakeUps else { break }
+            // Nothing to report (after a signal or dropped ghosts): a wait without a timeout
+            // resumes, a bounded one resumes for the time left.
+            guard let deadline else { continue }
+            guard deadline > 0 else { break }
             let remaining = deadline - MonotonicClock.now()
             guard remaining > 0 else { break }
             limit = WaitTimeout(nanoseconds: remaining)
@@ -273,6 +296,46 @@ public final class Selector {
         guard let key = table[event.fd], key.generation == event.generation else { return .some(nil) }
         let events = event.events.intersection(key.events)
         return events.isEmpty ? .some(nil) : (key, events)
+    }
+
+    /// Tells the backend to stop watching `fd`, ignoring its complaint (the fd may already be
+    /// closed or reused) but remembering it when the kernel could keep the registration.
+    private func removeFromKernel(_ fd: Int32, _ events: Events) {
+        do {
+            try kernel.remove(fd: fd, events: events)
+        } catch {
+            if kernel.mayKeepGhosts { mayHaveGhosts = true }
+        }
+    }
+
+    /// Drops the ghosts' events from the wait that just returned (see `GhostFilter`) and, if
+    /// there were any, rebuilds the kernel's interest set from the live keys, so the ghosts
+    /// stop waking the process. That happens at most once per refused removal, since a fresh
+    /// set holds no ghost until another removal fails.
+    private func exorciseGhosts() throws(SelectorError) {
+        let (kept, foundGhost) = ghostFilter.filter(ready, count: readyCount, table: table)
+        guard foundGhost else { return }
+        readyCount = kept
+        do {
+            try rebuildKernelInterest()
+        } catch {
+            throw SelectorError(.select, fd: nil, .system(error))
+        }
+    }
+
+    /// A fresh kernel interest set holding exactly the live keys.
+    private func rebuildKernelInterest() throws(Errno) {
+        try kernel.replaceInterestSet()
+        mayHaveGhosts = false
+        for key in table.allKeys {
+            // An fd the caller closed without unregistering cannot be added again. Its key
+            // stays, so `unregister` still works; the kernel no longer reports it, as epoll
+            // does not report a closed fd whose file has no other descriptor either. A one-shot
+            // key comes back armed: after such misuse one extra report beats a lost one.
+            try? kernel.add(
+                fd: key.fd, events: key.events, trigger: key.trigger,
+                token: ReadyEvent.token(fd: key.fd, generation: key.generation))
+        }
     }
 
     private func checkOpen(_ operation: SelectorError.Operation, _ fd: Int32?) throws(SelectorError) {

@@ -8,7 +8,8 @@
     /// in the kernel what `Trigger` promises: `EPOLL_CTL_MOD` re-checks readiness (so a modify
     /// re-arms, and reports what is ready), and a one-shot fd stays disarmed until it.
     final class EpollBackend: PollingBackend {
-        private let epollFD: Int32
+        // A var only so `replaceInterestSet` can swap it; unchecked for the reason Selector gives.
+        @exclusivity(unchecked) private var epollFD: Int32
         @exclusivity(unchecked) private var kernelEvents: UnsafeMutableBufferPointer<epoll_event>
 
         init() throws(Errno) {
@@ -46,6 +47,16 @@
                     token: event.data.u64, events: EpollBackend.readiness(event.events))
             }
             return count
+        }
+
+        let mayKeepGhosts = true
+
+        /// A new epoll instance (`epoll_create1`) in place of the old one, which is closed: the
+        /// only way to drop a ghost, since `EPOLL_CTL_DEL` can no longer name its file.
+        func replaceInterestSet() throws(Errno) {
+            let fresh = try SystemCall.once { epoll_create1(Int32(EPOLL_CLOEXEC)) }
+            SystemCall.close(epollFD)
+            epollFD = fresh
         }
 
         func close() {

@@ -31,6 +31,20 @@ protocol PollingBackend: AnyObject {
 
     /// Releases kernel resources. Called once.
     func close()
+
+    /// Whether a registration can outlive a `remove` that failed: a *ghost*.
+    ///
+    /// epoll's interest list holds open files, not numbers. When the caller closes an fd whose
+    /// file stays open through a duplicate (`dup`, or a child after `fork`), `EPOLL_CTL_DEL`
+    /// fails with `EBADF` and the kernel keeps reporting the file under the dead number.
+    /// poll and select keep their lists in user space; kqueue drops a number's filters when
+    /// the number is closed. So only epoll says yes.
+    var mayKeepGhosts: Bool { get }
+
+    /// Replaces the kernel's interest set with an empty one, dropping every ghost; the
+    /// selector then adds each live registration again. Only called when `mayKeepGhosts`.
+    /// On a throw the old set must still be in place.
+    func replaceInterestSet() throws(Errno)
 }
 
 /// A registration's events and trigger, as a backend's `modify` receives them.
@@ -41,4 +55,6 @@ struct Interest: Equatable {
 
 extension PollingBackend {
     var descriptorLimit: Int32 { Int32.max }
+    var mayKeepGhosts: Bool { false }
+    func replaceInterestSet() throws(Errno) {}
 }

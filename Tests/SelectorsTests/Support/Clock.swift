@@ -40,3 +40,16 @@ func voluntaryContextSwitches() -> Int {
     #endif
     return Int(usage.ru_nvcsw)
 }
+
+/// CPU time the calling thread has used, user plus system (`getrusage(RUSAGE_THREAD)`). A
+/// thread that waits uses next to none; one that spins uses about as much as wall time.
+func threadCPUTime() -> Duration {
+    var usage = rusage()
+    #if os(Linux)
+        _ = getrusage(__rusage_who_t(1), &usage)
+    #else
+        _ = getrusage(RUSAGE_SELF, &usage)
+    #endif
+    return .seconds(Int64(usage.ru_utime.tv_sec) + Int64(usage.ru_stime.tv_sec))
+        + .microseconds(Int64(usage.ru_utime.tv_usec) + Int64(usage.ru_stime.tv_usec))
+}
