@@ -69,10 +69,10 @@ struct EchoServerProcessTests {
     @Test(arguments: Backend.available)
     func sigtermFlushesPendingDataThenExitsZero(backend: Backend) throws {
         let (child, address) = try launch(["--backend", backend.rawValue])
-        let idle = try Client.connect(address)
-        defer { Socket.close(idle) }
-        let busy = try Client.connect(address)
-        defer { Socket.close(busy) }
+        let sockets = ClientSockets()
+        defer { sockets.closeAll() }
+        let idle = try sockets.connect(address)
+        let busy = try sockets.connect(address)
         let pattern = Pattern()
         // Fill the pipeline until the server stops reading: it holds ~256 KiB of pending output.
         let sent = try Client.fillUntilBlocked(busy, from: pattern)
@@ -86,8 +86,8 @@ struct EchoServerProcessTests {
             received += count
         }
         #expect(Client.readUntilEnd(idle) == (0, true))
-        Socket.close(busy)
-        Socket.close(idle)
+        sockets.close(busy)
+        sockets.close(idle)
 
         let status = child.waitForExit()
         #expect(status.flatMap(ChildProcess.exitCode) == 0, "stderr: \(child.stderrText)")

@@ -132,10 +132,10 @@ struct EchoServerTests {
         let server = try startServer(backend) { $0.idleTimeout = .milliseconds(300) }
         defer { server.stop() }
         let start = now()
-        let idle = try Client.connect(server.address)
-        defer { Socket.close(idle) }
-        let busy = try Client.connect(server.address)
-        defer { Socket.close(busy) }
+        let sockets = ClientSockets()
+        defer { sockets.closeAll() }
+        let idle = try sockets.connect(server.address)
+        let busy = try sockets.connect(server.address)
         let closedAt = Mutex(0.0)
         let watcher = TestThread {
             _ = Client.readUntilEnd(idle)
@@ -203,10 +203,10 @@ struct EchoServerTests {
     @Test(arguments: Backend.available)
     func gracefulShutdownFlushesPendingOutput(backend: Backend) throws {
         let server = try startServer(backend)
-        let idle = try Client.connect(server.address)
-        defer { Socket.close(idle) }
-        let busy = try Client.connect(server.address)
-        defer { Socket.close(busy) }
+        let sockets = ClientSockets()
+        defer { sockets.closeAll() }
+        let idle = try sockets.connect(server.address)
+        let busy = try sockets.connect(server.address)
         let pattern = Pattern()
         let sent = try Client.fillUntilBlocked(busy, from: pattern)
         #expect(eventually { server.statistics.readPauses > 0 })
@@ -222,8 +222,8 @@ struct EchoServerTests {
         }
         #expect(received > 256 * 1024 && received <= sent)
         #expect(Client.readUntilEnd(idle) == (0, true))
-        Socket.close(busy)
-        Socket.close(idle)
+        sockets.close(busy)
+        sockets.close(idle)
         let start = now()
         server.wait()
         #expect(now() - start < 1.5, "the server should end when clients close, before the deadline")

@@ -155,6 +155,36 @@ enum Client {
     }
 }
 
+/// Client sockets a test closes early, each closed exactly once.
+///
+/// Every test runs in one process, the cases of a parameterised test in parallel, and the
+/// kernel hands out the lowest free number: a number closed twice may by then be another
+/// test's socket. An explicit close followed by a deferred one on the same number closed
+/// the sockets of echo tests running alongside (their clients saw resets under
+/// ThreadSanitizer's slowdown). Close early through `close(_:)`; `closeAll()` in a `defer`
+/// closes only what is still open.
+final class ClientSockets {
+    private var open: Set<Int32> = []
+
+    /// A connected client (see `Client.connect`) owned by the bag.
+    func connect(_ address: SocketAddress) throws -> Int32 {
+        let fd = try Client.connect(address)
+        open.insert(fd)
+        return fd
+    }
+
+    /// Closes `fd` now, if the bag still owns it.
+    func close(_ fd: Int32) {
+        if open.remove(fd) != nil { Socket.close(fd) }
+    }
+
+    /// Closes everything still owned.
+    func closeAll() {
+        for fd in open { Socket.close(fd) }
+        open = []
+    }
+}
+
 /// A deterministic byte stream: byte `i` is `table[i % period]`, with a prime period so it
 /// never lines up with buffer sizes. Windows are contiguous, so checks are one `memcmp`.
 final class Pattern: @unchecked Sendable {
