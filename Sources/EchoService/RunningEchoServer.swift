@@ -20,10 +20,11 @@ public final class RunningEchoServer: Sendable {
     public let configuration: EchoServer.Configuration
 
     private let workers: [EchoWorker]
-    private let threads: Mutex<[LoopThread]>
+    // Locked (a pthread mutex), not Synchronization.Mutex, so ThreadSanitizer sees the lock.
+    private let threads: Locked<[LoopThread]>
     private let liveThreads: Atomic<Int>
     private let signalCount = Atomic<Int>(0)
-    private let failure = Mutex<SelectorError?>(nil)
+    private let failure = Locked<SelectorError?>(nil)
 
     /// Opens every listener and loop and starts the loops' threads. With
     /// `firstLoopOnCallingThread`, loop 0 gets no thread: the caller runs it with
@@ -82,7 +83,7 @@ public final class RunningEchoServer: Sendable {
         self.address = bound
         self.configuration = configuration
         self.workers = workers
-        self.threads = Mutex([])
+        self.threads = Locked([])
         self.liveThreads = Atomic(workers.count)
 
         // Signals are watched by the first loop, installed before any thread runs so none
