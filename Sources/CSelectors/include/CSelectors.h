@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -86,17 +87,61 @@ static inline int *cselectors_signal_slot(int signal_number, int slot) {
   return &targets[signal_number][slot];
 }
 
+// Handlers in flight, counted in two phases, so that a loop closing its pipe can wait for
+// every handler that may still hold the pipe's number (see cselectors_signal_quiesce).
+static inline int *cselectors_signal_phase(void) {
+  static int phase;
+  return &phase;
+}
+
+static inline int *cselectors_signal_in_flight(int phase) {
+  static int counts[2];
+  return &counts[phase & 1];
+}
+
 static void cselectors_signal_forward(int signal_number) {
   int saved_errno = errno;
+  // Join the current phase; if a quiesce flipped it meanwhile, leave and join the new one,
+  // so a handler counted in a phase saw that phase still current after counting itself.
+  int phase = __atomic_load_n(cselectors_signal_phase(), __ATOMIC_SEQ_CST);
+  for (;;) {
+    __atomic_add_fetch(cselectors_signal_in_flight(phase), 1, __ATOMIC_SEQ_CST);
+    int now = __atomic_load_n(cselectors_signal_phase(), __ATOMIC_SEQ_CST);
+    if (now == phase) break;
+    __atomic_sub_fetch(cselectors_signal_in_flight(phase), 1, __ATOMIC_SEQ_CST);
+    phase = now;
+  }
   if (signal_number > 0 && signal_number < CSELECTORS_SIGNAL_LIMIT) {
     unsigned char byte = (unsigned char)signal_number;
     for (int slot = 0; slot < CSELECTORS_SIGNAL_TARGETS; slot++) {
-      int target = __atomic_load_n(cselectors_signal_slot(signal_number, slot), __ATOMIC_ACQUIRE);
+      int target = __atomic_load_n(cselectors_signal_slot(signal_number, slot), __ATOMIC_SEQ_CST);
       // A full pipe already holds a wake-up for this loop, so a failed write loses nothing.
       if (target > 0) (void)write(target - 1, &byte, 1);
     }
   }
+  __atomic_sub_fetch(cselectors_signal_in_flight(phase), 1, __ATOMIC_SEQ_CST);
   errno = saved_errno;
+}
+
+// Returns once no handler can still write to a target removed before the call, so the caller
+// may close that descriptor without a late byte landing in whatever file reuses its number.
+//
+// Why it holds. Every access here, in the handler and in add/remove is sequentially
+// consistent, so they all fall in one total order. A handler that writes to a removed target
+// loaded it before the removal. Before that load it counted itself in a phase p and saw p
+// still current. If no flip came between that check and this call's flip, p is the phase
+// this call flips away from, its count was raised before the flip, and the wait below sees
+// it until the handler returns. If a flip did come between, the earlier quiesce that made it
+// flipped away from p and waited for p's count to drain, this handler included, before
+// this call began. Handlers that join after the flip count in the other phase and load the
+// targets after the removal, so they cannot see the removed one: the wait never depends on
+// them, and a steady stream of signals cannot starve it. Callers are serialised
+// (SignalRegistry's lock). A handler interrupting the caller's own thread returns before the
+// caller resumes, so the caller never waits for itself.
+static inline void cselectors_signal_quiesce(void) {
+  int old = __atomic_load_n(cselectors_signal_phase(), __ATOMIC_SEQ_CST);
+  __atomic_store_n(cselectors_signal_phase(), old ^ 1, __ATOMIC_SEQ_CST);
+  while (__atomic_load_n(cselectors_signal_in_flight(old), __ATOMIC_SEQ_CST) != 0) sched_yield();
 }
 
 // Returns 0, or -1 when the signal number is out of range or every slot is taken.
@@ -105,7 +150,7 @@ static inline int cselectors_signal_add_target(int signal_number, int fd) {
   for (int slot = 0; slot < CSELECTORS_SIGNAL_TARGETS; slot++) {
     int expected = 0;
     if (__atomic_compare_exchange_n(cselectors_signal_slot(signal_number, slot), &expected, fd + 1,
-                                    0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                                    0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
       return 0;
     }
   }
@@ -117,7 +162,7 @@ static inline void cselectors_signal_remove_target(int signal_number, int fd) {
   for (int slot = 0; slot < CSELECTORS_SIGNAL_TARGETS; slot++) {
     int expected = fd + 1;
     __atomic_compare_exchange_n(cselectors_signal_slot(signal_number, slot), &expected, 0, 0,
-                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
   }
 }
 
