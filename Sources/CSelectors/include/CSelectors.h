@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #if defined(__linux__)
+#include <linux/sockios.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -40,6 +42,10 @@
 
 #if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
 #include <sys/event.h>
+#endif
+
+#if defined(__GLIBC__)
+#include <malloc.h>
 #endif
 
 static inline int cselectors_errno(void) { return errno; }
@@ -57,6 +63,43 @@ static inline int cselectors_fd_setsize(void) { return FD_SETSIZE; }
 static inline int cselectors_fcntl_get(int fd, int command) { return fcntl(fd, command); }
 static inline int cselectors_fcntl_set(int fd, int command, int value) {
   return fcntl(fd, command, value);
+}
+
+// ---- Socket queues ----
+// ioctl is variadic, which Swift cannot call directly.
+
+// Bytes received and not yet read (FIONREAD), or -1 with errno set.
+static inline int cselectors_unread_bytes(int fd) {
+  int count = 0;
+  return ioctl(fd, FIONREAD, &count) < 0 ? -1 : count;
+}
+
+// Bytes written to a TCP socket that the peer has not acknowledged yet, sent or not, or -1
+// with errno set: SIOCOUTQ on Linux, SO_NWRITE on Apple systems, FIONWRITE on FreeBSD.
+static inline int cselectors_unacknowledged_bytes(int fd) {
+  int count = 0;
+#if defined(__linux__)
+  return ioctl(fd, SIOCOUTQ, &count) < 0 ? -1 : count;
+#elif defined(__APPLE__)
+  socklen_t length = sizeof count;
+  return getsockopt(fd, SOL_SOCKET, SO_NWRITE, &count, &length) < 0 ? -1 : count;
+#elif defined(FIONWRITE)
+  return ioctl(fd, FIONWRITE, &count) < 0 ? -1 : count;
+#else
+  errno = ENOTSUP;
+  return -1;
+#endif
+}
+
+// ---- Memory ----
+
+// Gives the heap's free pages back to the system (glibc's malloc_trim(0), which also
+// releases free pages in the middle of each arena). Elsewhere a no-op: other allocators
+// return memory on their own terms.
+static inline void cselectors_release_free_memory(void) {
+#if defined(__GLIBC__)
+  (void)malloc_trim(0);
+#endif
 }
 
 #if defined(__linux__)
