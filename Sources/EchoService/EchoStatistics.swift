@@ -25,6 +25,23 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
     public var readPauses = 0
     /// How many times accepting paused for `acceptRetryDelay` after an `accept` failure.
     public var acceptPauses = 0
+    /// Bytes pending over all connections together, at most: at most `totalHighWaterMark`
+    /// plus one read (64 KiB) per loop, since every loop stops reading above that mark.
+    public var peakTotalPendingBytes = 0
+    /// How many times every connection stopped reading because the pending bytes of all of
+    /// them together passed `totalHighWaterMark`.
+    public var totalReadPauses = 0
+    /// Connections the server closed with a reset (RST) because bytes were lost with them:
+    /// output still pending, or input that was never echoed (at shutdown, when stopped, or
+    /// closed idle). The client sees `ECONNRESET`, not an end of stream it could mistake for
+    /// "everything was echoed".
+    public var aborted = 0
+    /// Bytes allocated for pending output now, over all connections: at most the high-water
+    /// mark plus one read (64 KiB), rounded up to a page, per connection.
+    public var outputBufferBytes = 0
+    /// How many times freed output buffers were given back to the system (`malloc_trim`)
+    /// once a loop had nothing pending.
+    public var memoryTrims = 0
     /// Failures, by kind.
     public var errors = Errors()
 
@@ -52,7 +69,7 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         "accepted \(accepted) connection\(accepted == 1 ? "" : "s") (\(rejected) rejected, \(idleClosed) closed idle), "
             + "echoed \(bytesEchoed) of \(bytesReceived) bytes received, peak pending \(peakPendingBytes) bytes, "
-            + "errors: \(errors.resets) resets, \(errors.brokenPipes) broken pipes, "
+            + "\(aborted) aborted, errors: \(errors.resets) resets, \(errors.brokenPipes) broken pipes, "
             + "\(errors.descriptorExhaustion) out of descriptors, \(errors.accept + errors.registration + errors.other) other"
     }
 
@@ -67,6 +84,11 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
         peakPendingBytes = max(peakPendingBytes, other.peakPendingBytes)
         readPauses += other.readPauses
         acceptPauses += other.acceptPauses
+        peakTotalPendingBytes = max(peakTotalPendingBytes, other.peakTotalPendingBytes)
+        totalReadPauses += other.totalReadPauses
+        aborted += other.aborted
+        memoryTrims += other.memoryTrims
+        outputBufferBytes += other.outputBufferBytes
         errors.resets += other.errors.resets
         errors.brokenPipes += other.errors.brokenPipes
         errors.descriptorExhaustion += other.errors.descriptorExhaustion
@@ -89,6 +111,9 @@ final class EchoCounters: Sendable {
     let peakPendingBytes = Atomic<Int>(0)
     let readPauses = Atomic<Int>(0)
     let acceptPauses = Atomic<Int>(0)
+    let aborted = Atomic<Int>(0)
+    let memoryTrims = Atomic<Int>(0)
+    let outputBufferBytes = Atomic<Int>(0)
     let resets = Atomic<Int>(0)
     let brokenPipes = Atomic<Int>(0)
     let descriptorExhaustion = Atomic<Int>(0)
@@ -108,6 +133,9 @@ final class EchoCounters: Sendable {
         result.peakPendingBytes = peakPendingBytes.load(ordering: .relaxed)
         result.readPauses = readPauses.load(ordering: .relaxed)
         result.acceptPauses = acceptPauses.load(ordering: .relaxed)
+        result.aborted = aborted.load(ordering: .relaxed)
+        result.memoryTrims = memoryTrims.load(ordering: .relaxed)
+        result.outputBufferBytes = outputBufferBytes.load(ordering: .relaxed)
         result.errors.resets = resets.load(ordering: .relaxed)
         result.errors.brokenPipes = brokenPipes.load(ordering: .relaxed)
         result.errors.descriptorExhaustion = descriptorExhaustion.load(ordering: .relaxed)

@@ -20,6 +20,7 @@ public final class RunningEchoServer: Sendable {
     public let configuration: EchoServer.Configuration
 
     private let workers: [EchoWorker]
+    private let budget: PendingBudget
     // Locked (a pthread mutex), not Synchronization.Mutex, so ThreadSanitizer sees the lock.
     private let threads: Locked<[LoopThread]>
     private let liveThreads: Atomic<Int>
@@ -40,6 +41,8 @@ public final class RunningEchoServer: Sendable {
             throw .invalidConfiguration("host must be a numeric IPv4 or IPv6 address or localhost")
         }
         let limit = configuration.maxConnections.map { ConnectionLimit(maximum: $0) }
+        let budget = PendingBudget(
+            high: configuration.totalHighWaterMark, low: configuration.totalLowWaterMark)
 
         // Open every listener and loop before starting any thread, so a failure leaves
         // nothing behind. With several loops, each has a listener on the same port
@@ -71,8 +74,14 @@ public final class RunningEchoServer: Sendable {
                 throw .eventLoop(error)
             }
             let worker = EchoWorker(
-                index: index, loop: loop, listener: listener, configuration: configuration, limit: limit)
+                index: index, loop: loop, listener: listener, configuration: configuration, limit: limit,
+                budget: budget)
             workers.append(worker)
+            // Weak: the budget outlives no server, and must not keep its workers alive.
+            budget.onResume { [weak worker] in
+                guard let worker else { return }
+                worker.loop.execute { worker.resumeAfterBudget() }
+            }
             do {
                 try worker.prepare()
             } catch {
@@ -83,6 +92,7 @@ public final class RunningEchoServer: Sendable {
         self.address = bound
         self.configuration = configuration
         self.workers = workers
+        self.budget = budget
         self.threads = Locked([])
         self.liveThreads = Atomic(workers.count)
 
@@ -138,6 +148,8 @@ public final class RunningEchoServer: Sendable {
     public var statistics: EchoStatistics {
         var total = EchoStatistics()
         for worker in workers { total.add(worker.counters.snapshot) }
+        total.peakTotalPendingBytes = budget.peakPendingBytes
+        total.totalReadPauses = budget.readPauses
         return total
     }
 

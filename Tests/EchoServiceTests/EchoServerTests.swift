@@ -40,6 +40,8 @@ struct EchoServerTests {
         #expect(statistics.pendingBytes == 0)
     }
 
+    /// Deterministic: the client reads nothing until the server reports that it stopped
+    /// reading, so the outcome never depends on which side runs faster.
     @Test(arguments: Backend.available)
     func slowReaderCannotPushPendingBytesPastTheHighWaterMark(backend: Backend) throws {
         let highWaterMark = 256 * 1024
@@ -47,43 +49,31 @@ struct EchoServerTests {
         defer { server.stop() }
         let fd = try Client.connect(server.address)
         defer { Socket.close(fd) }
-        let total = 64 << 20
+        Client.shrinkBuffers(fd)
         let pattern = Pattern()
-        let writer = TestThread {
-            var sent = 0
-            while sent < total {
-                let chunk = pattern.window(at: sent, count: min(pattern.period, total - sent))
-                guard let count = try? Socket.write(fd, from: chunk), count > 0 else { return }
-                sent += count
-            }
-        }
-        defer { writer.join() }
 
-        // Read in 16 KiB bites with a pause after each: far slower than the server can echo.
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
-        defer { buffer.deallocate() }
-        var received = 0
-        var bites = 0
-        while received < total {
-            guard let count = try Socket.read(fd, into: buffer), count > 0 else {
-                Issue.record("stream ended after \(received) bytes")
-                return
-            }
-            guard pattern.matches(UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: received) else {
-                Issue.record("wrong bytes at \(received)")
-                return
-            }
-            received += count
-            bites += 1
-            if bites % 4 == 0 { usleep(200) }
-        }
+        // Never reading: the server's writes back come up short, its pending output grows
+        // past the mark, and it stops reading.
+        let sent = try Client.write(fd, pattern, until: { server.statistics.readPauses > 0 })
+        let paused = server.statistics
+        // The pause comes after the read that crossed the mark: at most one read (the loop's
+        // 64 KiB buffer) above it, and a buffer no larger than that, rounded up to a page.
+        #expect(paused.peakPendingBytes > highWaterMark)
+        #expect(paused.peakPendingBytes <= highWaterMark + 64 * 1024, "peak \(paused.peakPendingBytes)")
+        #expect(
+            paused.outputBufferBytes <= (highWaterMark + 64 * 1024 + 16 + 4095) & ~4095,
+            "buffer \(paused.outputBufferBytes)")
+
+        // Now read it all back while sending the rest: pauses and resumes, every byte intact.
+        let total = 8 << 20
+        try Client.finishStream(fd, pattern, sent: sent, total: total)
         let statistics = server.statistics
         #expect(statistics.bytesEchoed == UInt64(total))
-        #expect(statistics.readPauses > 0, "the slow reader should have made the server stop reading")
-        #expect(statistics.peakPendingBytes > highWaterMark / 2)
-        // At most one read (the loop's 64 KiB buffer) lands on top of the high-water mark.
+        #expect(statistics.readPauses >= 1)
         #expect(
             statistics.peakPendingBytes <= highWaterMark + 64 * 1024, "peak \(statistics.peakPendingBytes)")
+        #expect(
+            eventually { server.statistics.outputBufferBytes == 0 && server.statistics.pendingBytes == 0 })
     }
 
     @Test(arguments: Backend.available)
@@ -201,7 +191,7 @@ struct EchoServerTests {
     }
 
     @Test(arguments: Backend.available)
-    func gracefulShutdownFlushesPendingOutput(backend: Backend) throws {
+    func gracefulShutdownFlushesPendingOutputThenResetsWhereInputWasDropped(backend: Backend) throws {
         let server = try startServer(backend)
         let sockets = ClientSockets()
         defer { sockets.closeAll() }
@@ -212,16 +202,13 @@ struct EchoServerTests {
         #expect(eventually { server.statistics.readPauses > 0 })
 
         server.shutdown()
-        // Everything the server had read comes back (a prefix of what was sent), then EOF.
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
-        defer { buffer.deallocate() }
-        var received = 0
-        while let count = try Socket.read(busy, into: buffer), count > 0 {
-            #expect(pattern.matches(UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: received))
-            received += count
-        }
+        // Everything the server had read comes back (a prefix of what was sent), then a reset:
+        // the rest of the input was dropped, and the client must not take the end for a
+        // complete echo. The idle client, which lost nothing, gets an orderly end of stream.
+        let (received, ending) = try Client.readPattern(busy, pattern)
+        #expect(ending == .reset)
         #expect(received > 256 * 1024 && received <= sent)
-        #expect(Client.readUntilEnd(idle) == (0, true))
+        #expect(try Client.readPattern(idle, pattern) == (0, .endOfStream))
         sockets.close(busy)
         sockets.close(idle)
         let start = now()
@@ -230,6 +217,7 @@ struct EchoServerTests {
         #expect(!server.isRunning)
         let statistics = server.statistics
         #expect(statistics.bytesEchoed == UInt64(received))
+        #expect(statistics.aborted == 1)
         #expect(statistics.active == 0)
         #expect(throws: (any Error).self) { try Client.roundTrip(server.address) }
     }
