@@ -235,6 +235,26 @@ struct EchoServerTests {
         #expect(server.statistics.active == 0)
     }
 
+    /// Guards against `stop()` ending a connection whose output was still pending with an
+    /// orderly FIN, which the client could not tell from a complete echo.
+    @Test(arguments: Backend.available)
+    func stopResetsAConnectionThatStillHadOutputPending(backend: Backend) throws {
+        let server = try startServer(backend)
+        let sockets = ClientSockets()
+        defer { sockets.closeAll() }
+        let idle = try sockets.connect(server.address)
+        let busy = try sockets.connect(server.address)
+        Client.shrinkBuffers(busy)
+        let pattern = Pattern()
+        _ = try Client.write(busy, pattern) { server.statistics.readPauses > 0 }
+        server.stop()
+        #expect(try Client.readPattern(busy, pattern).ending == .reset)
+        #expect(try Client.readPattern(idle, pattern) == (0, .endOfStream))
+        let statistics = server.statistics
+        #expect(statistics.aborted == 1)
+        #expect(statistics.pendingBytes == 0 && statistics.outputBufferBytes == 0)
+    }
+
     @Test func secondServerOnTheSamePortFailsWithAddressInUse() throws {
         let server = try startServer(.default)
         defer { server.stop() }
