@@ -180,6 +180,11 @@ func readFile(_ path: String) throws -> String {
 /// The `echo-server` executable built beside this test bundle (SwiftPM puts every product of
 /// the package in the same directory, `.build/<triple>/debug/`).
 func echoServerExecutable() throws -> String {
+    try productExecutable("echo-server")
+}
+
+/// The package's executable `name` (`echo-server`, `selector-bench`) beside this test bundle.
+func productExecutable(_ name: String) throws -> String {
     var buffer = [CChar](repeating: 0, count: 4096)
     let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
     guard length > 0 else { throw TestFailure("cannot read /proc/self/exe") }
@@ -190,10 +195,10 @@ func echoServerExecutable() throws -> String {
     if directory.hasSuffix(".xctest") || directory.hasSuffix("/Contents/MacOS") {
         directory = directory[..<(directory.lastIndex(of: "/") ?? directory.startIndex)]
     }
-    let path = "\(directory)/echo-server"
+    let path = "\(directory)/\(name)"
     guard access(path, X_OK) == 0 else {
         throw TestFailure(
-            "echo-server was not found at \(path); build it first (swift build --build-tests builds every product)"
+            "\(name) was not found at \(path); build it first (swift build --build-tests builds every product)"
         )
     }
     return path
