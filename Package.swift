@@ -21,5 +21,15 @@ let package = Package(
         .target(name: "EchoService", dependencies: ["Selectors", "CSelectors"]),
         .executableTarget(name: "echo-server", dependencies: ["EchoService"]),
         .testTarget(name: "EchoServiceTests", dependencies: ["EchoService", "Selectors", "CSelectors"]),
+        // Examples/: the README's programs, each built as a user would write it (top-level
+        // code in main.swift, Swift 6 mode); .ci/check-readme keeps the README in step.
+        .executableTarget(
+            name: "selector-basics", dependencies: ["Selectors"], path: "Examples/SelectorBasics"),
+        .executableTarget(name: "callback-echo", dependencies: ["Selectors"], path: "Examples/CallbackEcho"),
+        .executableTarget(name: "loop-basics", dependencies: ["Selectors"], path: "Examples/LoopBasics"),
+        .executableTarget(
+            name: "echo-service-basics", dependencies: ["EchoService"], path: "Examples/EchoServiceBasics"),
+        .executableTarget(
+            name: "virtual-loop-testing", dependencies: ["Selectors"], path: "Examples/VirtualLoopTesting"),
     ]
 )

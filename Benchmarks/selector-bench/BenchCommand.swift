@@ -14,6 +14,10 @@
                 Terminal.line(Options.usage)
                 return 0
             }
+            if options.version {
+                Terminal.line("selector-bench (swift-selectors) \(SelectorsPackage.version)")
+                return 0
+            }
             let fdLimit = FileLimit.raiseToHardLimit()
             let planned = plannedTargets(options)
             let report = Report(json: options.json, targetNames: planned.map(\.target.name))

@@ -22,6 +22,7 @@
         /// A pause between runs so the server can finish closing the last run's connections.
         var settle = 0.05
         var help = false
+        var version = false
 
         static let usage = """
             usage: selector-bench [options]
@@ -57,7 +58,9 @@
               --target HOST:PORT   load an external echo server instead (e.g. 127.0.0.1:7000)
               --quick              a short run for CI (well under 5 s)
               --json               one JSON line per run instead of the table
+              --version            print the version
               --help               this text
+              --                   end of options (no other arguments are taken)
             """
 
         /// A command-line mistake: reported in one line, exit status 2.
@@ -74,10 +77,16 @@
                 "--stream-connections",
                 "--threads", "--backend", "--target",
             ]
-            let boolean: Set<String> = ["--quick", "--json", "--help", "-h"]
+            let boolean: Set<String> = ["--quick", "--json", "--help", "-h", "--version"]
+            var optionsEnded = false
             while index < arguments.count {
                 let argument = arguments[index]
                 index += 1
+                if argument == "--" && !optionsEnded {
+                    optionsEnded = true
+                    continue
+                }
+                if optionsEnded { throw Mistake(message: "unexpected argument '\(argument)'") }
                 var name = argument
                 var value: String?
                 if let equals = argument.firstIndex(of: "="), argument.hasPrefix("--") {
@@ -102,6 +111,10 @@
             var options = Options()
             if flags.contains("--help") {
                 options.help = true
+                return options
+            }
+            if flags.contains("--version") {
+                options.version = true
                 return options
             }
             if flags.contains("--quick") {

@@ -13,8 +13,9 @@ import Selectors
 /// server.stop()                                // closes everything, joins the threads
 /// ```
 ///
-/// Each of `threads` event loops runs on its own thread with its own listening socket (with
-/// `SO_REUSEPORT` when there are several, so the kernel spreads connections over them).
+/// Each of `threads` event loops runs on its own thread; all of them watch one listening
+/// socket, and whichever loop is free accepts (see `SharedListener` for why not
+/// `SO_REUSEPORT`: a second server on the port must fail, not share it).
 /// Per connection the server keeps a few dozen bytes: input is read into the loop's shared
 /// read buffer and written straight back; only the part the kernel did not take is copied to
 /// a pending buffer, which exists only while it holds data. Reading stops while more than
@@ -32,7 +33,7 @@ public enum EchoServer {
         public var port: UInt16 = 7000
         /// The selector backend of every loop.
         public var backend: Backend = .default
-        /// How many event loops (threads), each with its own listener.
+        /// How many event loops (threads), all watching the one listening socket.
         public var threads = 1
         /// The most connections open at once over all loops; connections beyond it are
         /// accepted and closed at once (counted as `rejected`). `nil`: no limit but the
@@ -70,8 +71,24 @@ public enum EchoServer {
         /// `[SIGINT, SIGTERM]` in a command-line server. Empty by default, since signal
         /// dispositions belong to the whole process.
         public var shutdownSignals: [Int32] = []
-        /// Receives one-line notices (accepting paused, shutdown started, ...) on a loop
-        /// thread; `nil` discards them.
+        /// Other signals the first loop watches, each with what to do, run on that loop's
+        /// thread: the command line logs statistics on `SIGUSR1`, for example. A signal may
+        /// not be both here and in `shutdownSignals`.
+        public var signalHandlers: [Int32: @Sendable (_ signal: Int32, _ server: RunningEchoServer) -> Void] =
+            [:]
+        /// TCP keepalive on accepted connections (`SO_KEEPALIVE`): the system starts probing
+        /// a connection after this much silence, and again as often, and resets it after
+        /// several unanswered probes. Whole seconds, 1 to 32,767. `nil`: off.
+        public var keepAlive: Duration? = nil
+        /// How often the live statistics are reported (to `statisticsReport`); `nil`: never.
+        public var statisticsInterval: Duration? = nil
+        /// Receives the statistics every `statisticsInterval`, on the first loop's thread;
+        /// `nil` sends them to `log` as one line, `statistics: ...`.
+        public var statisticsReport: (@Sendable (EchoStatistics) -> Void)? = nil
+        /// Receives one-line notices (accepting paused, connections rejected, shutdown
+        /// started, ...) on a loop thread, or on the starting thread for start-up warnings;
+        /// `nil` discards them. Notices that can repeat quickly (rejections, pauses, idle
+        /// closes) come at most once a second per loop and kind, with a count of the rest.
         public var log: (@Sendable (String) -> Void)? = nil
 
         /// The defaults: 127.0.0.1 port 7000, the platform's best backend, one thread.
@@ -110,6 +127,15 @@ public enum EchoServer {
             guard acceptRetryDelay > .zero else { throw fail("acceptRetryDelay must be positive") }
             guard drainTimeout >= .zero else { throw fail("drainTimeout must not be negative") }
             guard backlog >= 1 else { throw fail("backlog must be at least 1") }
+            if let keepAlive, keepAlive < .seconds(1) || keepAlive > .seconds(32767) {
+                throw fail("keepAlive must be 1 to 32767 seconds (nil means off)")
+            }
+            if let statisticsInterval, statisticsInterval <= .zero {
+                throw fail("statisticsInterval must be positive (nil means never)")
+            }
+            if let signal = shutdownSignals.first(where: { signalHandlers[$0] != nil }) {
+                throw fail("signal \(signal) is both a shutdown signal and in signalHandlers")
+            }
             do {
                 _ = try SocketAddress(host: host, port: port)
             } catch {

@@ -8,10 +8,13 @@ public enum EchoServerCommand {
     public struct Options: Sendable {
         /// The server to start.
         public var configuration = EchoServer.Configuration()
-        /// `--quiet`: no notices and no summary; the listening line and errors still appear.
+        /// `--quiet`: no notices. The listening line, statistics that were asked for
+        /// (`--stats-interval`, `SIGUSR1`), the summary and errors still appear.
         public var quiet = false
         /// `--help`: print the usage and exit.
         public var help = false
+        /// `--version`: print the version and exit.
+        public var version = false
 
         /// The defaults: 127.0.0.1:7000, the platform's best backend, one thread.
         public init() {}
@@ -23,120 +26,9 @@ public enum EchoServerCommand {
         public let description: String
     }
 
-    /// The text `--help` prints.
-    public static var usage: String {
-        let backends = Backend.available.map(\.rawValue).joined(separator: "|")
-        return """
-            usage: echo-server [options]
-
-            A TCP echo server: every byte a client sends is written back to it.
-
-            options:
-              --host ADDRESS          numeric IPv4 or IPv6 address to listen on (default 127.0.0.1;
-                                      for example ::1 or 0.0.0.0)
-              --port PORT             TCP port, 0 to let the system pick a free one (default 7000)
-              --backend NAME          \(backends) (default \(Backend.default))
-              --threads N             N event loops, each on its own thread with its own listener
-                                      sharing the port through SO_REUSEPORT (default 1)
-              --max-connections N     close connections beyond N open ones at once (default: no limit)
-              --idle-timeout SECONDS  close connections idle that long (default 0: never)
-              --quiet                 print only the listening line and errors
-              --help                  print this help
-
-            On SIGINT or SIGTERM the server stops accepting, writes out pending data (for up to
-            2 seconds), prints a summary and exits with status 0; a second signal stops at once.
-            Exit status 1: the server could not start (for example, address in use);
-            2: bad arguments.
-
-            """
-    }
-
-    /// Parses the arguments (without the program name). `--name value` and `--name=value`
-    /// are both accepted; a repeated option keeps its last value.
-    /// - Throws: `UsageError` for an unknown option, a missing or bad value, or an argument
-    ///   that is not an option.
-    public static func parse(_ arguments: [String]) throws(UsageError) -> Options {
-        var options = Options()
-        var index = 0
-        while index < arguments.count {
-            let argument = arguments[index]
-            index += 1
-            var name = argument
-            var inlineValue: String?
-            if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
-                name = String(argument[..<equals])
-                inlineValue = String(argument[argument.index(after: equals)...])
-            }
-            func value() throws(UsageError) -> String {
-                if let inlineValue { return inlineValue }
-                guard index < arguments.count else { throw UsageError(description: "\(name) needs a value") }
-                index += 1
-                return arguments[index - 1]
-            }
-            func flag() throws(UsageError) {
-                if inlineValue != nil { throw UsageError(description: "\(name) takes no value") }
-            }
-            switch name {
-            case "--host":
-                let host = try value()
-                guard (try? SocketAddress(host: host, port: 0)) != nil else {
-                    throw UsageError(
-                        description:
-                            "--host must be a numeric IPv4 or IPv6 address or localhost, not '\(host)'")
-                }
-                options.configuration.host = host
-            case "--port":
-                let text = try value()
-                guard let port = Int(text), (0...65535).contains(port) else {
-                    throw UsageError(description: "--port must be 0 to 65535, not '\(text)'")
-                }
-                options.configuration.port = UInt16(port)
-            case "--backend":
-                let text = try value()
-                guard let backend = Backend(name: text), backend.isAvailable else {
-                    let names = Backend.available.map(\.rawValue).joined(separator: ", ")
-                    throw UsageError(description: "unknown backend '\(text)' (available: \(names))")
-                }
-                options.configuration.backend = backend
-            case "--threads":
-                options.configuration.threads = try integer(name, try value(), in: 1...1024)
-            case "--max-connections":
-                options.configuration.maxConnections = try integer(name, try value(), in: 1...Int(Int32.max))
-            case "--idle-timeout":
-                let text = try value()
-                // Up to about 31 years; finite and not negative.
-                guard let seconds = Double(text), seconds >= 0, seconds <= 1e9 else {
-                    throw UsageError(
-                        description: "--idle-timeout must be a number of seconds, 0 or more, not '\(text)'")
-                }
-                let nanoseconds = Int64((seconds * 1e9).rounded(.up))
-                options.configuration.idleTimeout = nanoseconds == 0 ? nil : .nanoseconds(nanoseconds)
-            case "--quiet":
-                try flag()
-                options.quiet = true
-            case "--help", "-h":
-                try flag()
-                options.help = true
-            default:
-                if argument.hasPrefix("-") { throw UsageError(description: "unknown option '\(name)'") }
-                throw UsageError(description: "unexpected argument '\(argument)'")
-            }
-        }
-        return options
-    }
-
-    private static func integer(_ name: String, _ text: String, in range: ClosedRange<Int>) throws(UsageError)
-        -> Int
-    {
-        guard let number = Int(text), range.contains(number) else {
-            throw UsageError(
-                description: "\(name) must be \(range.lowerBound) to \(range.upperBound), not '\(text)'")
-        }
-        return number
-    }
-
     /// Runs `echo-server` with `arguments` (without the program name) and exits: 0 after a
-    /// shutdown signal or `--help`, 1 if the server cannot start, 2 for bad arguments.
+    /// shutdown signal, `--help` or `--version`, 1 if the server cannot start, 2 for bad
+    /// arguments, 131 after `SIGQUIT`.
     public static func main(_ arguments: [String]) -> Never {
         // Sends use MSG_NOSIGNAL already; this covers anything else that might write to a
         // closed socket or pipe (a closed stdout, for one).
@@ -152,6 +44,10 @@ public enum EchoServerCommand {
             Console.write(1, usage)
             exit(0)
         }
+        if options.version {
+            Console.write(1, versionLine)
+            exit(0)
+        }
         exit(serve(options))
     }
 
@@ -159,51 +55,116 @@ public enum EchoServerCommand {
     /// server, its loops and their timers are released before `exit`, which runs no
     /// deinitializers (and LeakSanitizer would report what was still held).
     private static func serve(_ options: Options) -> Int32 {
+        let output = CommandOutput()
         var configuration = options.configuration
         configuration.shutdownSignals = [SIGINT, SIGTERM]
+        // `nohup` starts a program with SIGHUP ignored; it stays so.
+        if cselectors_signal_is_ignored(SIGHUP) == 0 { configuration.shutdownSignals.append(SIGHUP) }
+        configuration.signalHandlers = signalHandlers(output, quiet: options.quiet)
+        if configuration.statisticsInterval != nil {
+            // Asked for, so shown even with --quiet.
+            configuration.statisticsReport = { output.notice("statistics: \($0.live)") }
+        }
         if !options.quiet {
-            configuration.log = { Console.write(2, "echo-server: \($0)\n") }
+            configuration.log = { output.notice($0) }
         }
         let threads = configuration.threads == 1 ? "1 thread" : "\(configuration.threads) threads"
         let server: RunningEchoServer
         do {
             server = try EchoServer.run(configuration) { server in
-                Console.write(
-                    1, "echo-server listening on \(server.address) (\(server.backend), \(threads))\n")
+                output.retryOnFirstLoop(of: server)
+                output.standardOutput.write(
+                    "echo-server listening on \(server.address) (\(server.backend), \(threads))\n")
             }
         } catch {
-            Console.write(2, "echo-server: \(error)\n")
+            output.standardError.write("echo-server: \(error)\n")
+            output.finish()
             if case .invalidConfiguration = error { return 2 }
             return 1
         }
-        if !options.quiet {
-            Console.write(1, "echo-server: stopped; \(server.statistics)\n")
-        }
+        var summary = "echo-server: stopped; \(server.statistics)"
+        let dropped = output.standardError.droppedLines
+        if dropped > 0 { summary += "; \(dropped) log line\(dropped == 1 ? "" : "s") dropped" }
+        output.standardOutput.write(summary + "\n")
         if let failure = server.loopFailure {
-            Console.write(2, "echo-server: \(failure)\n")
+            output.standardError.write("echo-server: \(failure)\n")
+            output.finish()
             return 1
         }
+        output.finish()
         return 0
+    }
+
+    /// What the signals other than the shutdown ones do (see `usage`).
+    private static func signalHandlers(_ output: CommandOutput, quiet: Bool)
+        -> [Int32: @Sendable (Int32, RunningEchoServer) -> Void]
+    {
+        let ignored: @Sendable (Int32, RunningEchoServer) -> Void = { signal, _ in
+            if !quiet { output.notice("received \(signalName(signal)); ignored") }
+        }
+        return [
+            SIGUSR1: { _, server in output.notice("statistics: \(server.statistics.live)") },
+            SIGUSR2: ignored,
+            SIGALRM: ignored,
+            SIGQUIT: { _, server in
+                output.notice("received SIGQUIT; exiting at once without draining; \(server.statistics)")
+                output.finish(waitingAtMost: .milliseconds(250))
+                // No summary, no drain, no deinitializers: at once, as the signal asks.
+                _exit(131)
+            },
+        ]
     }
 }
 
-/// Unbuffered output with `write(2)`, so lines appear at once even when stdout is a pipe
-/// (no C stdio, no Foundation).
-enum Console {
-    static func write(_ fd: Int32, _ text: String) {
-        var text = text
-        text.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = CSelectors.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && cselectors_errno() == EINTR {
-                    continue
-                } else {
-                    return
-                }
+/// The command's standard output and error, neither of which may ever block a loop.
+final class CommandOutput: Sendable {
+    let standardOutput = LogWriter(fd: 1)
+    let standardError = LogWriter(fd: 2) { count in
+        CommandOutput.stamped(
+            "\(count) log line\(count == 1 ? "" : "s") dropped: standard error was not writable")
+    }
+
+    /// A notice on standard error: `<UTC time> echo-server: <message>`.
+    func notice(_ message: String) {
+        standardError.write(CommandOutput.stamped(message))
+    }
+
+    static func stamped(_ message: String) -> String {
+        "\(UTCTimestamp.now()) echo-server: \(message)\n"
+    }
+
+    /// Output left waiting is retried every 100 ms on the server's first loop (a timer only
+    /// while something waits, so a loop with nothing to log reads no clock for it).
+    func retryOnFirstLoop(of server: RunningEchoServer) {
+        for writer in [standardOutput, standardError] {
+            writer.setRetry { [weak server] in
+                server?.runOnFirstLoop(after: .milliseconds(100)) { writer.flush() }
             }
         }
+    }
+
+    /// Ends the retries (and the reference cycle each writer has with its retry closure).
+    func stopRetrying() {
+        standardOutput.setRetry(nil)
+        standardError.setRetry(nil)
+    }
+
+    /// Writes out what is waiting, giving each stream up to `timeout` (then dropping it, so
+    /// a stream nobody reads cannot keep the process from exiting).
+    func finish(waitingAtMost timeout: Duration = .seconds(1)) {
+        stopRetrying()
+        standardError.flush(waitingAtMost: timeout)
+        standardOutput.flush(waitingAtMost: timeout)
+    }
+}
+
+/// Output before the server runs (usage, errors in the arguments): written through a
+/// `LogWriter` and waited for at most a second, so even a stream nobody reads cannot keep the
+/// program from exiting (no C stdio, no Foundation).
+enum Console {
+    static func write(_ fd: Int32, _ text: String) {
+        let writer = LogWriter(fd: fd)
+        writer.write(text)
+        writer.flush(waitingAtMost: .seconds(1))
     }
 }

@@ -12,6 +12,10 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
     public var rejected = 0
     /// Connections closed for being idle longer than `idleTimeout`.
     public var idleClosed = 0
+    /// Connections the client ended normally (end of stream), after everything pending
+    /// had been written back. Clients that reset are counted in `errors.resets` and
+    /// `errors.brokenPipes` instead.
+    public var closedByClient = 0
     /// Bytes read from clients.
     public var bytesReceived: UInt64 = 0
     /// Bytes written back to clients.
@@ -47,9 +51,12 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
 
     /// Failures by kind. Connection failures close only that connection.
     public struct Errors: Sendable, Equatable {
-        /// Connections reset by the peer (`ECONNRESET` on read or write).
+        /// Connections reset by the peer (`ECONNRESET` on read or write). Also what a client
+        /// that closes without reading all its echo looks like: its system answers the
+        /// echo with a reset. The summary counts these as resets by clients, not as errors.
         public var resets = 0
-        /// Writes to a connection the peer had closed (`EPIPE`).
+        /// Writes to a connection the peer had closed (`EPIPE`); like `resets`, the client's
+        /// doing.
         public var brokenPipes = 0
         /// `accept` failures for lack of descriptors (`EMFILE`, `ENFILE`).
         public var descriptorExhaustion = 0
@@ -63,14 +70,27 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
 
         /// The sum of all kinds.
         public var total: Int { resets + brokenPipes + descriptorExhaustion + accept + registration + other }
+
+        /// Failures that are the server's side's (not a client's reset): all but `resets`
+        /// and `brokenPipes`.
+        public var serverSide: Int { descriptorExhaustion + accept + registration + other }
     }
 
-    /// One line, as the command line prints it on exit.
+    /// One line, as the command line prints it on exit: connections by how they ended,
+    /// bytes, and the server-side errors (resets by clients are not errors of the server).
     public var description: String {
-        "accepted \(accepted) connection\(accepted == 1 ? "" : "s") (\(rejected) rejected, \(idleClosed) closed idle), "
+        "accepted \(accepted) connection\(accepted == 1 ? "" : "s") (\(rejected) rejected); "
+            + "closed by clients \(closedByClient), reset by clients \(errors.resets + errors.brokenPipes), "
+            + "closed idle \(idleClosed), aborted by the server \(aborted); "
             + "echoed \(bytesEchoed) of \(bytesReceived) bytes received, peak pending \(peakPendingBytes) bytes, "
-            + "\(aborted) aborted, errors: \(errors.resets) resets, \(errors.brokenPipes) broken pipes, "
+            + "\(readPauses) read pause\(readPauses == 1 ? "" : "s"); errors: "
             + "\(errors.descriptorExhaustion) out of descriptors, \(errors.accept + errors.registration + errors.other) other"
+    }
+
+    /// One line for a running server: what is open and pending now, then `description`.
+    public var live: String {
+        "\(active) open, \(pendingBytes) bytes pending in \(outputBufferBytes) bytes of buffers, \(acceptPauses) accept pause\(acceptPauses == 1 ? "" : "s"); "
+            + description
     }
 
     mutating func add(_ other: EchoStatistics) {
@@ -78,6 +98,7 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
         active += other.active
         rejected += other.rejected
         idleClosed += other.idleClosed
+        closedByClient += other.closedByClient
         bytesReceived &+= other.bytesReceived
         bytesEchoed &+= other.bytesEchoed
         pendingBytes += other.pendingBytes
@@ -105,6 +126,7 @@ final class EchoCounters: Sendable {
     let active = Atomic<Int>(0)
     let rejected = Atomic<Int>(0)
     let idleClosed = Atomic<Int>(0)
+    let closedByClient = Atomic<Int>(0)
     let bytesReceived = Atomic<Int>(0)
     let bytesEchoed = Atomic<Int>(0)
     let pendingBytes = Atomic<Int>(0)
@@ -127,6 +149,7 @@ final class EchoCounters: Sendable {
         result.active = active.load(ordering: .relaxed)
         result.rejected = rejected.load(ordering: .relaxed)
         result.idleClosed = idleClosed.load(ordering: .relaxed)
+        result.closedByClient = closedByClient.load(ordering: .relaxed)
         result.bytesReceived = UInt64(bytesReceived.load(ordering: .relaxed))
         result.bytesEchoed = UInt64(bytesEchoed.load(ordering: .relaxed))
         result.pendingBytes = pendingBytes.load(ordering: .relaxed)

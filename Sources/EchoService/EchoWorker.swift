@@ -31,7 +31,19 @@ final class EchoWorker: @unchecked Sendable {
     private let readEvent = Events.read
     private let writeEvent = Events.write
 
+    /// The server's listening socket, shared with the other loops; `listener` is its fd
+    /// while this loop holds it, -1 once it let go.
+    private let sharedListener: SharedListener
     @exclusivity(unchecked) private var listener: Int32
+    /// For `TCP keepalive` on accepted connections; 0: off.
+    private let keepAliveSeconds: Int32
+    /// Set by the first loop that logs a registration refused for the backend's fd limit.
+    private let descriptorLimitNotice: OnceFlag
+    // Rate limits for the notices that can repeat quickly.
+    @exclusivity(unchecked) private var rejectionNotices = NoticeLimiter()
+    @exclusivity(unchecked) private var pauseNotices = NoticeLimiter()
+    @exclusivity(unchecked) private var idleNotices = NoticeLimiter()
+    @exclusivity(unchecked) private var registrationNotices = NoticeLimiter()
     @exclusivity(unchecked) private var connections = ConnectionTable()
     @exclusivity(unchecked) private var openCount = 0
     @exclusivity(unchecked) private var connectionHandler: SelectorHandler = { _, _ in }
@@ -56,12 +68,17 @@ final class EchoWorker: @unchecked Sendable {
     @exclusivity(unchecked) private var drainTicker: TimerHandle?
 
     init(
-        index: Int, loop: EventLoop, listener: Int32, configuration: EchoServer.Configuration,
-        limit: ConnectionLimit?, budget: PendingBudget
+        index: Int, loop: EventLoop, listener: SharedListener, configuration: EchoServer.Configuration,
+        limit: ConnectionLimit?, descriptorLimitNotice: OnceFlag, budget: PendingBudget
     ) {
         self.index = index
         self.loop = loop
-        self.listener = listener
+        listener.hold()
+        self.sharedListener = listener
+        self.listener = listener.fd
+        self.descriptorLimitNotice = descriptorLimitNotice
+        // Whole seconds; validated to 1...32767.
+        self.keepAliveSeconds = configuration.keepAlive.map { Int32($0.components.seconds) } ?? 0
         self.configuration = configuration
         self.limit = limit
         self.budget = budget
@@ -146,7 +163,16 @@ final class EchoWorker: @unchecked Sendable {
         if let limit, !limit.reserve() {
             counters.rejected.bump()
             Socket.close(fd)
+            if configuration.log != nil, let count = rejectionNotices.record() {
+                log(
+                    "rejected \(count) connection\(count == 1 ? "" : "s"): "
+                        + "\(configuration.maxConnections ?? 0) open already (the maximum)")
+            }
             return
+        }
+        if keepAliveSeconds > 0 {
+            // A connection that cannot be given keepalive is still served.
+            try? Socket.setKeepAlive(fd, idleSeconds: keepAliveSeconds)
         }
         let connection = connections.slot(for: fd)
         connection.pointee = Connection(lastActivity: Connection.activeNow, flags: .open)
@@ -157,11 +183,28 @@ final class EchoWorker: @unchecked Sendable {
             Socket.close(fd)
             limit?.release()
             counters.registrationErrors.bump()
+            registrationRefused(fd, error)
             return
         }
         openCount += 1
         counters.accepted.bump()
         counters.active.bump()
+    }
+
+    /// The selector would not watch an accepted connection (it was closed). The select
+    /// backend's fd limit is logged once per server, as it will recur for every fd above it.
+    private func registrationRefused(_ fd: Int32, _ error: SelectorError) {
+        guard configuration.log != nil else { return }
+        if case .descriptorTooLarge(let limit) = error.reason {
+            if descriptorLimitNotice.claim() {
+                log(
+                    "the \(loop.backend) backend cannot watch fd \(fd) or any other from \(limit) up; "
+                        + "connections on such descriptors are closed at once (counted as registration "
+                        + "errors; logged only once): use epoll or poll, or lower the open-files limit")
+            }
+        } else if let count = registrationNotices.record() {
+            log("closed \(count) accepted connection\(count == 1 ? "" : "s") the selector refused: \(error)")
+        }
     }
 
     /// Out of descriptors (or another accept failure): the connection stays queued, so
@@ -196,13 +239,15 @@ final class EchoWorker: @unchecked Sendable {
         }
     }
 
+    /// Stops watching the shared listener and lets go of it (the last loop closes it).
     private func closeListener() {
         acceptRetry?.cancel()
         acceptRetry = nil
         guard listener >= 0 else { return }
+        // Fails harmlessly while accepting is paused (not registered then).
         _ = try? loop.unregister(listener)
-        Socket.close(listener)
         listener = -1
+        sharedListener.release()
     }
 
     // MARK: Connections
@@ -278,6 +323,7 @@ final class EchoWorker: @unchecked Sendable {
         if pending > highWaterMark {
             connection.pointee.flags.insert(.readPaused)
             counters.readPauses.bump()
+            pausedReading()
         } else if !wasIdle {
             return  // already watching for .read and .write
         }
@@ -316,6 +362,7 @@ final class EchoWorker: @unchecked Sendable {
         // Draining with input dropped: the drain ticker resets it once the client has it all.
         if flags.contains(.inputDropped) { return updateInterest(fd, connection) }
         if flags.contains(.peerClosed) {
+            counters.closedByClient.bump()
             close(fd)
             return false
         }
@@ -326,6 +373,7 @@ final class EchoWorker: @unchecked Sendable {
     /// The client sent end of stream: close once everything pending is written.
     private func peerClosed(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) {
         if connection.pointee.output == nil && !connection.pointee.flags.contains(.inputDropped) {
+            counters.closedByClient.bump()
             close(fd)
         } else {
             // Pending output goes first; a draining connection that dropped input is reset
@@ -488,6 +536,14 @@ final class EchoWorker: @unchecked Sendable {
         var now = UInt32(truncatingIfNeeded: milliseconds.partialValue / 1_000_000)
         if now == Connection.activeNow { now &-= 1 }
         guard connections.highestFD >= 0 else { return }
+        var closed = 0
+        defer {
+            if closed > 0, configuration.log != nil, let count = idleNotices.record(closed) {
+                log(
+                    "closed \(count) idle connection\(count == 1 ? "" : "s") "
+                        + "(no progress for \(configuration.idleTimeout ?? .zero))")
+            }
+        }
         for fd in 0...connections.highestFD {
             let connection = connections[fd]
             guard connection.pointee.flags.contains(.open) else { continue }
@@ -498,6 +554,7 @@ final class EchoWorker: @unchecked Sendable {
                 // Both times are rounded down, so a strict `>` is needed for the real gap
                 // to be at least `idleTimeout`.
                 counters.idleClosed.bump()
+                closed += 1
                 closeDiscarding(fd)
             }
         }
@@ -592,6 +649,16 @@ final class EchoWorker: @unchecked Sendable {
             }
         }
         loop.stop()
+    }
+
+    /// Backpressure: a connection stopped reading. Out of line, so the echo path that
+    /// inlines `receive` grows by one call in a branch it rarely takes.
+    @inline(never)
+    private func pausedReading() {
+        guard configuration.log != nil, let count = pauseNotices.record() else { return }
+        log(
+            "backpressure: paused reading \(count) time\(count == 1 ? "" : "s"): a client had more than "
+                + "\(highWaterMark) bytes waiting to be sent to it (reading resumes at \(lowWaterMark))")
     }
 
     private func log(_ message: String) {

@@ -17,7 +17,7 @@ struct LoopThread: @unchecked Sendable {
     /// - Throws: the `pthread_create` error (`EAGAIN` when the system is out of threads).
     init(_ body: @escaping @Sendable () -> Void) throws(Errno) {
         let context = Unmanaged.passRetained(Entry(body)).toOpaque()
-        #if os(Linux)
+        #if os(Linux) && !SELECTORS_BSD_TYPECHECK
             var handle = pthread_t()
             let result = pthread_create(&handle, nil, { LoopThread.start($0) }, context)
         #else
@@ -29,7 +29,7 @@ struct LoopThread: @unchecked Sendable {
             Unmanaged<Entry>.fromOpaque(context).release()
             throw Errno(rawValue: result)
         }
-        #if os(Linux)
+        #if os(Linux) && !SELECTORS_BSD_TYPECHECK
             self.handle = handle
         #else
             self.handle = handle!

@@ -44,11 +44,21 @@ public final class RunningEchoServer: Sendable {
         let budget = PendingBudget(
             high: configuration.totalHighWaterMark, low: configuration.totalLowWaterMark)
 
-        // Open every listener and loop before starting any thread, so a failure leaves
-        // nothing behind. With several loops, each has a listener on the same port
-        // (SO_REUSEPORT): the first picks the port if 0 was asked for, the others follow it.
+        // Open the listener and every loop before starting any thread, so a failure leaves
+        // nothing behind. One listener, watched by every loop (see `SharedListener`).
+        let listener: SharedListener
+        let bound: SocketAddress
+        do {
+            let (fd, address) = try Socket.makeListener(
+                address: requested, backlog: configuration.backlog, nonBlocking: true)
+            (listener, bound) = (SharedListener(fd: fd), address)
+        } catch {
+            throw .cannotListen(address: requested, error)
+        }
+        // The creator's hold: the loops hold the listener from here on.
+        defer { listener.release() }
+        let descriptorLimitNotice = OnceFlag()
         var workers: [EchoWorker] = []
-        var bound = requested
         func discard() {
             for worker in workers {
                 worker.finish()
@@ -56,26 +66,16 @@ public final class RunningEchoServer: Sendable {
             }
         }
         for index in 0..<configuration.threads {
-            let listener: Int32
-            do {
-                (listener, bound) = try Socket.makeListener(
-                    address: bound, backlog: configuration.backlog,
-                    reusePort: configuration.threads > 1, nonBlocking: true)
-            } catch {
-                discard()
-                throw .cannotListen(address: bound, error)
-            }
             let loop: EventLoop
             do {
                 loop = try EventLoop(backend: configuration.backend)
             } catch {
-                Socket.close(listener)
                 discard()
                 throw .eventLoop(error)
             }
             let worker = EchoWorker(
                 index: index, loop: loop, listener: listener, configuration: configuration, limit: limit,
-                budget: budget)
+                descriptorLimitNotice: descriptorLimitNotice, budget: budget)
             workers.append(worker)
             // Weak: the budget outlives no server, and must not keep its workers alive.
             budget.onResume { [weak worker] in
@@ -98,14 +98,31 @@ public final class RunningEchoServer: Sendable {
 
         // Signals are watched by the first loop, installed before any thread runs so none
         // arrives with the default (fatal) disposition in place.
-        for signal in configuration.shutdownSignals {
+        var watched: [(Int32, () -> Void)] = configuration.shutdownSignals.map { signal in
+            (signal, { [self] in self.signalReceived(signal) })
+        }
+        for (signal, handler) in configuration.signalHandlers.sorted(by: { $0.key < $1.key }) {
+            watched.append((signal, { [self] in handler(signal, self) }))
+        }
+        for (signal, handler) in watched {
             do {
-                try workers[0].loop.onSignal(signal) { [self] in self.signalReceived(signal) }
+                try workers[0].loop.onSignal(signal, handler)
             } catch {
                 discard()
                 throw .eventLoop(error)
             }
         }
+        if let interval = configuration.statisticsInterval {
+            workers[0].loop.schedule(after: interval, repeating: interval) { [self] in
+                let statistics = self.statistics
+                if let report = configuration.statisticsReport {
+                    report(statistics)
+                } else {
+                    configuration.log?("statistics: \(statistics.live)")
+                }
+            }
+        }
+        warnOfDescriptorLimit(workers[0].loop)
 
         var started: [LoopThread] = []
         for worker in workers.dropFirst(firstLoopOnCallingThread ? 1 : 0) {
@@ -153,6 +170,9 @@ public final class RunningEchoServer: Sendable {
         return total
     }
 
+    /// The counters of each loop, in loop order: how the connections spread over them.
+    public var loopStatistics: [EchoStatistics] { workers.map(\.counters.snapshot) }
+
     /// Whether any loop is still running.
     public var isRunning: Bool { liveThreads.load(ordering: .acquiring) > 0 }
 
@@ -191,6 +211,26 @@ public final class RunningEchoServer: Sendable {
         }
     }
 
+    /// Runs `body` on the first loop's thread after `delay` (a one-shot timer, scheduled from
+    /// any thread). Dropped if the loop has ended.
+    func runOnFirstLoop(after delay: Duration, _ body: @escaping @Sendable () -> Void) {
+        let loop = workers[0].loop
+        loop.execute { loop.schedule(after: delay, body) }
+    }
+
+    /// A backend that cannot watch every descriptor the process may open (select, below
+    /// `FD_SETSIZE`) refuses connections on the higher ones; say so before it happens.
+    private func warnOfDescriptorLimit(_ loop: EventLoop) {
+        guard let limit = loop.descriptorLimit else { return }
+        let openFiles = cselectors_open_files_limit()
+        guard openFiles < 0 || openFiles > Int64(limit) else { return }
+        let allowed = openFiles < 0 ? "unlimited" : "\(openFiles)"
+        configuration.log?(
+            "warning: the \(loop.backend) backend cannot watch descriptors from \(limit) up, but the "
+                + "open-files limit is \(allowed): connections beyond about \(limit) will be closed at once; "
+                + "use epoll or poll, or lower the limit (ulimit -n \(limit))")
+    }
+
     /// First shutdown signal: graceful shutdown. Second: stop at once. On the first loop.
     private func signalReceived(_ signal: Int32) {
         let count = signalCount.wrappingAdd(1, ordering: .relaxed).newValue
@@ -204,16 +244,6 @@ public final class RunningEchoServer: Sendable {
             for worker in workers {
                 worker.loop.execute { worker.finish() }
             }
-        }
-    }
-
-    private func signalName(_ signal: Int32) -> String {
-        switch signal {
-        case SIGINT: "SIGINT"
-        case SIGTERM: "SIGTERM"
-        case SIGHUP: "SIGHUP"
-        case SIGQUIT: "SIGQUIT"
-        default: "signal \(signal)"
         }
     }
 }

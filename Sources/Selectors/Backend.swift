@@ -11,8 +11,11 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     case poll
     /// POSIX `select(2)`: like poll, and limited to fds below `FD_SETSIZE` (1024).
     case select
+    /// No kernel: readiness comes from a `ReadinessScript`, for tests. Not in `available` and
+    /// not creatable by name; make one with `Selector(script:)` or `VirtualEventLoop()`.
+    case scripted
 
-    /// The backends this platform can create, best first.
+    /// The kernel interfaces this platform can create by name, best first.
     public static var available: [Backend] { Platform.availableBackends }
 
     /// The backend `DefaultSelector` uses: epoll on Linux, kqueue on Apple and BSD systems.

@@ -28,6 +28,10 @@ public final class Selector {
     @exclusivity(unchecked) public private(set) var isClosed = false
     @exclusivity(unchecked) private var lastTimeout: Duration?
     @exclusivity(unchecked) private var lastLimit: WaitTimeout?
+    /// Whether a wait that ends early with nothing ready is resumed for the time left: true
+    /// for every kernel; false for the scripted backend, whose waits never block (its time is
+    /// virtual), so resuming would spin in real time until the timeout passed.
+    private let resumesEarlyWakeUps: Bool
 
     /// The smallest ready buffer; it grows with the number of registrations so one `select`
     /// can report every registered fd.
@@ -38,6 +42,15 @@ public final class Selector {
         self.backend = backend
         self.kernel = try Platform.makeBackend(backend)
         self.ready = .allocate(capacity: Selector.minimumReadyCapacity)
+        self.resumesEarlyWakeUps = true
+    }
+
+    /// A selector over a backend made elsewhere: the scripted one (see `Selector(script:)`).
+    init(backend: Backend, kernel: any PollingBackend, resumesEarlyWakeUps: Bool) {
+        self.backend = backend
+        self.kernel = kernel
+        self.ready = .allocate(capacity: Selector.minimumReadyCapacity)
+        self.resumesEarlyWakeUps = resumesEarlyWakeUps
     }
 
     deinit {
@@ -46,6 +59,13 @@ public final class Selector {
 
     /// The number of registered fds.
     public var count: Int { table.count }
+
+    /// The first fd number this selector cannot watch (`FD_SETSIZE` for select), or `nil`
+    /// when its backend has no such limit. `register` refuses fds from here up.
+    public var descriptorLimit: Int32? {
+        let limit = kernel.descriptorLimit
+        return limit == Int32.max ? nil : limit
+    }
 
     /// Starts watching `fd` for `events`; `handler` is what the caller (or event loop) runs.
     ///
@@ -190,7 +210,7 @@ public final class Selector {
             } catch {
                 throw SelectorError(.select, fd: nil, .system(error))
             }
-            guard readyCount == 0, let deadline, deadline > 0 else { break }
+            guard readyCount == 0, let deadline, deadline > 0, resumesEarlyWakeUps else { break }
             let remaining = deadline - MonotonicClock.now()
             guard remaining > 0 else { break }
             limit = WaitTimeout(nanoseconds: remaining)

@@ -18,6 +18,20 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
         case key = "key(for:)"
         /// `EventLoop.onSignal`: installing a signal handler.
         case onSignal
+        /// `ReadinessScript.makeReady`.
+        case makeReady = "ReadinessScript.makeReady"
+        /// `ReadinessScript.clearReady`.
+        case clearReady = "ReadinessScript.clearReady"
+        /// `ReadinessScript.deliver`.
+        case deliver = "ReadinessScript.deliver"
+        /// `ReadinessScript.hangUp`.
+        case hangUp = "ReadinessScript.hangUp"
+        /// `ReadinessScript.fail`.
+        case fail = "ReadinessScript.fail"
+        /// `ReadinessScript.rejectRegistrations`.
+        case rejectRegistrations = "ReadinessScript.rejectRegistrations"
+        /// `ReadinessScript.reset`.
+        case reset = "ReadinessScript.reset"
     }
 
     /// Why the operation failed.
@@ -38,6 +52,9 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
         case backendUnavailable(Backend)
         /// The kernel refused: the system call's error number.
         case system(Errno)
+        /// The operation needs real time or a kernel, and the loop is a `VirtualEventLoop`'s
+        /// (`run()` would spin, since its waits never block; signals never reach it).
+        case virtualLoop
 
         /// A short human explanation.
         public var description: String {
@@ -50,10 +67,16 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
             case .negativeDescriptor: "negative file descriptor"
             case .alreadyRegistered: "already registered"
             case .notRegistered: "not registered"
+            case .descriptorTooLarge(let limit) where limit == ReadinessScript.descriptorLimit:
+                "fd is not below \(limit), the limit of scripted fd numbers"
             case .descriptorTooLarge(let limit):
                 "fd is not below FD_SETSIZE (\(limit)); the select backend cannot watch it, use epoll or poll"
+            case .backendUnavailable(.scripted):
+                "the scripted backend is made with Selector(script:) or VirtualEventLoop(), not by name"
             case .backendUnavailable(let backend): "the \(backend) backend is not available on this platform"
             case .system(let errno): "\(errno)"
+            case .virtualLoop:
+                "not on a virtual loop: drive it with VirtualEventLoop's run() and advance(by:)"
             }
         }
     }

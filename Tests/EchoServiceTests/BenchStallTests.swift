@@ -32,7 +32,7 @@ extension EchoServerProcessTests {
 
     private func runBenchmark(_ arguments: [String], target: SocketAddress) throws -> (Int32?, String, String)
     {
-        let executable = try productExecutable("selector-bench")
+        let executable = try builtExecutable("selector-bench")
         let child = try ChildProcess(
             path: executable, arguments: [executable] + arguments + ["--target", "\(target)"])
         let status = child.waitForExit(timeout: 60)

@@ -29,6 +29,74 @@ struct CommandLineTests {
         #expect(options.quiet)
         #expect(try EchoServerCommand.parse(["--idle-timeout", "0"]).configuration.idleTimeout == nil)
         #expect(try EchoServerCommand.parse(["--help"]).help)
+        #expect(try EchoServerCommand.parse(["--version"]).version)
+    }
+
+    @Test func operatorOptionsAreRead() throws {
+        let configuration = try EchoServerCommand.parse([
+            "--stats-interval", "0.5", "--high-water=100000", "--low-water", "1000", "--drain-timeout",
+            "0.25",
+            "--backlog", "64", "--keepalive", "30",
+        ]).configuration
+        #expect(configuration.statisticsInterval == .milliseconds(500))
+        #expect(configuration.highWaterMark == 100_000)
+        #expect(configuration.lowWaterMark == 1000)
+        #expect(configuration.drainTimeout == .milliseconds(250))
+        #expect(configuration.backlog == 64)
+        #expect(configuration.keepAlive == .seconds(30))
+        let defaults = try EchoServerCommand.parse(["--stats-interval", "0", "--keepalive", "0"])
+            .configuration
+        #expect(defaults.statisticsInterval == nil && defaults.keepAlive == nil)
+        #expect(defaults.drainTimeout == .seconds(2))
+    }
+
+    /// A high-water mark below the default low one brings the low one down with it.
+    @Test func aHighWaterMarkAloneBelowTheDefaultLowMarkKeepsThemOrdered() throws {
+        let configuration = try EchoServerCommand.parse(["--high-water", "4000"]).configuration
+        #expect(configuration.highWaterMark == 4000)
+        #expect(configuration.lowWaterMark == 1000)
+        #expect(throws: EchoServerCommand.UsageError.self) {
+            try EchoServerCommand.parse(["--high-water", "4000", "--low-water", "4000"])
+        }
+    }
+
+    /// Seconds are converted exactly (0.1 is 100 ms, not 100,000,001 ns) and never rounded down.
+    @Test func secondsAreDecimalAndExact() throws {
+        func idle(_ text: String) throws -> Duration? {
+            try EchoServerCommand.parse(["--idle-timeout", text]).configuration.idleTimeout
+        }
+        #expect(try idle("0.1") == .milliseconds(100))
+        #expect(try idle("2.5") == .milliseconds(2500))
+        #expect(try idle("007") == .seconds(7))
+        #expect(try idle("1.0000000001") == .nanoseconds(1_000_000_001))
+        #expect(try idle("0.000") == nil)
+    }
+
+    /// The attack run found `+80`, `EPOLL` and `0x10` accepted: only the documented forms are.
+    @Test(arguments: [
+        ["--port", "+80"], ["--port", " 80"], ["--port", "80 "], ["--port", "0x50"], ["--port", ""],
+        ["--threads", "+2"], ["--max-connections", "-0"], ["--backlog", "1e3"], ["--keepalive", "+1"],
+        ["--high-water", "0x1000"], ["--low-water", "-1"],
+        ["--backend", "EPOLL"], ["--backend", "Poll"], ["--backend", " epoll"],
+        ["--idle-timeout", "0x10"], ["--idle-timeout", "1e3"], ["--idle-timeout", "+5"],
+        ["--idle-timeout", "5."],
+        ["--idle-timeout", ".5"], ["--idle-timeout", "inf"], ["--idle-timeout", "nan"],
+        ["--idle-timeout", "1,5"],
+        ["--idle-timeout", "1000000001"], ["--drain-timeout", "-1"], ["--stats-interval", "0.05"],
+    ])
+    func onlyTheDocumentedFormsAreAccepted(arguments: [String]) {
+        #expect(throws: EchoServerCommand.UsageError.self) { try EchoServerCommand.parse(arguments) }
+    }
+
+    @Test func doubleDashEndsTheOptions() throws {
+        #expect(try EchoServerCommand.parse(["--port", "0", "--"]).configuration.port == 0)
+        for arguments in [["--", "--port", "1"], ["--", "x"], ["--", "--"]] {
+            #expect {
+                _ = try EchoServerCommand.parse(arguments)
+            } throws: { error in
+                "\(error)".hasPrefix("unexpected argument '\(arguments[1])'")
+            }
+        }
     }
 
     @Test(arguments: [
@@ -37,6 +105,18 @@ struct CommandLineTests {
         (["--port", "-1"], "--port must be 0 to 65535, not '-1'"),
         (["--port"], "--port needs a value"),
         (["--backend", "iocp"], "unknown backend 'iocp'"),
+        (["--backend", "EPOLL"], "unknown backend 'EPOLL'"),
+        (["--port", "+80"], "--port must be 0 to 65535, not '+80'"),
+        (
+            ["--idle-timeout", "0x10"],
+            "--idle-timeout must be a number of seconds such as 30 or 2.5, not '0x10'"
+        ),
+        (
+            ["--low-water", "70000", "--high-water", "70000"],
+            "--low-water (70000) must be below --high-water (70000)"
+        ),
+        (["--version=1"], "--version takes no value"),
+        (["-x"], "unknown option '-x'"),
         (["--threads", "0"], "--threads must be 1 to 1024, not '0'"),
         (["--max-connections", "x"], "--max-connections must be 1 to"),
         (["--idle-timeout", "-3"], "--idle-timeout must be a number of seconds"),

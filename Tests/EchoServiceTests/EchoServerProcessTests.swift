@@ -9,15 +9,19 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct EchoServerProcessTests {
     /// Starts `echo-server` with `arguments` (plus `--port 0` unless given) and waits for its
-    /// listening line.
-    private func launch(_ arguments: [String], limitDescriptors: Int? = nil) throws -> (
-        ChildProcess, SocketAddress
-    ) {
+    /// listening line. `prelude` is code for `shell`, run before the server replaces the shell.
+    func launch(
+        _ arguments: [String], limitDescriptors: Int? = nil, prelude: String? = nil,
+        shell: String = "/bin/sh",
+        blockedStderr: Bool = false
+    ) throws -> (ChildProcess, SocketAddress) {
         let executable = try echoServerExecutable()
         let all = arguments.contains("--port") ? arguments : ["--port", "0"] + arguments
-        let command = (["exec", executable] + all).map { "'\($0)'" }.joined(separator: " ")
+        var command = (["exec", executable] + all).map { "'\($0)'" }.joined(separator: " ")
+        if let prelude { command = "\(prelude) && \(command)" }
+        if let limitDescriptors { command = "ulimit -n \(limitDescriptors) && \(command)" }
         let child = try ChildProcess(
-            shell: limitDescriptors.map { "ulimit -n \($0) && \(command)" } ?? command)
+            path: shell, arguments: [shell, "-c", command], blockedStderr: blockedStderr)
         guard let line = child.waitForLine(containing: "listening on") else {
             _ = child.waitForExit(timeout: 1)
             throw TestFailure("no listening line; stdout: \(child.stdoutText) stderr: \(child.stderrText)")
@@ -93,7 +97,7 @@ struct EchoServerProcessTests {
         #expect(child.stdoutText.contains("accepted 2 connections"), "\(child.stdoutText)")
         #expect(
             child.stdoutText.contains("echoed \(received) of"), "received \(received): \(child.stdoutText)")
-        #expect(child.stdoutText.contains(" 1 aborted"), "\(child.stdoutText)")
+        #expect(child.stdoutText.contains("aborted by the server 1;"), "\(child.stdoutText)")
         #expect(child.stderrText.contains("received SIGTERM"))
     }
 
@@ -123,7 +127,11 @@ struct EchoServerProcessTests {
 
     @Test func badArgumentsExitWithStatusTwoAndOneLine() throws {
         let executable = try echoServerExecutable()
-        for arguments in [["--bogus"], ["--port", "70000"], ["--backend", "nope"], ["--port"], ["extra"]] {
+        for arguments in [
+            ["--bogus"], ["--port", "70000"], ["--backend", "nope"], ["--port"], ["extra"],
+            ["--port", "+80"],
+            ["--backend", "EPOLL"], ["--idle-timeout", "0x10"], ["--", "--port", "0"],
+        ] {
             let child = try ChildProcess(path: executable, arguments: [executable] + arguments)
             let status = child.waitForExit()
             #expect(status.flatMap(ChildProcess.exitCode) == 2, "\(arguments)")
@@ -135,6 +143,20 @@ struct EchoServerProcessTests {
         let help = try ChildProcess(path: executable, arguments: [executable, "--help"])
         #expect(help.waitForExit().flatMap(ChildProcess.exitCode) == 0)
         #expect(help.stdoutText.contains("--idle-timeout"))
+        let version = try ChildProcess(path: executable, arguments: [executable, "--version"])
+        #expect(version.waitForExit().flatMap(ChildProcess.exitCode) == 0)
+        #expect(version.stdoutText == "echo-server (swift-selectors) \(SelectorsPackage.version)\n")
+    }
+
+    /// Both command lines share one version string and take `--` as the end of the options.
+    @Test func selectorBenchPrintsTheVersionAndRefusesArgumentsAfterDoubleDash() throws {
+        let executable = try echoServerExecutable().replacingSuffix("echo-server", with: "selector-bench")
+        let version = try ChildProcess(path: executable, arguments: [executable, "--version"])
+        #expect(version.waitForExit().flatMap(ChildProcess.exitCode) == 0)
+        #expect(version.stdoutText == "selector-bench (swift-selectors) \(SelectorsPackage.version)\n")
+        let extra = try ChildProcess(path: executable, arguments: [executable, "--", "--quick"])
+        #expect(extra.waitForExit().flatMap(ChildProcess.exitCode) == 2)
+        #expect(extra.stderrText.contains("unexpected argument '--quick'"), "\(extra.stderrText)")
     }
 
     @Test func addressInUseExitsWithStatusOne() throws {
@@ -159,5 +181,11 @@ struct EchoServerProcessTests {
             #expect(child.waitForExit().flatMap(ChildProcess.exitCode) == 1)
             #expect(child.stderrText.contains("127.0.0.1:7000: address already in use"))
         }
+    }
+}
+
+extension String {
+    fileprivate func replacingSuffix(_ suffix: String, with replacement: String) -> String {
+        hasSuffix(suffix) ? String(dropLast(suffix.count)) + replacement : self
     }
 }

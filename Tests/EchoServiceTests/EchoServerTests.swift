@@ -180,6 +180,8 @@ struct EchoServerTests {
         #expect(failures.isEmpty, "\(failures)")
         #expect(eventually { server.statistics.active == 0 })
         #expect(server.statistics.accepted == 60)
+        #expect(server.loopStatistics.count == 3)
+        #expect(server.loopStatistics.map(\.accepted).reduce(0, +) == 60)
     }
 
     @Test(.enabled(if: ipv6LoopbackAvailable), arguments: Backend.available)

@@ -110,6 +110,8 @@ import Testing
                             ReadyEntry(fd: number, events: .write)
                         ])
                     try selector.unregister(number)
+                case .scripted:
+                    Issue.record("a kernel test ran on the scripted backend (not in Backend.available)")
                 }
             }
         }

@@ -48,6 +48,11 @@
 #include <malloc.h>
 #endif
 
+// Declares nothing unless SELECTORS_BSD_TYPECHECK is defined (the type-check build of the BSD
+// code on Linux; see the file's own comment). Included on every system all the same, because
+// an umbrella header that leaves out a header in its directory draws a compiler warning.
+#include "CSelectorsBSDStandIn.h"
+
 static inline int cselectors_errno(void) { return errno; }
 static inline void cselectors_set_errno(int value) { errno = value; }
 
@@ -110,7 +115,20 @@ static inline int cselectors_accept4(int fd, struct sockaddr *address, socklen_t
                                      int flags) {
   return accept4(fd, address, length, flags);
 }
+
+// pipe2, like accept4, is declared only under _GNU_SOURCE; the prototype is the kernel ABI.
+extern int pipe2(int fds[2], int flags);
+static inline int cselectors_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 #endif
+
+// Whether path names a socket file (lstat, S_ISSOCK): 1 yes, 0 no (some other kind of file),
+// -1 with errno set (ENOENT when nothing is there). In C because mode_t and the S_IF* constants
+// have different integer types in Glibc and Darwin.
+static inline int cselectors_path_is_socket(const char *path) {
+  struct stat status;
+  if (lstat(path, &status) != 0) return -1;
+  return S_ISSOCK(status.st_mode) ? 1 : 0;
+}
 
 // ---- Signal forwarding (the self-pipe trick) ----
 //
@@ -226,5 +244,73 @@ static inline int cselectors_signal_restore(int signal_number, const struct siga
 
 // Ignores SIGPIPE process-wide, so a write to a closed socket fails with EPIPE instead.
 static inline void cselectors_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+
+// Whether the signal's disposition is SIG_IGN now (for example inherited from `nohup`).
+static inline int cselectors_signal_is_ignored(int signal_number) {
+  struct sigaction current;
+  if (sigaction(signal_number, NULL, &current) != 0) return 0;
+  return !(current.sa_flags & SA_SIGINFO) && current.sa_handler == SIG_IGN;
+}
+
+// The soft limit on open descriptors (getrlimit(RLIMIT_NOFILE)), or -1 when unlimited or
+// unknown. The resource's C type differs between glibc and the BSDs; here it does not show.
+static inline long long cselectors_open_files_limit(void) {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return -1;
+  return (long long)limit.rlim_cur;
+}
+
+// What kind of file fd refers to (fstat), for choosing how to write to it without blocking:
+// -1 not open, 0 regular file, 1 pipe or FIFO, 2 character device (a terminal, /dev/null),
+// 3 socket, 4 anything else.
+static inline int cselectors_fd_kind(int fd) {
+  struct stat status;
+  if (fstat(fd, &status) != 0) return -1;
+  if (S_ISREG(status.st_mode)) return 0;
+  if (S_ISFIFO(status.st_mode)) return 1;
+  if (S_ISCHR(status.st_mode)) return 2;
+  if (S_ISSOCK(status.st_mode)) return 3;
+  return 4;
+}
+
+// A new open file description for the pipe, FIFO or terminal behind fd, write-only,
+// non-blocking and close-on-exec. Setting O_NONBLOCK on fd itself would change the
+// description it shares with other processes (a shell's terminal, say); this one is private.
+// Linux reopens /proc/self/fd/N; elsewhere there is no such reopen and the result is -1.
+static inline int cselectors_reopen_nonblocking(int fd) {
+#if defined(__linux__)
+  if (fd < 0) {
+    errno = EBADF;
+    return -1;
+  }
+  char path[32] = "/proc/self/fd/";
+  char digits[12];
+  int count = 0;
+  do {
+    digits[count++] = (char)('0' + fd % 10);
+    fd /= 10;
+  } while (fd > 0);
+  size_t at = strlen(path);
+  while (count > 0) path[at++] = digits[--count];
+  path[at] = 0;
+  return open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+#else
+  (void)fd;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+// send(2) that never blocks (MSG_DONTWAIT) and never raises SIGPIPE where MSG_NOSIGNAL exists.
+static inline ssize_t cselectors_send_nowait(int fd, const void *bytes, size_t count) {
+#if defined(MSG_NOSIGNAL)
+  return send(fd, bytes, count, MSG_DONTWAIT | MSG_NOSIGNAL);
+#else
+  return send(fd, bytes, count, MSG_DONTWAIT);
+#endif
+}
+
+// The largest write to a pipe that the system keeps whole (PIPE_BUF).
+static inline int cselectors_pipe_buf(void) { return PIPE_BUF; }
 
 #endif

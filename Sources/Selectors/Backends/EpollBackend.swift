@@ -1,4 +1,4 @@
-#if os(Linux)
+#if os(Linux) && !SELECTORS_BSD_TYPECHECK
     import CSelectors
 
     /// Linux `epoll(7)`, level-triggered.

@@ -1,4 +1,4 @@
-#if canImport(Darwin) || os(FreeBSD) || os(OpenBSD)
+#if canImport(Darwin) || os(FreeBSD) || os(OpenBSD) || SELECTORS_BSD_TYPECHECK
     import CSelectors
 
     /// BSD and Apple `kqueue(2)`: one read filter and one write filter per fd.

@@ -1,4 +1,4 @@
-#if canImport(Darwin) || os(FreeBSD) || os(OpenBSD)
+#if canImport(Darwin) || os(FreeBSD) || os(OpenBSD) || SELECTORS_BSD_TYPECHECK
     /// Apple and BSD systems: kqueue first, so `DefaultSelector` uses it; poll and select too.
     enum Platform {
         static let availableBackends: [Backend] = [.kqueue, .poll, .select]
@@ -11,7 +11,7 @@
                 }
             case .poll: return PollBackend()
             case .select: return SelectBackend()
-            case .epoll: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
+            case .epoll, .scripted: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
             }
         }
 

@@ -1,4 +1,4 @@
-#if os(Linux)
+#if os(Linux) && !SELECTORS_BSD_TYPECHECK
     import CSelectors
 
     /// A waker built on Linux `eventfd(2)`: one fd whose counter any thread can bump.

@@ -1,4 +1,4 @@
-#if os(Linux)
+#if os(Linux) && !SELECTORS_BSD_TYPECHECK
     /// Linux: epoll first, so `DefaultSelector` uses it; poll and select for comparison and tests.
     enum Platform {
         static let availableBackends: [Backend] = [.epoll, .poll, .select]
@@ -11,7 +11,7 @@
                 }
             case .poll: return PollBackend()
             case .select: return SelectBackend()
-            case .kqueue: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
+            case .kqueue, .scripted: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
             }
         }
 

@@ -1,8 +1,8 @@
 import CSelectors
 
 extension Socket {
-    /// Opens a TCP connection to `address`: `socket`, optionally `bind(sourceAddress)`, then
-    /// `connect`.
+    /// Opens a TCP or Unix-domain stream connection to `address`: `socket`, optionally
+    /// `bind(sourceAddress)`, then `connect`. `connect(to:timeout:)` bounds the wait.
     ///
     /// Binding a source address picks the local end, for example `127.0.0.5:0` to spread a
     /// load generator's connections over several loopback addresses so it does not run out of
@@ -12,7 +12,8 @@ extension Socket {
     /// Blocking mode waits for the handshake (retrying `EINTR` by waiting for the connection
     /// to finish). Non-blocking mode returns at once: `pending` is true when the kernel
     /// answered `EINPROGRESS`; wait for `.write` readiness, then call `connectResult(_:)` (or
-    /// simply write: a failed connection reports its error there).
+    /// simply write: a failed connection reports its error there). A non-blocking Unix-domain
+    /// connect finishes at once, or fails with `EAGAIN` when the listener's backlog is full.
     /// - Returns: the socket (close-on-exec, never raising `SIGPIPE`) and whether the
     ///   connection is still being established.
     /// - Throws: `ECONNREFUSED`, `ETIMEDOUT`, `EADDRNOTAVAIL`, `EMFILE`, ... The fd is closed

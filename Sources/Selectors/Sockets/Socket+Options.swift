@@ -2,10 +2,9 @@ import CSelectors
 
 extension Socket {
     /// Turns `O_NONBLOCK` on or off (`fcntl(F_GETFL)`, then `fcntl(F_SETFL)` if it changes).
+    /// The same as `Descriptor.setNonBlocking(_:_:)`, which works on any descriptor.
     public static func setNonBlocking(_ fd: Int32, _ enabled: Bool = true) throws(Errno) {
-        let flags = try SystemCall.once { cselectors_fcntl_get(fd, F_GETFL) }
-        let wanted = enabled ? flags | O_NONBLOCK : flags & ~O_NONBLOCK
-        if wanted != flags { _ = try SystemCall.once { cselectors_fcntl_set(fd, F_SETFL, wanted) } }
+        try Descriptor.setNonBlocking(fd, enabled)
     }
 
     /// Turns Nagle's algorithm off or on (`setsockopt(IPPROTO_TCP, TCP_NODELAY)`): with it
@@ -28,6 +27,24 @@ extension Socket {
     /// - Throws: `ENOTCONN` if the socket is not connected, `EBADF`, ...
     public static func shutdownWrite(_ fd: Int32) throws(Errno) {
         _ = try SystemCall.once { shutdown(fd, SocketPlatform.shutWrite) }
+    }
+
+    /// Turns TCP keepalive on (`setsockopt(SOL_SOCKET, SO_KEEPALIVE)`): after `idleSeconds`
+    /// of silence the system probes the peer, again every `idleSeconds`
+    /// (`TCP_KEEPIDLE`, `TCP_KEEPALIVE` on Apple systems, and `TCP_KEEPINTVL`), and resets the
+    /// connection after its usual number of unanswered probes, so a peer that vanished
+    /// without a word does not hold the connection for ever.
+    /// - Throws: `EINVAL` for an interval the system refuses (Linux: above 32,767), `EBADF`, ...
+    public static func setKeepAlive(_ fd: Int32, idleSeconds: Int32) throws(Errno) {
+        try setFlag(fd, SOL_SOCKET, SO_KEEPALIVE, true)
+        try setInteger(fd, Int32(IPPROTO_TCP), SocketPlatform.keepAliveIdle, idleSeconds)
+        try setInteger(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, idleSeconds)
+    }
+
+    /// Sets an integer socket option with `setsockopt`.
+    static func setInteger(_ fd: Int32, _ level: Int32, _ option: Int32, _ value: Int32) throws(Errno) {
+        var value = value
+        _ = try SystemCall.once { setsockopt(fd, level, option, &value, socklen_t(MemoryLayout<Int32>.size)) }
     }
 
     /// Sets a boolean socket option with `setsockopt`.

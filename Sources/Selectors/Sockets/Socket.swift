@@ -1,7 +1,10 @@
 import CSelectors
 
-/// Thin TCP helpers over raw file descriptors: just what an echo server, a load generator or
-/// a user of `Selector` needs, each a documented wrapper of one or two system calls.
+/// Thin socket helpers over raw file descriptors, each a documented wrapper of one or two
+/// system calls: TCP and Unix-domain streams (listen, accept, connect, with or without a
+/// timeout, socket pairs), UDP and Unix datagrams (bind, send to and receive from an address),
+/// and the options an event-driven server sets. `Descriptor` has what works on any fd
+/// (pipes, ptys, files).
 ///
 /// Every socket created here is close-on-exec. Calls that are safe to repeat retry `EINTR`;
 /// `close` never does. Errors are thrown as `Errno`; "would block" is not an error but a `nil`
@@ -28,11 +31,10 @@ public enum Socket {
         SystemCall.close(fd)
     }
 
-    /// Creates a TCP socket for `family`: `socket(AF_INET or AF_INET6, SOCK_STREAM, 0)`,
-    /// close-on-exec, optionally non-blocking, never raising `SIGPIPE`.
+    /// Creates a stream socket for `family`: `socket(AF_INET, AF_INET6 or AF_UNIX,
+    /// SOCK_STREAM, 0)`, close-on-exec, optionally non-blocking, never raising `SIGPIPE`.
     static func makeStream(_ family: SocketAddress.Family, nonBlocking: Bool) throws(Errno) -> Int32 {
-        try SocketPlatform.makeStreamSocket(
-            family: family == .ipv4 ? AF_INET : AF_INET6, nonBlocking: nonBlocking)
+        try SocketPlatform.makeStreamSocket(family: family.domain, nonBlocking: nonBlocking)
     }
 
     /// Runs `body`, closing `fd` if it throws: the cleanup for multi-step socket setup.

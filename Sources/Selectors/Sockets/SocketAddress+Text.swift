@@ -24,9 +24,15 @@ extension SocketAddress {
 
     /// Parses `"host:port"`, as printed by `description`: `"127.0.0.1:7000"`,
     /// `"localhost:7000"`, `"[::1]:7000"`. IPv6 hosts need the brackets, since their colons
-    /// would be ambiguous with the port's.
-    /// - Throws: `EINVAL` when the text has no valid port (0 to 65535) or no numeric host.
+    /// would be ambiguous with the port's. Text starting with `/` is an absolute Unix-domain
+    /// socket path (`init(unixPath:)`), which no `host:port` can be.
+    /// - Throws: `EINVAL` when the text has no valid port (0 to 65535) or no numeric host;
+    ///   `ENAMETOOLONG` for a path too long for `sun_path`.
     public init(parsing text: String) throws(Errno) {
+        if text.hasPrefix("/") {
+            try self.init(unixPath: text)
+            return
+        }
         guard let colon = text.lastIndex(of: ":") else { throw Errno.invalidArgument }
         let host = String(text[..<colon])
         let portText = text[text.index(after: colon)...]
@@ -38,10 +44,13 @@ extension SocketAddress {
         try self.init(host: host, port: port)
     }
 
-    /// The numeric host (`inet_ntop`): `"127.0.0.1"` or `"::1"`, without brackets.
+    /// The numeric host (`inet_ntop`): `"127.0.0.1"` or `"::1"`, without brackets. A Unix
+    /// address has no host: it answers its `description` (the path), the most useful thing to
+    /// print where a host is expected.
     public var host: String {
+        if family == .unix { return description }
         // INET6_ADDRSTRLEN (46) covers both families, including the terminating NUL.
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
             let written: UnsafePointer<CChar>?
             switch family {
             case .ipv4:
@@ -50,16 +59,22 @@ extension SocketAddress {
             case .ipv6:
                 var address = withIPv6 { $0.sin6_addr }
                 written = inet_ntop(AF_INET6, &address, buffer.baseAddress, socklen_t(buffer.count))
+            case .unix:
+                written = nil  // answered above
             }
             return written.map { String(cString: $0) } ?? "?"
         }
     }
 
-    /// `"127.0.0.1:7000"` or `"[::1]:7000"`; `init(parsing:)` reads it back.
+    /// `"127.0.0.1:7000"` or `"[::1]:7000"`; `init(parsing:)` reads it back. A Unix address
+    /// prints its path (`"/tmp/app.sock"`, read back too when absolute), `"@name"` for a Linux
+    /// abstract name (the convention of `ss` and `netstat`) or `"(unnamed)"`.
     public var description: String {
-        switch family {
-        case .ipv4: "\(host):\(port)"
-        case .ipv6: "[\(host)]:\(port)"
+        switch unixName {
+        case nil: family == .ipv4 ? "\(host):\(port)" : "[\(host)]:\(port)"
+        case .path(let path): path
+        case .abstract(let name): "@" + String(decoding: name, as: UTF8.self)
+        case .unnamed: "(unnamed)"
         }
     }
 }

@@ -1,7 +1,10 @@
 import CSelectors
 
-/// An IPv4 or IPv6 address with a port, stored as a C `sockaddr_storage` so it can be handed
-/// to `bind`, `connect` and friends without conversion.
+/// An IPv4 or IPv6 address with a port, or a Unix-domain socket's path, stored as a C
+/// `sockaddr_storage` so it can be handed to `bind`, `connect` and friends without conversion.
+///
+/// One type for every family, so `Socket.makeListener`, `Socket.connect` and the datagram
+/// helpers take any of them, and `local(of:)` / `peer(of:)` answer for any socket they made.
 ///
 /// ```swift
 /// let address = try SocketAddress(host: "127.0.0.1", port: 7000)
@@ -15,18 +18,43 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         case ipv4
         /// IPv6 (`AF_INET6`, `sockaddr_in6`).
         case ipv6
+        /// Unix-domain (`AF_UNIX`, `sockaddr_un`): a filesystem path, or no name at all (the
+        /// client end of a connection, a socket pair); on Linux also an abstract name.
+        case unix
+
+        /// The `AF_*` constant `socket` takes.
+        var domain: Int32 {
+            switch self {
+            case .ipv4: AF_INET
+            case .ipv6: AF_INET6
+            case .unix: AF_UNIX
+            }
+        }
     }
 
     /// The C representation, zero beyond `length` bytes.
     private(set) var storage: sockaddr_storage
-    /// How many bytes of `storage` are meaningful: the size of `sockaddr_in` or `sockaddr_in6`.
+    /// How many bytes of `storage` are meaningful: the size of `sockaddr_in` or `sockaddr_in6`;
+    /// for Unix addresses the path's offset plus its bytes and terminating NUL.
     private(set) var length: socklen_t
 
-    /// Wraps what the kernel filled in (`getsockname`, `accept`); `nil` for families other
-    /// than IPv4 and IPv6.
+    /// Wraps what the kernel filled in (`getsockname`, `accept`, `recvmsg`); `nil` for families
+    /// other than IPv4, IPv6 and Unix. A Unix address's length is normalised (systems differ
+    /// in what they report), so equal paths compare equal.
     init?(storage: sockaddr_storage, length: socklen_t) {
-        let family = Int32(storage.ss_family)
-        guard family == AF_INET || family == AF_INET6 else { return nil }
+        switch Int32(storage.ss_family) {
+        case AF_INET, AF_INET6: self.init(exactly: storage, length: length)
+        case AF_UNIX:
+            self.init(exactly: storage, length: SocketAddress.unixLength(of: storage, reported: length))
+        default: return nil
+        }
+    }
+
+    /// `storage` as is, `length` bytes of it, with the length stamped where the platform's
+    /// `sockaddr`s carry one.
+    init(exactly storage: sockaddr_storage, length: socklen_t) {
+        var storage = storage
+        SocketPlatform.stampLength(&storage, length)
         self.storage = storage
         self.length = length
     }
@@ -72,21 +100,27 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return SocketAddress(ipv6: address, port: port)
     }
 
-    /// IPv4 or IPv6.
+    /// IPv4, IPv6 or Unix.
     public var family: Family {
-        Int32(storage.ss_family) == AF_INET ? .ipv4 : .ipv6
+        switch Int32(storage.ss_family) {
+        case AF_INET: .ipv4
+        case AF_UNIX: .unix
+        default: .ipv6
+        }
     }
 
-    /// The port, in host byte order (`ntohs(sin_port)`).
+    /// The port, in host byte order (`ntohs(sin_port)`); 0 for a Unix address.
     public var port: UInt16 {
         switch family {
         case .ipv4: UInt16(bigEndian: withIPv4 { $0.sin_port })
         case .ipv6: UInt16(bigEndian: withIPv6 { $0.sin6_port })
+        case .unix: 0
         }
     }
 
-    /// The same address with another port.
+    /// The same address with another port; a Unix address, which has none, is returned as is.
     public func with(port: UInt16) -> SocketAddress {
+        if family == .unix { return self }
         var copy = self
         withUnsafeMutableBytes(of: &copy.storage) { bytes in
             switch family {
@@ -95,6 +129,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             case .ipv6:
                 bytes.baseAddress!.assumingMemoryBound(to: sockaddr_in6.self).pointee.sin6_port =
                     port.bigEndian
+            case .unix: break
             }
         }
         return copy
@@ -121,14 +156,15 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// The address `fd` is bound to (`getsockname`), for example the port the kernel picked
     /// after binding port 0.
-    /// - Throws: `EBADF`, `ENOTSOCK`, or `EAFNOSUPPORT` for a socket that is not IPv4/IPv6.
+    /// - Throws: `EBADF`, `ENOTSOCK`, or `EAFNOSUPPORT` for a socket that is not IPv4, IPv6 or
+    ///   Unix.
     public static func local(of fd: Int32) throws(Errno) -> SocketAddress {
         try query(fd) { getsockname($0, $1, $2) }
     }
 
     /// The address of the peer `fd` is connected to (`getpeername`).
     /// - Throws: `ENOTCONN` when the socket is not connected, `EBADF`, `ENOTSOCK`, or
-    ///   `EAFNOSUPPORT` for a socket that is not IPv4/IPv6.
+    ///   `EAFNOSUPPORT` for a socket that is not IPv4, IPv6 or Unix.
     public static func peer(of fd: Int32) throws(Errno) -> SocketAddress {
         try query(fd) { getpeername($0, $1, $2) }
     }
@@ -159,7 +195,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Equal when the meaningful bytes are equal (family, port, address, and for IPv6 flow
-    /// label and scope).
+    /// label and scope; for Unix the path or name).
     public static func == (lhs: SocketAddress, rhs: SocketAddress) -> Bool {
         guard lhs.length == rhs.length else { return false }
         return withUnsafeBytes(of: lhs.storage) { left in

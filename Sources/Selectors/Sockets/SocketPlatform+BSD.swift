@@ -1,4 +1,4 @@
-#if canImport(Darwin) || os(FreeBSD) || os(OpenBSD)
+#if canImport(Darwin) || os(FreeBSD) || os(OpenBSD) || SELECTORS_BSD_TYPECHECK
     import CSelectors
 
     /// The Apple/BSD side of the socket helpers: every place where they differ from Linux.
@@ -16,6 +16,16 @@
 
         /// `SHUT_WR`.
         static let shutWrite = SHUT_WR
+
+        /// The option for the silence before the first keepalive probe: `TCP_KEEPALIVE` on
+        /// Apple systems, `TCP_KEEPIDLE` on the BSDs.
+        static var keepAliveIdle: Int32 {
+            #if canImport(Darwin) || SELECTORS_BSD_TYPECHECK
+                TCP_KEEPALIVE
+            #else
+                TCP_KEEPIDLE
+            #endif
+        }
 
         /// `socket(family, SOCK_STREAM, 0)`, then close-on-exec, optional non-blocking and
         /// `SO_NOSIGPIPE`; the descriptor is closed if any step fails.
@@ -53,6 +63,38 @@
         @inline(__always)
         static func stampLength(_ storage: inout sockaddr_storage, _ length: socklen_t) {
             storage.ss_len = UInt8(truncatingIfNeeded: length)
+        }
+
+        /// `SOCK_DGRAM`.
+        static let datagramType = SOCK_DGRAM
+
+        /// No abstract names: a `sun_path` starting with NUL is simply unnamed.
+        static var hasAbstractUnixNames: Bool { false }
+
+        /// `socket(family, type, 0)`, then the same preparation as a stream socket.
+        static func makeSocket(family: Int32, type: Int32, nonBlocking: Bool) throws(Errno) -> Int32 {
+            let fd = try SystemCall.once { socket(family, type, 0) }
+            do {
+                try prepare(fd, nonBlocking: nonBlocking)
+            } catch {
+                SystemCall.close(fd)
+                throw error
+            }
+            return fd
+        }
+
+        /// `socketpair(AF_UNIX, SOCK_STREAM, 0)`, then each end prepared like a new socket;
+        /// both are closed if any step fails.
+        static func makeStreamPair(nonBlocking: Bool) throws(Errno) -> (Int32, Int32) {
+            var ends: [Int32] = [-1, -1]
+            _ = try SystemCall.once { socketpair(AF_UNIX, streamType, 0, &ends) }
+            do {
+                for fd in ends { try prepare(fd, nonBlocking: nonBlocking) }
+            } catch {
+                for fd in ends { SystemCall.close(fd) }
+                throw error
+            }
+            return (ends[0], ends[1])
         }
 
         private static func prepare(_ fd: Int32, nonBlocking: Bool) throws(Errno) {

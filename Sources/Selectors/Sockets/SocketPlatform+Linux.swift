@@ -1,4 +1,4 @@
-#if os(Linux)
+#if os(Linux) && !SELECTORS_BSD_TYPECHECK
     import CSelectors
 
     /// The Linux side of the socket helpers: every place where Linux and the BSDs differ.
@@ -17,6 +17,9 @@
 
         /// `SHUT_WR`, an anonymous enum constant in glibc.
         static let shutWrite = Int32(SHUT_WR)
+
+        /// The option for the silence before the first keepalive probe: `TCP_KEEPIDLE`.
+        static var keepAliveIdle: Int32 { TCP_KEEPIDLE }
 
         /// `socket(family, SOCK_STREAM | SOCK_CLOEXEC [| SOCK_NONBLOCK], 0)`.
         static func makeStreamSocket(family: Int32, nonBlocking: Bool) throws(Errno) -> Int32 {
@@ -47,5 +50,27 @@
         /// Linux's `sockaddr` has no length byte: nothing to stamp.
         @inline(__always)
         static func stampLength(_ storage: inout sockaddr_storage, _ length: socklen_t) {}
+
+        /// `SOCK_DGRAM`: an enum case in glibc's headers, like `SOCK_STREAM`.
+        static let datagramType = Int32(SOCK_DGRAM.rawValue)
+
+        /// A `sun_path` starting with NUL is an abstract name (`SocketAddress+Linux.swift`).
+        static var hasAbstractUnixNames: Bool { true }
+
+        /// `socket(family, type | SOCK_CLOEXEC [| SOCK_NONBLOCK], 0)`, for any type.
+        static func makeSocket(family: Int32, type: Int32, nonBlocking: Bool) throws(Errno) -> Int32 {
+            var flags = type | Int32(SOCK_CLOEXEC.rawValue)
+            if nonBlocking { flags |= Int32(SOCK_NONBLOCK.rawValue) }
+            return try SystemCall.once { socket(family, flags, 0) }
+        }
+
+        /// `socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC [| SOCK_NONBLOCK], 0)`.
+        static func makeStreamPair(nonBlocking: Bool) throws(Errno) -> (Int32, Int32) {
+            var flags = streamType | Int32(SOCK_CLOEXEC.rawValue)
+            if nonBlocking { flags |= Int32(SOCK_NONBLOCK.rawValue) }
+            var ends: [Int32] = [-1, -1]
+            _ = try SystemCall.once { socketpair(AF_UNIX, flags, 0, &ends) }
+            return (ends[0], ends[1])
+        }
     }
 #endif

@@ -74,6 +74,11 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
         case ENOTCONN: "ENOTCONN"
         case EADDRNOTAVAIL: "EADDRNOTAVAIL"
         case EACCES: "EACCES"
+        case ENOTSOCK: "ENOTSOCK"
+        case ENAMETOOLONG: "ENAMETOOLONG"
+        case EAFNOSUPPORT: "EAFNOSUPPORT"
+        case EMSGSIZE: "EMSGSIZE"
+        case EIO: "EIO"
         default: "errno \(value)"
         }
     }

@@ -33,17 +33,10 @@ enum SystemCall {
         _ = CSelectors.close(fd)
     }
 
-    /// A pipe whose ends are both non-blocking and close-on-exec (`pipe`, then `fcntl`; a
-    /// plain `pipe` because `pipe2` is not on every platform this builds for). Used for
-    /// wake-ups and signal delivery, where a full pipe already means "wake up".
+    /// A pipe whose ends are both non-blocking and close-on-exec: `Descriptor.makePipe()`.
+    /// Used for wake-ups and signal delivery, where a full pipe already means "wake up".
     static func nonBlockingPipe() throws(Errno) -> (read: Int32, write: Int32) {
-        var ends: [Int32] = [-1, -1]
-        _ = try once { pipe(&ends) }
-        for fd in ends {
-            _ = cselectors_fcntl_set(fd, F_SETFL, cselectors_fcntl_get(fd, F_GETFL) | O_NONBLOCK)
-            _ = cselectors_fcntl_set(fd, F_SETFD, FD_CLOEXEC)
-        }
-        return (ends[0], ends[1])
+        try Descriptor.makePipe(nonBlocking: true)
     }
 
     /// Whether `fd` names an open descriptor (`fcntl(F_GETFD)` succeeds).

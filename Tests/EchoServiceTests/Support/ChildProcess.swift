@@ -12,19 +12,32 @@ final class ChildProcess {
     private(set) var stdout: [UInt8] = []
     private(set) var stderr: [UInt8] = []
     private var exitStatus: Int32?
+    /// While true, stderr is not read: the child's writes to it block once the pipe is full.
+    private var stderrPaused: Bool
 
     /// Runs `/bin/sh -c command`.
-    convenience init(shell command: String) throws {
-        try self.init(path: "/bin/sh", arguments: ["/bin/sh", "-c", command])
+    convenience init(shell command: String, blockedStderr: Bool = false) throws {
+        try self.init(path: "/bin/sh", arguments: ["/bin/sh", "-c", command], blockedStderr: blockedStderr)
     }
 
-    /// Runs `path` with `arguments` (including argv[0]) and a minimal environment.
-    init(path: String, arguments: [String]) throws {
+    /// Runs `path` with `arguments` (including argv[0]) and a minimal environment. With
+    /// `blockedStderr`, the child's stderr is a 4 KiB pipe that is already full and is not read
+    /// until `resumeStderr()`: any write the child makes to it blocks (or fails with `EAGAIN`).
+    init(path: String, arguments: [String], blockedStderr: Bool = false) throws {
         var outPipe: [Int32] = [0, 0]
         var errPipe: [Int32] = [0, 0]
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else { throw TestFailure("pipe failed") }
         // The read ends must not leak into this or any other child.
         for fd in outPipe + errPipe { _ = cselectors_fcntl_set(fd, F_SETFD, FD_CLOEXEC) }
+        stderrPaused = blockedStderr
+        if blockedStderr {
+            do {
+                try ChildProcess.fill(errPipe[1], capacity: 4096)
+            } catch {
+                for fd in outPipe + errPipe { Glibc.close(fd) }
+                throw error
+            }
+        }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -74,16 +87,36 @@ final class ChildProcess {
         Glibc.close(stderrFD)
     }
 
+    /// Makes the pipe behind `fd` (a write end) `capacity` bytes (`F_SETPIPE_SZ`) and fills it
+    /// with filler lines until the kernel refuses more.
+    private static func fill(_ fd: Int32, capacity: Int32) throws {
+        let setPipeSize: Int32 = 1031  // F_SETPIPE_SZ; not exported by Swift's Glibc module
+        guard cselectors_fcntl_set(fd, setPipeSize, capacity) >= 0 else {
+            throw TestFailure("F_SETPIPE_SZ failed")
+        }
+        let flags = cselectors_fcntl_get(fd, F_GETFL)
+        _ = cselectors_fcntl_set(fd, F_SETFL, flags | O_NONBLOCK)
+        defer { _ = cselectors_fcntl_set(fd, F_SETFL, flags) }
+        let line = Array("filler: the test fills this pipe before the child starts\n".utf8)
+        // Whole lines while they fit, then single bytes for the last gap.
+        while line.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) > 0 {}
+        var byte = UInt8(ascii: "\n")
+        while Glibc.write(fd, &byte, 1) > 0 {}
+    }
+
+    /// Starts reading the child's stderr (see `blockedStderr`).
+    func resumeStderr() {
+        stderrPaused = false
+    }
+
     var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
     var stderrText: String { String(decoding: stderr, as: UTF8.self) }
 
     /// Reads whatever the pipes hold, waiting up to `timeout` seconds for something.
     private func pump(timeout: Double) {
-        var entries = [
-            pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: stderrFD, events: Int16(POLLIN), revents: 0),
-        ]
-        guard poll(&entries, 2, Int32(max(0, timeout) * 1000)) > 0 else { return }
+        var entries = [pollfd(fd: stdoutFD, events: Int16(POLLIN), revents: 0)]
+        if !stderrPaused { entries.append(pollfd(fd: stderrFD, events: Int16(POLLIN), revents: 0)) }
+        guard poll(&entries, nfds_t(entries.count), Int32(max(0, timeout) * 1000)) > 0 else { return }
         var buffer = [UInt8](repeating: 0, count: 4096)
         for entry in entries where entry.revents != 0 {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(entry.fd, $0.baseAddress, $0.count) }
@@ -106,6 +139,25 @@ final class ChildProcess {
             if remaining <= 0 || hasExited { return nil }
             pump(timeout: min(remaining, 0.1))
         }
+    }
+
+    /// Waits up to `timeout` seconds for a complete stderr line containing `text`.
+    func waitForStderrLine(containing text: String, timeout: Double = 20) -> String? {
+        let deadline = now() + timeout
+        while true {
+            let lines = stderrText.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+            if let line = lines.first(where: { $0.contains(text) }) { return String(line) }
+            let remaining = deadline - now()
+            if remaining <= 0 || hasExited { return nil }
+            pump(timeout: min(remaining, 0.1))
+        }
+    }
+
+    /// Reads what stderr holds now and counts its complete lines containing `text`.
+    func pumpedStderrLines(containing text: String) -> Int {
+        if !stderrPaused { pump(timeout: 0.05) }
+        return stderrText.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+            .filter { $0.contains(text) }.count
     }
 
     /// Whether the process has ended (reaping it if so).
@@ -177,14 +229,12 @@ func readFile(_ path: String) throws -> String {
     return String(decoding: bytes, as: UTF8.self)
 }
 
-/// The `echo-server` executable built beside this test bundle (SwiftPM puts every product of
-/// the package in the same directory, `.build/<triple>/debug/`).
-func echoServerExecutable() throws -> String {
-    try productExecutable("echo-server")
-}
+/// The `echo-server` executable built beside this test bundle.
+func echoServerExecutable() throws -> String { try builtExecutable("echo-server") }
 
-/// The package's executable `name` (`echo-server`, `selector-bench`) beside this test bundle.
-func productExecutable(_ name: String) throws -> String {
+/// The executable product `name` built beside this test bundle (SwiftPM puts every product of
+/// the package in the same directory, `.build/<triple>/debug/`).
+func builtExecutable(_ name: String) throws -> String {
     var buffer = [CChar](repeating: 0, count: 4096)
     let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
     guard length > 0 else { throw TestFailure("cannot read /proc/self/exe") }

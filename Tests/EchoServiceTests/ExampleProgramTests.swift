@@ -1,0 +1,76 @@
+import Glibc
+import Selectors
+import Testing
+
+/// The programs in Examples/ (the README's code blocks, verbatim; `.ci/check-readme` keeps the
+/// two in step), each run as a child process against real input, the way a user runs them.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct ExampleProgramTests {
+    /// Runs `command` (with `$EXAMPLE` set to the example's path) in a shell and returns its
+    /// exit status and standard output.
+    private func run(_ example: String, _ command: String) throws -> (status: Int32?, output: String) {
+        let path = try builtExecutable(example)
+        let child = try ChildProcess(shell: "EXAMPLE='\(path)'; \(command)")
+        let status = child.waitForExit(timeout: 20)
+        if status == nil { kill(child.pid, SIGKILL) }
+        return (status, child.stdoutText + child.stderrText)
+    }
+
+    @Test func selectorBasicsReportsStandardInputReadable() throws {
+        let (status, output) = try run("selector-basics", "printf hello | \"$EXAMPLE\"")
+        #expect(status == 0)
+        #expect(output == "fd 0 is ready for [read]\n")
+    }
+
+    @Test func loopBasicsReadsEverythingThenStopsAtEndOfInput() throws {
+        let (status, output) = try run(
+            "loop-basics", "(printf hello; sleep 0.3; printf bye) | \"$EXAMPLE\"")
+        #expect(status == 0)
+        let lines = output.split(separator: "\n")
+        // However the kernel splits the input into reads, every byte is counted once.
+        let bytes = lines.compactMap { line -> Int? in
+            guard line.hasPrefix("read "), line.hasSuffix(" bytes") else { return nil }
+            return Int(line.dropFirst(5).dropLast(6))
+        }
+        #expect(bytes.reduce(0, +) == 8)
+        #expect(lines.contains("runs on the loop thread"))
+        #expect(lines.last == "end of input")
+    }
+
+    /// Its own `precondition`s are the checks: a failing one ends it with a crash.
+    @Test func virtualLoopTestingClosesTheIdleConnectionAfterFiveSilentSeconds() throws {
+        let (status, output) = try run("virtual-loop-testing", "exec \"$EXAMPLE\"")
+        #expect(status == 0)
+        #expect(output == "closed at 9 s, after 2 messages\n")
+    }
+
+    @Test func echoServiceBasicsStartsAndStops() throws {
+        let (status, output) = try run("echo-service-basics", "exec \"$EXAMPLE\"")
+        #expect(status == 0)
+        #expect(output.hasPrefix("echoing on 127.0.0.1:"))
+    }
+
+    /// Two clients at once, each sending more than the socket buffers hold, so the server's
+    /// writes come up short and it must keep the rest; then end of stream closes each.
+    @Test func callbackEchoEchoesLargeMessagesExactlyOnce() throws {
+        let path = try builtExecutable("callback-echo")
+        // Standard output is a pipe here, so the listening line needs line buffering.
+        let child = try ChildProcess(shell: "exec stdbuf -oL '\(path)' 0")
+        defer {
+            kill(child.pid, SIGKILL)
+            _ = child.waitForExit(timeout: 5)
+        }
+        guard let line = child.waitForLine(containing: "listening on") else {
+            throw TestFailure("no listening line; output: \(child.stdoutText) \(child.stderrText)")
+        }
+        let address = try listeningAddress(line)
+        let failures = onThreads(2) { index in
+            let fd = try Client.connect(address)
+            defer { Socket.close(fd) }
+            var random = SplitMix64(seed: UInt64(index + 1))
+            let message = (0..<(4 * 1024 * 1024)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            try message.withUnsafeBytes { try Client.exchange(fd, $0, halfClose: true) }
+        }
+        #expect(failures.isEmpty, "\(failures)")
+    }
+}
