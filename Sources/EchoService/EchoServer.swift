@@ -21,8 +21,8 @@ import Selectors
 /// a pending buffer, which exists only while it holds data. Reading stops while more than
 /// `highWaterMark` bytes are pending and resumes at `lowWaterMark`, and the buffer's capacity
 /// never exceeds the high-water mark plus one read, so a client that never reads costs at
-/// most that. Every connection stops reading while all of them together hold more than
-/// `totalHighWaterMark`, which caps the whole server's pending memory.
+/// most that. Every connection stops reading while the buffers of all of them together take
+/// more than `totalHighWaterMark`, which caps the whole server's buffer memory.
 public enum EchoServer {
     /// Everything that shapes a server; the defaults are the command line's defaults.
     public struct Configuration: Sendable {
@@ -45,12 +45,14 @@ public enum EchoServer {
         public var highWaterMark = 256 * 1024
         /// Resume reading once the pending bytes have drained to this many or fewer.
         public var lowWaterMark = 64 * 1024
-        /// Stop reading from every connection while the pending bytes of all connections
-        /// together exceed this many, so a crowd of clients that never read cannot exhaust
-        /// memory (each one alone is held to `highWaterMark`). While stopped, clients that do
-        /// read are not served either; `idleTimeout` closes the ones that never read.
+        /// Stop reading from every connection while the output buffers of all connections
+        /// together take more than this many bytes, so a crowd of clients that never read
+        /// cannot exhaust memory (each one alone is held to `highWaterMark`). While stopped,
+        /// clients that do read are not served either; `idleTimeout` closes the ones that
+        /// never read.
         public var totalHighWaterMark = 64 << 20
-        /// Resume reading everywhere once the total has drained to this many or fewer.
+        /// Resume reading everywhere once buffers freed as clients read have brought the total
+        /// to this many bytes or fewer.
         public var totalLowWaterMark = 48 << 20
         /// Give freed output buffers back to the system (`malloc_trim(0)` with glibc) once a
         /// loop has had nothing pending for a moment after a burst; otherwise the allocator

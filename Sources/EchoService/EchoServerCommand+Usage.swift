@@ -28,8 +28,8 @@ extension EchoServerCommand {
               --keepalive SECONDS     TCP keepalive: probe connections silent that long
                                       (default 0: off)
               --stats-interval SECONDS  log a line of statistics that often (default 0: never)
-              --total-high-water BYTES  stop reading every client while more than BYTES wait to
-                                      be sent over all of them together (default 67108864)
+              --total-high-water BYTES  stop reading every client while the buffers of all of
+                                      them together take more than BYTES (default 67108864)
               --total-low-water BYTES   read again at BYTES or fewer (default 50331648, or three
                                       quarters of --total-high-water when that is lower)
               --quiet                 no notices; the listening line, statistics asked for, the

@@ -29,10 +29,11 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
     public var readPauses = 0
     /// How many times accepting paused for `acceptRetryDelay` after an `accept` failure.
     public var acceptPauses = 0
-    /// Bytes pending over all connections together, at most: at most `totalHighWaterMark`
-    /// plus one read (64 KiB) per loop, since every loop stops reading above that mark.
-    public var peakTotalPendingBytes = 0
-    /// How many times every connection stopped reading because the pending bytes of all of
+    /// The most memory the output buffers of all connections together have taken: at most
+    /// `totalHighWaterMark` plus one buffer's growth per loop (one read's worth of pending
+    /// bytes, a buffer's capacity at most doubling), since every loop stops reading above it.
+    public var peakOutputBufferBytes = 0
+    /// How many times every connection stopped reading because the output buffers of all of
     /// them together passed `totalHighWaterMark`.
     public var totalReadPauses = 0
     /// Connections the server closed with a reset (RST) because bytes were lost with them:
@@ -105,7 +106,7 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
         peakPendingBytes = max(peakPendingBytes, other.peakPendingBytes)
         readPauses += other.readPauses
         acceptPauses += other.acceptPauses
-        peakTotalPendingBytes = max(peakTotalPendingBytes, other.peakTotalPendingBytes)
+        peakOutputBufferBytes = max(peakOutputBufferBytes, other.peakOutputBufferBytes)
         totalReadPauses += other.totalReadPauses
         aborted += other.aborted
         memoryTrims += other.memoryTrims

@@ -19,7 +19,7 @@ final class EchoWorker: @unchecked Sendable {
     private let configuration: EchoServer.Configuration
     /// Open connections over all workers, shared for `maxConnections`; `nil` without a limit.
     private let limit: ConnectionLimit?
-    /// Pending output over all workers, for `totalHighWaterMark`.
+    /// Output buffer memory over all workers, for `totalHighWaterMark`.
     private let budget: PendingBudget
     private let readBuffer: UnsafeMutableRawBufferPointer
     private let highWaterMark: Int
@@ -315,11 +315,14 @@ final class EchoWorker: @unchecked Sendable {
             close(fd)
             return
         }
-        counters.outputBufferBytes.bump(by: connection.pointee.outputAllocationSize - allocated)
+        let grown = connection.pointee.outputAllocationSize - allocated
+        if grown > 0 {
+            counters.outputBufferBytes.bump(by: grown)
+            budget.add(grown)
+        }
         let pending = connection.pointee.pendingCount
         counters.pendingBytes.bump(by: input.count)
         counters.peakPendingBytes.raise(to: pending)
-        budget.add(input.count)
         if pending > highWaterMark {
             connection.pointee.flags.insert(.readPaused)
             counters.readPauses.bump()
@@ -345,7 +348,6 @@ final class EchoWorker: @unchecked Sendable {
         guard written > 0 else { return true }
         counters.bytesEchoed.bump(by: written)
         counters.pendingBytes.bump(by: -written)
-        budget.subtract(written)
         connection.pointee.lastActivity = Connection.activeNow
         if written < pending.count {
             connection.pointee.consume(written)
@@ -447,6 +449,7 @@ final class EchoWorker: @unchecked Sendable {
     private func freeOutput(_ connection: UnsafeMutablePointer<Connection>) {
         let allocated = connection.pointee.outputAllocationSize
         counters.outputBufferBytes.bump(by: -allocated)
+        budget.subtract(allocated)
         freedSinceTrim += allocated
         connection.pointee.releaseOutput()
         guard configuration.releasesMemoryWhenIdle, freedSinceTrim >= EchoWorker.trimThreshold,
@@ -509,7 +512,6 @@ final class EchoWorker: @unchecked Sendable {
             if connection.pointee.output != nil {
                 let pending = connection.pointee.pendingCount
                 counters.pendingBytes.bump(by: -pending)
-                budget.subtract(pending)
                 freeOutput(connection)
             }
         }

@@ -1,15 +1,17 @@
 import Selectors
 import Synchronization
 
-/// The pending output of all of one server's connections, held against
+/// The memory of all of one server's output buffers, held against
 /// `Configuration.totalHighWaterMark`.
 ///
 /// The per-connection water marks bound what one client that never reads can cost; this
 /// bounds what all of them together can. Once the sum passes the high mark, every loop stops
-/// reading from every connection (any read could add to the sum), and once it has drained
-/// to the low mark they all resume. Loops check `isOverLimit` before each read: one relaxed
-/// load. The sum itself changes only when output is buffered or drained, never on the path
-/// where a write takes everything at once.
+/// reading from every connection (any read could add to the sum), and once buffers freed as
+/// their clients read bring it to the low mark, they all resume. It counts allocated bytes,
+/// not pending ones, so what it caps is the memory itself (a buffer may hold less than its
+/// capacity). Loops check `isOverLimit` before each read: one relaxed load. The sum changes
+/// only when a buffer is allocated, grows or is freed, never on the path where a write
+/// takes everything at once.
 final class PendingBudget: Sendable {
     /// Whether reading is stopped server-wide.
     let isOverLimit = Atomic<Bool>(false)
@@ -29,9 +31,9 @@ final class PendingBudget: Sendable {
     }
 
     /// The sum now.
-    var pendingBytes: Int { total.load(ordering: .relaxed) }
+    var bufferBytes: Int { total.load(ordering: .relaxed) }
     /// The largest the sum has been.
-    var peakPendingBytes: Int { peak.load(ordering: .relaxed) }
+    var peakBufferBytes: Int { peak.load(ordering: .relaxed) }
     /// How many times reading stopped server-wide.
     var readPauses: Int { pauses.load(ordering: .relaxed) }
 
@@ -40,7 +42,7 @@ final class PendingBudget: Sendable {
         resumeCallbacks.withLock { $0.append(callback) }
     }
 
-    /// `bytes` more are pending somewhere.
+    /// A buffer was allocated or grew by `bytes`.
     func add(_ bytes: Int) {
         let now = total.wrappingAdd(bytes, ordering: .sequentiallyConsistent).newValue
         var seen = peak.load(ordering: .relaxed)
@@ -53,7 +55,7 @@ final class PendingBudget: Sendable {
         if now > high && !isOverLimit.load(ordering: .sequentiallyConsistent) { reconsider() }
     }
 
-    /// `bytes` fewer are pending (written, or dropped with their connection).
+    /// A buffer of `bytes` was freed.
     func subtract(_ bytes: Int) {
         let now = total.wrappingSubtract(bytes, ordering: .sequentiallyConsistent).newValue
         if now <= low && isOverLimit.load(ordering: .sequentiallyConsistent) { reconsider() }

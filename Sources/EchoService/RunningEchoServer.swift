@@ -165,7 +165,7 @@ public final class RunningEchoServer: Sendable {
     public var statistics: EchoStatistics {
         var total = EchoStatistics()
         for worker in workers { total.add(worker.counters.snapshot) }
-        total.peakTotalPendingBytes = budget.peakPendingBytes
+        total.peakOutputBufferBytes = budget.peakBufferBytes
         total.totalReadPauses = budget.readPauses
         return total
     }
