@@ -257,6 +257,22 @@ struct EchoServerTests {
         #expect(statistics.pendingBytes == 0 && statistics.outputBufferBytes == 0)
     }
 
+    /// A never-reader closed for idleness loses its pending output: a reset, counted.
+    @Test(arguments: Backend.available)
+    func anIdleCloseWithOutputPendingIsAReset(backend: Backend) throws {
+        let server = try startServer(backend) { $0.idleTimeout = .milliseconds(200) }
+        defer { server.stop() }
+        let fd = try Client.connect(server.address)
+        defer { Socket.close(fd) }
+        Client.shrinkBuffers(fd)
+        let pattern = Pattern()
+        _ = try Client.write(fd, pattern) { server.statistics.readPauses > 0 }
+        #expect(eventually { server.statistics.idleClosed == 1 })
+        #expect(try Client.readPattern(fd, pattern).ending == .reset)
+        #expect(server.statistics.aborted == 1)
+        #expect(server.statistics.outputBufferBytes == 0)
+    }
+
     @Test func secondServerOnTheSamePortFailsWithAddressInUse() throws {
         let server = try startServer(.default)
         defer { server.stop() }
