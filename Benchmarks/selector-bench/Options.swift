@@ -41,7 +41,9 @@
             Latency columns, measured in the client: conn from the connect call to the echo's
             last byte; rr and idle from sending a message to reading its echo's last byte.
             Every byte is verified; errors are counted by kind (refused, reset, short, mismatch,
-            timeout, other) and any error makes the exit status non-zero.
+            timeout, stalled, other) and any error makes the exit status non-zero. When a run
+            ends, operations in flight get up to the operation timeout to complete; any still
+            unanswered then is a stall, so even a short run catches a server that hangs.
 
             options:
               --scenario LIST      conn|rr|idle|stream|all, comma-separated (default all)

@@ -18,7 +18,7 @@ struct Connection {
     var flags: Flags = []
 
     struct Flags: OptionSet {
-        var rawValue: UInt8
+        var rawValue: UInt16
         /// The slot holds an open, registered connection.
         static let open = Flags(rawValue: 1 << 0)
         /// Reading stopped because too much output is pending (the high-water mark).
@@ -29,6 +29,15 @@ struct Connection {
         static let draining = Flags(rawValue: 1 << 3)
         /// `shutdown(SHUT_WR)` was sent while draining; waiting for the client's end of stream.
         static let finSent = Flags(rawValue: 1 << 4)
+        /// Reading stopped because the pending output of all connections together is above
+        /// `totalHighWaterMark` (`PendingBudget`).
+        static let budgetPaused = Flags(rawValue: 1 << 5)
+        /// Not registered with the loop: reading is paused and nothing is pending, so there is
+        /// nothing to watch (an empty interest set is not a registration).
+        static let unwatched = Flags(rawValue: 1 << 6)
+        /// Input arrived that will never be echoed (while draining, or unread at a forced
+        /// close): the connection ends with a reset, so the client can tell it was cut off.
+        static let inputDropped = Flags(rawValue: 1 << 7)
     }
 
     /// Bytes waiting to be written.
@@ -43,8 +52,14 @@ struct Connection {
     }
 
     /// Appends `bytes` to the pending output, compacting or growing the buffer as needed.
+    ///
+    /// The capacity doubles as the buffer grows, to amortise the copies, but never past
+    /// `capacityLimit` (rounded up to a page): the most that can be pending at once, the
+    /// high-water mark plus one read. So a client that never reads holds a buffer the size of
+    /// its pending bytes, not up to twice that. (If more were ever asked for, the buffer
+    /// would grow to fit rather than drop bytes.)
     /// - Returns: false if memory ran out (the bytes were not kept).
-    mutating func append(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    mutating func append(_ bytes: UnsafeRawBufferPointer, capacityLimit: Int) -> Bool {
         let count = bytes.count
         guard let current = output else {
             // A first short write usually leaves part of one read behind; round the
@@ -68,8 +83,10 @@ struct Connection {
                 header.end = UInt32(pendingBytes)
             }
             if pendingBytes + count > Int(header.capacity) {
-                let capacity = max(pendingBytes + count, Int(header.capacity) * 2)
-                guard let grown = realloc(buffer, OutputBuffer.dataOffset + capacity) else {
+                let wanted = max(pendingBytes + count, min(Int(header.capacity) * 2, capacityLimit))
+                let size = (OutputBuffer.dataOffset + wanted + 4095) & ~4095
+                let capacity = size - OutputBuffer.dataOffset
+                guard let grown = realloc(buffer, size) else {
                     OutputBuffer.header(buffer).pointee = header
                     return false
                 }
@@ -88,6 +105,11 @@ struct Connection {
     mutating func consume(_ count: Int) {
         guard let output else { return }
         OutputBuffer.header(output).pointee.start += UInt32(count)
+    }
+
+    /// Bytes the pending-output allocation takes (0 without one).
+    var outputAllocationSize: Int {
+        output.map { OutputBuffer.dataOffset + Int(OutputBuffer.header($0).pointee.capacity) } ?? 0
     }
 
     /// Frees the pending output.

@@ -19,8 +19,10 @@ import Selectors
 /// Per connection the server keeps a few dozen bytes: input is read into the loop's shared
 /// read buffer and written straight back; only the part the kernel did not take is copied to
 /// a pending buffer, which exists only while it holds data. Reading stops while more than
-/// `highWaterMark` bytes are pending and resumes at `lowWaterMark`, so a client that never
-/// reads cannot grow the server's memory without bound.
+/// `highWaterMark` bytes are pending and resumes at `lowWaterMark`, and the buffer's capacity
+/// never exceeds the high-water mark plus one read, so a client that never reads costs at
+/// most that. Every connection stops reading while the buffers of all of them together take
+/// more than `totalHighWaterMark`, which caps the whole server's buffer memory.
 public enum EchoServer {
     /// Everything that shapes a server; the defaults are the command line's defaults.
     public struct Configuration: Sendable {
@@ -46,6 +48,19 @@ public enum EchoServer {
         public var highWaterMark = 256 * 1024
         /// Resume reading once the pending bytes have drained to this many or fewer.
         public var lowWaterMark = 64 * 1024
+        /// Stop reading from every connection while the output buffers of all connections
+        /// together take more than this many bytes, so a crowd of clients that never read
+        /// cannot exhaust memory (each one alone is held to `highWaterMark`). While stopped,
+        /// clients that do read are not served either; `idleTimeout` closes the ones that
+        /// never read.
+        public var totalHighWaterMark = 64 << 20
+        /// Resume reading everywhere once buffers freed as clients read have brought the total
+        /// to this many bytes or fewer.
+        public var totalLowWaterMark = 48 << 20
+        /// Give freed output buffers back to the system (`malloc_trim(0)` with glibc) once a
+        /// loop has had nothing pending for a moment after a burst; otherwise the allocator
+        /// keeps them and the resident size stays near its peak.
+        public var releasesMemoryWhenIdle = true
         /// The most connections accepted per wake-up of a listener, so a flood of connections
         /// cannot starve the connections already open.
         public var acceptBatch = 64
@@ -109,6 +124,12 @@ public enum EchoServer {
             }
             guard lowWaterMark >= 0, lowWaterMark < highWaterMark else {
                 throw fail("lowWaterMark must be at least 0 and below highWaterMark")
+            }
+            guard totalHighWaterMark >= 1 else {
+                throw fail("totalHighWaterMark must be at least 1 byte, not \(totalHighWaterMark)")
+            }
+            guard totalLowWaterMark >= 0, totalLowWaterMark < totalHighWaterMark else {
+                throw fail("totalLowWaterMark must be at least 0 and below totalHighWaterMark")
             }
             guard acceptBatch >= 1 else { throw fail("acceptBatch must be at least 1") }
             guard acceptRetryDelay > .zero else { throw fail("acceptRetryDelay must be positive") }

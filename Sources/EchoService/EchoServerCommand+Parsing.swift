@@ -13,6 +13,7 @@ extension EchoServerCommand {
     public static func parse(_ arguments: [String]) throws(UsageError) -> Options {
         var options = Options()
         var lowWaterGiven = false
+        var totalLowWaterGiven = false
         var index = 0
         var optionsEnded = false
         while index < arguments.count {
@@ -90,6 +91,11 @@ extension EchoServerCommand {
             case "--keepalive":
                 let seconds = try integer(name, try value(), in: 0...32767)
                 options.configuration.keepAlive = seconds == 0 ? nil : .seconds(seconds)
+            case "--total-high-water":
+                options.configuration.totalHighWaterMark = try integer(name, try value(), in: 1...(1 << 50))
+            case "--total-low-water":
+                options.configuration.totalLowWaterMark = try integer(name, try value(), in: 0...(1 << 50))
+                totalLowWaterGiven = true
             case "--quiet":
                 try flag()
                 options.quiet = true
@@ -112,6 +118,17 @@ extension EchoServerCommand {
             throw UsageError(
                 description:
                     "--low-water (\(options.configuration.lowWaterMark)) must be below --high-water (\(high))"
+            )
+        }
+        let totalHigh = options.configuration.totalHighWaterMark
+        if !totalLowWaterGiven && options.configuration.totalLowWaterMark >= totalHigh {
+            // Only --total-high-water was given, below the default low mark: keep their ratio.
+            options.configuration.totalLowWaterMark = totalHigh / 4 * 3
+        }
+        guard options.configuration.totalLowWaterMark < totalHigh else {
+            throw UsageError(
+                description:
+                    "--total-low-water (\(options.configuration.totalLowWaterMark)) must be below --total-high-water (\(totalHigh))"
             )
         }
         return options

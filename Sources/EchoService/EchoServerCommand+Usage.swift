@@ -29,6 +29,10 @@ extension EchoServerCommand {
               --keepalive SECONDS     TCP keepalive: probe connections silent that long
                                       (default 0: off)
               --stats-interval SECONDS  log a line of statistics that often (default 0: never)
+              --total-high-water BYTES  stop reading every client while the buffers of all of
+                                      them together take more than BYTES (default 67108864)
+              --total-low-water BYTES   read again at BYTES or fewer (default 50331648, or three
+                                      quarters of --total-high-water when that is lower)
               --quiet                 no notices; the listening line, statistics asked for, the
                                       summary and errors still appear
               --version               print the version
@@ -40,6 +44,9 @@ extension EchoServerCommand {
             the server: while standard error is not writable, up to 64 KiB wait and later lines
             are dropped and counted. Rejected connections, idle closes and backpressure pauses
             are logged at most once a second per loop, with a count of the rest.
+            A connection closed while data is lost with it (output not yet sent, or input that
+            will never be echoed: on shutdown, on a second signal, when closed idle) is reset
+            rather than closed in order, so its client can tell it was cut off.
 
             signals:
               SIGINT, SIGTERM, SIGHUP  stop accepting, write out pending data (for up to

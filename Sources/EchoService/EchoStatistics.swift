@@ -29,6 +29,24 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
     public var readPauses = 0
     /// How many times accepting paused for `acceptRetryDelay` after an `accept` failure.
     public var acceptPauses = 0
+    /// The most memory the output buffers of all connections together have taken: at most
+    /// `totalHighWaterMark` plus one buffer's growth per loop (one read's worth of pending
+    /// bytes, a buffer's capacity at most doubling), since every loop stops reading above it.
+    public var peakOutputBufferBytes = 0
+    /// How many times every connection stopped reading because the output buffers of all of
+    /// them together passed `totalHighWaterMark`.
+    public var totalReadPauses = 0
+    /// Connections the server closed with a reset (RST) because bytes were lost with them:
+    /// output still pending, or input that was never echoed (at shutdown, when stopped, or
+    /// closed idle). The client sees `ECONNRESET`, not an end of stream it could mistake for
+    /// "everything was echoed".
+    public var aborted = 0
+    /// Bytes allocated for pending output now, over all connections: at most the high-water
+    /// mark plus one read (64 KiB), rounded up to a page, per connection.
+    public var outputBufferBytes = 0
+    /// How many times freed output buffers were given back to the system (`malloc_trim`)
+    /// once a loop had nothing pending.
+    public var memoryTrims = 0
     /// Failures, by kind.
     public var errors = Errors()
 
@@ -65,7 +83,7 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         "accepted \(accepted) connection\(accepted == 1 ? "" : "s") (\(rejected) rejected); "
             + "closed by clients \(closedByClient), reset by clients \(errors.resets + errors.brokenPipes), "
-            + "closed idle \(idleClosed); "
+            + "closed idle \(idleClosed), aborted by the server \(aborted); "
             + "echoed \(bytesEchoed) of \(bytesReceived) bytes received, peak pending \(peakPendingBytes) bytes, "
             + "\(readPauses) read pause\(readPauses == 1 ? "" : "s"); errors: "
             + "\(errors.descriptorExhaustion) out of descriptors, \(errors.accept + errors.registration + errors.other) other"
@@ -73,7 +91,7 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
 
     /// One line for a running server: what is open and pending now, then `description`.
     public var live: String {
-        "\(active) open, \(pendingBytes) bytes pending, \(acceptPauses) accept pause\(acceptPauses == 1 ? "" : "s"); "
+        "\(active) open, \(pendingBytes) bytes pending in \(outputBufferBytes) bytes of buffers, \(acceptPauses) accept pause\(acceptPauses == 1 ? "" : "s"); "
             + description
     }
 
@@ -89,6 +107,11 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
         peakPendingBytes = max(peakPendingBytes, other.peakPendingBytes)
         readPauses += other.readPauses
         acceptPauses += other.acceptPauses
+        peakOutputBufferBytes = max(peakOutputBufferBytes, other.peakOutputBufferBytes)
+        totalReadPauses += other.totalReadPauses
+        aborted += other.aborted
+        memoryTrims += other.memoryTrims
+        outputBufferBytes += other.outputBufferBytes
         errors.resets += other.errors.resets
         errors.brokenPipes += other.errors.brokenPipes
         errors.descriptorExhaustion += other.errors.descriptorExhaustion
@@ -112,6 +135,9 @@ final class EchoCounters: Sendable {
     let peakPendingBytes = Atomic<Int>(0)
     let readPauses = Atomic<Int>(0)
     let acceptPauses = Atomic<Int>(0)
+    let aborted = Atomic<Int>(0)
+    let memoryTrims = Atomic<Int>(0)
+    let outputBufferBytes = Atomic<Int>(0)
     let resets = Atomic<Int>(0)
     let brokenPipes = Atomic<Int>(0)
     let descriptorExhaustion = Atomic<Int>(0)
@@ -132,6 +158,9 @@ final class EchoCounters: Sendable {
         result.peakPendingBytes = peakPendingBytes.load(ordering: .relaxed)
         result.readPauses = readPauses.load(ordering: .relaxed)
         result.acceptPauses = acceptPauses.load(ordering: .relaxed)
+        result.aborted = aborted.load(ordering: .relaxed)
+        result.memoryTrims = memoryTrims.load(ordering: .relaxed)
+        result.outputBufferBytes = outputBufferBytes.load(ordering: .relaxed)
         result.errors.resets = resets.load(ordering: .relaxed)
         result.errors.brokenPipes = brokenPipes.load(ordering: .relaxed)
         result.errors.descriptorExhaustion = descriptorExhaustion.load(ordering: .relaxed)

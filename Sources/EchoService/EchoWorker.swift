@@ -26,9 +26,13 @@ final class EchoWorker: @unchecked Sendable {
     private let configuration: EchoServer.Configuration
     /// Open connections over all workers, shared for `maxConnections`; `nil` without a limit.
     private let limit: ConnectionLimit?
+    /// Output buffer memory over all workers, for `totalHighWaterMark`.
+    private let budget: PendingBudget
     private let readBuffer: UnsafeMutableRawBufferPointer
     private let highWaterMark: Int
     private let lowWaterMark: Int
+    /// The most one connection's pending output can hold: the high-water mark plus one read.
+    private let outputCapacityLimit: Int
     // `Events.read` and `.write` live in another module, so each use is a call to their
     // lazy-global accessor; copies in the worker are plain loads on the hot path.
     private let readEvent = Events.read
@@ -65,10 +69,18 @@ final class EchoWorker: @unchecked Sendable {
     @exclusivity(unchecked) private var idleSweep: TimerHandle?
     @exclusivity(unchecked) private var isDraining = false
     @exclusivity(unchecked) private var isFinished = false
+    /// Whether some connection may carry `.budgetPaused` (so a resume has work to do).
+    @exclusivity(unchecked) private var hasBudgetPaused = false
+    /// Bytes of output buffers freed since the heap was last trimmed, and the pending trim.
+    @exclusivity(unchecked) private var freedSinceTrim = 0
+    @exclusivity(unchecked) private var memoryTrim: TimerHandle?
+    /// While draining: resets connections whose dropped input was noticed once the client
+    /// has everything that was echoed.
+    @exclusivity(unchecked) private var drainTicker: TimerHandle?
 
     init(
         index: Int, loop: EventLoop, listener: SharedListener, configuration: EchoServer.Configuration,
-        limit: ConnectionLimit?, descriptorLimitNotice: OnceFlag
+        limit: ConnectionLimit?, descriptorLimitNotice: OnceFlag, budget: PendingBudget
     ) {
         self.index = index
         self.loop = loop
@@ -80,9 +92,11 @@ final class EchoWorker: @unchecked Sendable {
         self.keepAliveSeconds = configuration.keepAlive.map { Int32($0.components.seconds) } ?? 0
         self.configuration = configuration
         self.limit = limit
+        self.budget = budget
         self.readBuffer = loop.readBuffer
         self.highWaterMark = configuration.highWaterMark
         self.lowWaterMark = configuration.lowWaterMark
+        self.outputCapacityLimit = configuration.highWaterMark + loop.readBuffer.count
     }
 
     /// Registers the listener and the idle sweep; called before the loop's thread starts.
@@ -317,6 +331,12 @@ final class EchoWorker: @unchecked Sendable {
     /// the read would block (for the edge handler, which reads until then).
     @inline(__always)
     private func receive(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) {
+        // Above the server-wide budget nobody reads (draining connections discard what they
+        // read, so they may).
+        if budget.isOverLimit.load(ordering: .relaxed) && !connection.pointee.flags.contains(.draining) {
+            pauseForBudget(fd, connection)
+            return
+        }
         let count: Int
         do {
             guard let read = try Socket.read(fd, into: readBuffer) else {
@@ -334,8 +354,12 @@ final class EchoWorker: @unchecked Sendable {
         }
         counters.bytesReceived.bump(by: count)
         connection.pointee.lastActivity = Connection.activeNow
-        // Shutting down: input is no longer echoed, only read so the close is orderly.
-        if connection.pointee.flags.contains(.draining) { return }
+        // Shutting down: input is no longer echoed, only read so the close is orderly; the
+        // connection will end with a reset, since its client's bytes were dropped.
+        if connection.pointee.flags.contains(.draining) {
+            connection.pointee.flags.insert(.inputDropped)
+            return
+        }
 
         var input = UnsafeRawBufferPointer(start: readBuffer.baseAddress, count: count)
         let wasIdle = connection.pointee.output == nil
@@ -351,10 +375,16 @@ final class EchoWorker: @unchecked Sendable {
             if written == count { return }
             input = UnsafeRawBufferPointer(rebasing: input[written...])
         }
-        guard connection.pointee.append(input) else {
+        let allocated = connection.pointee.outputAllocationSize
+        guard connection.pointee.append(input, capacityLimit: outputCapacityLimit) else {
             counters.otherErrors.bump()
             close(fd)
             return
+        }
+        let grown = connection.pointee.outputAllocationSize - allocated
+        if grown > 0 {
+            counters.outputBufferBytes.bump(by: grown)
+            budget.add(grown)
         }
         let pending = connection.pointee.pendingCount
         counters.pendingBytes.bump(by: input.count)
@@ -404,9 +434,11 @@ final class EchoWorker: @unchecked Sendable {
             }
             return true
         }
-        connection.pointee.releaseOutput()
+        freeOutput(connection)
         connection.pointee.flags.remove(.readPaused)
         let flags = connection.pointee.flags
+        // Draining with input dropped: the drain ticker resets it once the client has it all.
+        if flags.contains(.inputDropped) { return updateInterest(fd, connection) }
         if flags.contains(.peerClosed) {
             counters.closedByClient.bump()
             close(fd)
@@ -418,26 +450,41 @@ final class EchoWorker: @unchecked Sendable {
 
     /// The client sent end of stream: close once everything pending is written.
     private func peerClosed(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) {
-        if connection.pointee.output == nil {
+        if connection.pointee.output == nil && !connection.pointee.flags.contains(.inputDropped) {
             counters.closedByClient.bump()
             close(fd)
         } else {
+            // Pending output goes first; a draining connection that dropped input is reset
+            // by the drain ticker once the client's kernel has everything echoed.
             connection.pointee.flags.insert(.peerClosed)
             updateInterest(fd, connection)
         }
     }
 
-    /// Read unless the client ended its side or too much is pending; write while anything is
-    /// pending. (Never empty: a connection with neither is closed first.)
+    /// Read unless the client ended its side or too much is pending (here or server-wide);
+    /// write while anything is pending. With neither (reading paused by the budget, nothing
+    /// pending), the connection is taken off the loop until the budget lets it read again.
     @discardableResult
     private func updateInterest(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) -> Bool {
         var events: Events = []
         let flags = connection.pointee.flags
-        if !flags.contains(.peerClosed) && !flags.contains(.readPaused) { events.insert(.read) }
+        if !flags.contains(.peerClosed) && !flags.contains(.readPaused) && !flags.contains(.budgetPaused) {
+            events.insert(.read)
+        }
         if connection.pointee.output != nil { events.insert(.write) }
         do {
-            // No system call when the interest is unchanged.
-            try loop.modify(fd, events: events)
+            if events.isEmpty {
+                if !flags.contains(.unwatched) {
+                    try loop.unregister(fd)
+                    connection.pointee.flags.insert(.unwatched)
+                }
+            } else if flags.contains(.unwatched) {
+                try loop.register(fd, events: events, handler: connectionHandler)
+                connection.pointee.flags.remove(.unwatched)
+            } else {
+                // No system call when the interest is unchanged.
+                try loop.modify(fd, events: events)
+            }
             return true
         } catch {
             counters.otherErrors.bump()
@@ -453,16 +500,97 @@ final class EchoWorker: @unchecked Sendable {
         case .brokenPipe: counters.brokenPipes.bump()
         default: counters.otherErrors.bump()
         }
+        close(fd, abortIfDataLost: false)
+    }
+
+    /// Closes a connection the server gives up on (idle, shut down, stopped): unread input
+    /// counts as dropped, so it ends with a reset if anything is lost. (Linux resets a socket
+    /// closed with unread input by itself; asking first keeps the count right everywhere.)
+    private func closeDiscarding(_ fd: Int32) {
+        let connection = connections[fd]
+        if !connection.pointee.flags.contains(.inputDropped), let unread = try? Socket.unreadByteCount(fd),
+            unread > 0
+        {
+            connection.pointee.flags.insert(.inputDropped)
+        }
         close(fd)
     }
 
-    private func close(_ fd: Int32) {
-        let connection = connections[fd]
-        guard connection.pointee.flags.contains(.open) else { return }
-        // The key may already be gone if `modify` failed; that is fine.
-        _ = try? loop.unregister(fd)
-        counters.pendingBytes.bump(by: -connection.pointee.pendingCount)
+    // MARK: Memory
+
+    /// Frees a connection's output buffer; once nothing is pending on this loop after a
+    /// burst of at least `trimThreshold` freed bytes, gives the heap's free pages back to the
+    /// system a little later (glibc keeps freed memory otherwise: an echo server's RSS stayed
+    /// near its peak long after a burst of never-reading clients ended).
+    private func freeOutput(_ connection: UnsafeMutablePointer<Connection>) {
+        let allocated = connection.pointee.outputAllocationSize
+        counters.outputBufferBytes.bump(by: -allocated)
+        budget.subtract(allocated)
+        freedSinceTrim += allocated
         connection.pointee.releaseOutput()
+        guard configuration.releasesMemoryWhenIdle, freedSinceTrim >= EchoWorker.trimThreshold,
+            memoryTrim == nil, !isFinished, counters.pendingBytes.load(ordering: .relaxed) == 0
+        else { return }
+        memoryTrim = loop.schedule(after: EchoWorker.trimDelay) { [unowned(unsafe) self] in
+            self.memoryTrim = nil
+            // Busy again: the next idle moment trims instead.
+            guard self.counters.pendingBytes.load(ordering: .relaxed) == 0 else { return }
+            self.freedSinceTrim = 0
+            self.counters.memoryTrims.bump()
+            cselectors_release_free_memory()
+        }
+    }
+
+    /// Freed output worth trimming for: smaller amounts stay in malloc's free lists for reuse.
+    static let trimThreshold = 1 << 20
+    /// How long the loop must stay without pending output before the trim: bursts that
+    /// follow each other closely reuse the memory instead.
+    static let trimDelay: Duration = .milliseconds(250)
+
+    // MARK: The server-wide budget
+
+    /// Stops reading from this connection until the budget has drained (`resumeAfterBudget`).
+    private func pauseForBudget(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) {
+        connection.pointee.flags.insert(.budgetPaused)
+        hasBudgetPaused = true
+        updateInterest(fd, connection)
+    }
+
+    /// The budget has drained: every connection paused by it reads again. Loop thread (the
+    /// budget posts it with `execute`).
+    func resumeAfterBudget() {
+        guard hasBudgetPaused, !isFinished else { return }
+        hasBudgetPaused = false
+        guard connections.highestFD >= 0 else { return }
+        for fd in 0...connections.highestFD {
+            let connection = connections[fd]
+            let flags = connection.pointee.flags
+            guard flags.contains(.open), flags.contains(.budgetPaused) else { continue }
+            connection.pointee.flags.remove(.budgetPaused)
+            updateInterest(fd, connection)
+        }
+    }
+
+    /// Closes the connection. If bytes are lost with it (output still pending, or input that
+    /// was dropped), the close is a reset (`SO_LINGER` 0), so the client cannot mistake being
+    /// cut off for an orderly end; `abortIfDataLost: false` after the connection failed anyway.
+    private func close(_ fd: Int32, abortIfDataLost: Bool = true) {
+        let connection = connections[fd]
+        let flags = connection.pointee.flags
+        guard flags.contains(.open) else { return }
+        // The key may already be gone if `modify` failed, or never be there (`.unwatched`).
+        _ = try? loop.unregister(fd)
+        if connection.pointee.output != nil || flags.contains(.inputDropped) {
+            if abortIfDataLost {
+                try? Socket.setLinger0(fd)
+                counters.aborted.bump()
+            }
+            if connection.pointee.output != nil {
+                let pending = connection.pointee.pendingCount
+                counters.pendingBytes.bump(by: -pending)
+                freeOutput(connection)
+            }
+        }
         connection.pointee.flags = []
         // Counted before the close, so a client that sees the end of stream sees the count.
         counters.active.bump(by: -1)
@@ -505,17 +633,20 @@ final class EchoWorker: @unchecked Sendable {
                 // to be at least `idleTimeout`.
                 counters.idleClosed.bump()
                 closed += 1
-                close(fd)
+                closeDiscarding(fd)
             }
         }
     }
 
     // MARK: Shutting down
 
-    /// Stops accepting; flushes every connection's pending output, then half-closes it and
-    /// waits (discarding input) for the client to close, so the kernel never resets a
-    /// connection that still has echoed data in flight. Whatever is left at `deadline` is
-    /// closed. Loop thread.
+    /// Stops accepting; flushes every connection's pending output, then ends it, waiting
+    /// (and discarding input) for the client to close. A connection whose every byte was
+    /// echoed gets a half-close (FIN) and an orderly close. One whose input is being dropped
+    /// (unread when the output was flushed, or arriving later) is reset instead, once the
+    /// client's kernel has acknowledged all the echoed data, so nothing echoed is destroyed
+    /// and the client still learns it was cut off. Whatever is left at `deadline` is closed
+    /// (reset if anything is lost). Loop thread.
     func beginDrain(until deadline: LoopInstant) {
         guard !isDraining, !isFinished else { return }
         isDraining = true
@@ -527,7 +658,7 @@ final class EchoWorker: @unchecked Sendable {
                 let connection = connections[fd]
                 guard connection.pointee.flags.contains(.open) else { continue }
                 connection.pointee.flags.insert(.draining)
-                connection.pointee.flags.remove(.readPaused)
+                connection.pointee.flags.remove([.readPaused, .budgetPaused])
                 if connection.pointee.output == nil {
                     if connection.pointee.flags.contains(.peerClosed) {
                         close(fd)
@@ -542,13 +673,40 @@ final class EchoWorker: @unchecked Sendable {
             finish()
         } else {
             drainDeadline = loop.schedule(at: deadline) { [unowned(unsafe) self] in self.finish() }
+            drainTicker = loop.schedule(after: EchoWorker.drainTick, repeating: EchoWorker.drainTick) {
+                [unowned(unsafe) self] in self.resetFlushedConnectionsThatDroppedInput()
+            }
         }
     }
 
+    /// How often a drain looks for connections to reset.
+    static let drainTick: Duration = .milliseconds(10)
+
+    /// Everything pending was written: half-close, unless input is being dropped, which
+    /// ends the connection with a reset instead (see `beginDrain`).
     private func sendEndOfStream(_ fd: Int32, _ connection: UnsafeMutablePointer<Connection>) {
-        guard !connection.pointee.flags.contains(.finSent) else { return }
+        let flags = connection.pointee.flags
+        guard !flags.contains(.finSent), !flags.contains(.inputDropped) else { return }
+        if let unread = try? Socket.unreadByteCount(fd), unread > 0 {
+            connection.pointee.flags.insert(.inputDropped)
+            return
+        }
         connection.pointee.flags.insert(.finSent)
         try? Socket.shutdownWrite(fd)
+    }
+
+    /// Resets each drained connection that dropped input once its client's kernel holds
+    /// everything echoed (nothing unacknowledged), so the reset destroys none of it.
+    private func resetFlushedConnectionsThatDroppedInput() {
+        guard connections.highestFD >= 0 else { return }
+        for fd in 0...connections.highestFD {
+            let connection = connections[fd]
+            let flags = connection.pointee.flags
+            guard flags.contains(.open), flags.contains(.inputDropped), connection.pointee.output == nil
+            else { continue }
+            if let unacknowledged = try? Socket.unacknowledgedByteCount(fd), unacknowledged > 0 { continue }
+            close(fd)
+        }
     }
 
     /// Closes the listener and every connection and stops the loop. Idempotent; loop thread
@@ -558,12 +716,14 @@ final class EchoWorker: @unchecked Sendable {
         isFinished = true
         isDraining = false
         closeListener()
-        for timer in [idleSweep, drainDeadline] { timer?.cancel() }
+        for timer in [idleSweep, drainDeadline, drainTicker, memoryTrim] { timer?.cancel() }
         idleSweep = nil
         drainDeadline = nil
+        drainTicker = nil
+        memoryTrim = nil
         if connections.highestFD >= 0 {
             for fd in 0...connections.highestFD where connections[fd].pointee.flags.contains(.open) {
-                close(fd)
+                closeDiscarding(fd)
             }
         }
         loop.stop()

@@ -54,7 +54,8 @@ public final class LogWriter: Sendable {
     private let channel: Channel
     private let capacity: Int
     private let dropNotice: @Sendable (Int) -> String
-    private let state = Mutex(State())
+    // Locked (a pthread mutex), not Synchronization.Mutex, so ThreadSanitizer sees the lock.
+    private let state = Locked(State())
     // The largest write a pipe keeps whole (4096 on Linux, 512 on the BSDs).
     private let atomicWrite = Int(cselectors_pipe_buf())
 

@@ -20,10 +20,12 @@ public final class RunningEchoServer: Sendable {
     public let configuration: EchoServer.Configuration
 
     private let workers: [EchoWorker]
-    private let threads: Mutex<[LoopThread]>
+    private let budget: PendingBudget
+    // Locked (a pthread mutex), not Synchronization.Mutex, so ThreadSanitizer sees the lock.
+    private let threads: Locked<[LoopThread]>
     private let liveThreads: Atomic<Int>
     private let signalCount = Atomic<Int>(0)
-    private let failure = Mutex<SelectorError?>(nil)
+    private let failure = Locked<SelectorError?>(nil)
 
     /// Opens every listener and loop and starts the loops' threads. With
     /// `firstLoopOnCallingThread`, loop 0 gets no thread: the caller runs it with
@@ -39,6 +41,8 @@ public final class RunningEchoServer: Sendable {
             throw .invalidConfiguration("host must be a numeric IPv4 or IPv6 address or localhost")
         }
         let limit = configuration.maxConnections.map { ConnectionLimit(maximum: $0) }
+        let budget = PendingBudget(
+            high: configuration.totalHighWaterMark, low: configuration.totalLowWaterMark)
 
         // Open the listener and every loop before starting any thread, so a failure leaves
         // nothing behind. One listener, watched by every loop (see `SharedListener`).
@@ -71,8 +75,13 @@ public final class RunningEchoServer: Sendable {
             }
             let worker = EchoWorker(
                 index: index, loop: loop, listener: listener, configuration: configuration, limit: limit,
-                descriptorLimitNotice: descriptorLimitNotice)
+                descriptorLimitNotice: descriptorLimitNotice, budget: budget)
             workers.append(worker)
+            // Weak: the budget outlives no server, and must not keep its workers alive.
+            budget.onResume { [weak worker] in
+                guard let worker else { return }
+                worker.loop.execute { worker.resumeAfterBudget() }
+            }
             do {
                 try worker.prepare()
             } catch {
@@ -83,7 +92,8 @@ public final class RunningEchoServer: Sendable {
         self.address = bound
         self.configuration = configuration
         self.workers = workers
-        self.threads = Mutex([])
+        self.budget = budget
+        self.threads = Locked([])
         self.liveThreads = Atomic(workers.count)
 
         // Signals are watched by the first loop, installed before any thread runs so none
@@ -155,6 +165,8 @@ public final class RunningEchoServer: Sendable {
     public var statistics: EchoStatistics {
         var total = EchoStatistics()
         for worker in workers { total.add(worker.counters.snapshot) }
+        total.peakOutputBufferBytes = budget.peakBufferBytes
+        total.totalReadPauses = budget.readPauses
         return total
     }
 

@@ -40,6 +40,8 @@ struct EchoServerTests {
         #expect(statistics.pendingBytes == 0)
     }
 
+    /// Deterministic: the client reads nothing until the server reports that it stopped
+    /// reading, so the outcome never depends on which side runs faster.
     @Test(arguments: Backend.available, [Trigger.level, .edge])
     func slowReaderCannotPushPendingBytesPastTheHighWaterMark(backend: Backend, trigger: Trigger) throws {
         let highWaterMark = 256 * 1024
@@ -47,43 +49,31 @@ struct EchoServerTests {
         defer { server.stop() }
         let fd = try Client.connect(server.address)
         defer { Socket.close(fd) }
-        let total = 64 << 20
+        Client.shrinkBuffers(fd)
         let pattern = Pattern()
-        let writer = TestThread {
-            var sent = 0
-            while sent < total {
-                let chunk = pattern.window(at: sent, count: min(pattern.period, total - sent))
-                guard let count = try? Socket.write(fd, from: chunk), count > 0 else { return }
-                sent += count
-            }
-        }
-        defer { writer.join() }
 
-        // Read in 16 KiB bites with a pause after each: far slower than the server can echo.
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
-        defer { buffer.deallocate() }
-        var received = 0
-        var bites = 0
-        while received < total {
-            guard let count = try Socket.read(fd, into: buffer), count > 0 else {
-                Issue.record("stream ended after \(received) bytes")
-                return
-            }
-            guard pattern.matches(UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: received) else {
-                Issue.record("wrong bytes at \(received)")
-                return
-            }
-            received += count
-            bites += 1
-            if bites % 4 == 0 { usleep(200) }
-        }
+        // Never reading: the server's writes back come up short, its pending output grows
+        // past the mark, and it stops reading.
+        let sent = try Client.write(fd, pattern, until: { server.statistics.readPauses > 0 })
+        let paused = server.statistics
+        // The pause comes after the read that crossed the mark: at most one read (the loop's
+        // 64 KiB buffer) above it, and a buffer no larger than that, rounded up to a page.
+        #expect(paused.peakPendingBytes > highWaterMark)
+        #expect(paused.peakPendingBytes <= highWaterMark + 64 * 1024, "peak \(paused.peakPendingBytes)")
+        #expect(
+            paused.outputBufferBytes <= (highWaterMark + 64 * 1024 + 16 + 4095) & ~4095,
+            "buffer \(paused.outputBufferBytes)")
+
+        // Now read it all back while sending the rest: pauses and resumes, every byte intact.
+        let total = 8 << 20
+        try Client.finishStream(fd, pattern, sent: sent, total: total)
         let statistics = server.statistics
         #expect(statistics.bytesEchoed == UInt64(total))
-        #expect(statistics.readPauses > 0, "the slow reader should have made the server stop reading")
-        #expect(statistics.peakPendingBytes > highWaterMark / 2)
-        // At most one read (the loop's 64 KiB buffer) lands on top of the high-water mark.
+        #expect(statistics.readPauses >= 1)
         #expect(
             statistics.peakPendingBytes <= highWaterMark + 64 * 1024, "peak \(statistics.peakPendingBytes)")
+        #expect(
+            eventually { server.statistics.outputBufferBytes == 0 && server.statistics.pendingBytes == 0 })
     }
 
     @Test(arguments: Backend.available, [Trigger.level, .edge])
@@ -132,10 +122,10 @@ struct EchoServerTests {
         let server = try startServer(backend, trigger: trigger) { $0.idleTimeout = .milliseconds(300) }
         defer { server.stop() }
         let start = now()
-        let idle = try Client.connect(server.address)
-        defer { Socket.close(idle) }
-        let busy = try Client.connect(server.address)
-        defer { Socket.close(busy) }
+        let sockets = ClientSockets()
+        defer { sockets.closeAll() }
+        let idle = try sockets.connect(server.address)
+        let busy = try sockets.connect(server.address)
         let closedAt = Mutex(0.0)
         let watcher = TestThread {
             _ = Client.readUntilEnd(idle)
@@ -202,36 +192,34 @@ struct EchoServerTests {
         try Client.roundTrip(server.address)
     }
 
-    @Test(arguments: Backend.available, [Trigger.level, .edge])
-    func gracefulShutdownFlushesPendingOutput(backend: Backend, trigger: Trigger) throws {
-        let server = try startServer(backend, trigger: trigger)
-        let idle = try Client.connect(server.address)
-        defer { Socket.close(idle) }
-        let busy = try Client.connect(server.address)
-        defer { Socket.close(busy) }
+    @Test(arguments: Backend.available)
+    func gracefulShutdownFlushesPendingOutputThenResetsWhereInputWasDropped(backend: Backend) throws {
+        let server = try startServer(backend)
+        let sockets = ClientSockets()
+        defer { sockets.closeAll() }
+        let idle = try sockets.connect(server.address)
+        let busy = try sockets.connect(server.address)
         let pattern = Pattern()
         let sent = try Client.fillUntilBlocked(busy, from: pattern)
         #expect(eventually { server.statistics.readPauses > 0 })
 
         server.shutdown()
-        // Everything the server had read comes back (a prefix of what was sent), then EOF.
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
-        defer { buffer.deallocate() }
-        var received = 0
-        while let count = try Socket.read(busy, into: buffer), count > 0 {
-            #expect(pattern.matches(UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: received))
-            received += count
-        }
+        // Everything the server had read comes back (a prefix of what was sent), then a reset:
+        // the rest of the input was dropped, and the client must not take the end for a
+        // complete echo. The idle client, which lost nothing, gets an orderly end of stream.
+        let (received, ending) = try Client.readPattern(busy, pattern)
+        #expect(ending == .reset)
         #expect(received > 256 * 1024 && received <= sent)
-        #expect(Client.readUntilEnd(idle) == (0, true))
-        Socket.close(busy)
-        Socket.close(idle)
+        #expect(try Client.readPattern(idle, pattern) == (0, .endOfStream))
+        sockets.close(busy)
+        sockets.close(idle)
         let start = now()
         server.wait()
         #expect(now() - start < 1.5, "the server should end when clients close, before the deadline")
         #expect(!server.isRunning)
         let statistics = server.statistics
         #expect(statistics.bytesEchoed == UInt64(received))
+        #expect(statistics.aborted == 1)
         #expect(statistics.active == 0)
         #expect(throws: (any Error).self) { try Client.roundTrip(server.address) }
     }
@@ -247,6 +235,42 @@ struct EchoServerTests {
         #expect(!server.isRunning)
         #expect(Client.readUntilEnd(client).ended)
         #expect(server.statistics.active == 0)
+    }
+
+    /// Guards against `stop()` ending a connection whose output was still pending with an
+    /// orderly FIN, which the client could not tell from a complete echo.
+    @Test(arguments: Backend.available)
+    func stopResetsAConnectionThatStillHadOutputPending(backend: Backend) throws {
+        let server = try startServer(backend)
+        let sockets = ClientSockets()
+        defer { sockets.closeAll() }
+        let idle = try sockets.connect(server.address)
+        let busy = try sockets.connect(server.address)
+        Client.shrinkBuffers(busy)
+        let pattern = Pattern()
+        _ = try Client.write(busy, pattern) { server.statistics.readPauses > 0 }
+        server.stop()
+        #expect(try Client.readPattern(busy, pattern).ending == .reset)
+        #expect(try Client.readPattern(idle, pattern) == (0, .endOfStream))
+        let statistics = server.statistics
+        #expect(statistics.aborted == 1)
+        #expect(statistics.pendingBytes == 0 && statistics.outputBufferBytes == 0)
+    }
+
+    /// A never-reader closed for idleness loses its pending output: a reset, counted.
+    @Test(arguments: Backend.available)
+    func anIdleCloseWithOutputPendingIsAReset(backend: Backend) throws {
+        let server = try startServer(backend) { $0.idleTimeout = .milliseconds(200) }
+        defer { server.stop() }
+        let fd = try Client.connect(server.address)
+        defer { Socket.close(fd) }
+        Client.shrinkBuffers(fd)
+        let pattern = Pattern()
+        _ = try Client.write(fd, pattern) { server.statistics.readPauses > 0 }
+        #expect(eventually { server.statistics.idleClosed == 1 })
+        #expect(try Client.readPattern(fd, pattern).ending == .reset)
+        #expect(server.statistics.aborted == 1)
+        #expect(server.statistics.outputBufferBytes == 0)
     }
 
     @Test func secondServerOnTheSamePortFailsWithAddressInUse() throws {

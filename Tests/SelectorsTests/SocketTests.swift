@@ -238,12 +238,15 @@ import Testing
         #expect(option.l_onoff != 0 && option.l_linger == 0)
     }
 
+    /// On a reserved closed number: a listener's number freed by `close` can be another
+    /// test's socket a moment later, and this test's `read` would then steal that socket's
+    /// bytes (it once blocked for 10 s inside an echo test's connection).
     @Test func operationsOnAClosedDescriptorThrowEBADF() throws {
-        let (listener, _) = try Socket.makeListener(address: .ipv4Loopback(port: 0))
-        Socket.close(listener)
-        #expect(throws: Errno.badDescriptor) { try Socket.accept(listener) }
-        #expect(throws: Errno.badDescriptor) { try Self.readOnce(listener) }
-        #expect(throws: Errno.badDescriptor) { try Socket.setNoDelay(listener) }
+        try FixedDescriptorNumbers.withClosedNumber { closed in
+            #expect(throws: Errno.badDescriptor) { try Socket.accept(closed) }
+            #expect(throws: Errno.badDescriptor) { try Self.readOnce(closed) }
+            #expect(throws: Errno.badDescriptor) { try Socket.setNoDelay(closed) }
+        }
     }
 
     /// Runs in a child process (an exit test), since it lowers the descriptor limit.

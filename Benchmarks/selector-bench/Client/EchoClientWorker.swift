@@ -40,6 +40,8 @@
             var offset = 0
             var sequence = 0
             var started: Int64 = 0
+            /// Persistent connections once the run is finishing: open, but sending nothing more.
+            var resting = false
         }
 
         private let mode: Mode
@@ -50,6 +52,7 @@
         private let buffer: UnsafeMutableRawBufferPointer
         private var sources: SourceAddresses
         private var measuring = false
+        private var finishing = false
         private var nextScan: Int64 = 0
         private(set) var operations = 0
         private(set) var bytes = 0
@@ -94,6 +97,15 @@
             histogram.reset()
         }
 
+        func beginFinishing() {
+            finishing = true
+        }
+
+        /// Connections with a cycle or a round trip under way.
+        var outstanding: Int {
+            slots.reduce(0) { $0 + ($1.fd >= 0 && !$1.resting ? 1 : 0) }
+        }
+
         func step() {
             guard let poller else { return Monotonic.sleep(seconds: 0.01) }
             let count = poller.wait(milliseconds: 10)
@@ -112,10 +124,9 @@
         }
 
         func tearDown() {
-            let now = Monotonic.now()
             for index in slots.indices where slots[index].fd >= 0 {
-                // Stuck since longer than the timeout, but the last scan came too early to see it.
-                if now - slots[index].started > settings.operationTimeout { errors.timeout += 1 }
+                // Still under way after the grace that followed the window: the server hung.
+                if !slots[index].resting { errors.stalled += 1 }
                 Socket.close(slots[index].fd)
                 slots[index].fd = -1
             }
@@ -124,7 +135,7 @@
         /// Makes all the progress the readiness flags allow.
         @inline(__always)
         private func drive(_ index: Int) {
-            while slots[index].fd >= 0 {
+            while slots[index].fd >= 0 && !slots[index].resting {
                 if !slots[index].receiving {
                     guard slots[index].writable else { return }
                     let offset = slots[index].offset + slots[index].sent
@@ -188,7 +199,10 @@
             switch mode {
             case .connectPerCycle:
                 Socket.close(slots[index].fd)
-                open(index, now: now)
+                slots[index].fd = -1
+                if !finishing { open(index, now: now) }
+            case .persistent where finishing:
+                slots[index].resting = true
             case .persistent:
                 slots[index].sequence &+= 1
                 slots[index].offset = pattern.messageOffset(
@@ -257,11 +271,15 @@
         private func scan(_ now: Int64) {
             for index in slots.indices {
                 if slots[index].fd < 0 {
+                    if finishing { continue }
                     switch mode {
                     case .connectPerCycle: open(index, now: now)
                     case .persistent: openPersistent(index, now: now)
                     }
-                } else if now - slots[index].started > settings.operationTimeout {
+                } else if !finishing && !slots[index].resting
+                    && now - slots[index].started > settings.operationTimeout
+                {
+                    // (While finishing, the grace bounds the wait; what is left is a stall.)
                     errors.timeout += 1
                     fail(index, nil)
                 }

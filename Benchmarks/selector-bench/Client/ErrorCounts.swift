@@ -14,11 +14,15 @@
         var mismatch = 0
         /// An operation made no progress for too long, or a connection could not be opened in time.
         var timeout = 0
+        /// An operation still unanswered when the run ended, after waiting up to the operation
+        /// timeout for it: the server hung on it. (A run shorter than the timeout would
+        /// otherwise end before the hang could count as a timeout.)
+        var stalled = 0
         /// Any other system error; the last one is kept for the report.
         var other = 0
         var lastOther: Errno?
 
-        var total: Int { refused + reset + short + mismatch + timeout + other }
+        var total: Int { refused + reset + short + mismatch + timeout + stalled + other }
         var byteErrors: Int { short + mismatch }
 
         /// Counts a failed system call under its kind.
@@ -39,6 +43,7 @@
             short += other.short
             mismatch += other.mismatch
             timeout += other.timeout
+            stalled += other.stalled
             self.other += other.other
             lastOther = other.lastOther ?? lastOther
         }
@@ -48,7 +53,7 @@
             var parts: [String] = []
             for (name, value) in [
                 ("refused", refused), ("reset", reset), ("short", short), ("mismatch", mismatch),
-                ("timeout", timeout), ("other", other),
+                ("timeout", timeout), ("stalled", stalled), ("other", other),
             ] where value > 0 {
                 parts.append("\(name) \(value)")
             }

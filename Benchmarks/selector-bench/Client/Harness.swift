@@ -10,7 +10,12 @@
         func step()
         /// Called once when the measured window begins: latencies recorded before are dropped.
         func startMeasuring()
-        /// Closes every connection.
+        /// Called once when the measured window ends: start no new operation, only let those
+        /// in flight complete (`step` keeps being called).
+        func beginFinishing()
+        /// Operations started and not yet complete.
+        var outstanding: Int { get }
+        /// Closes every connection; operations still outstanding count as stalls.
         func tearDown()
         /// Completed operations (cycles, round trips, reads) since set-up.
         var operations: Int { get }
@@ -24,7 +29,8 @@
     final class WorkerControl: Sendable {
         static let warmingUp = 0
         static let measuring = 1
-        static let stopping = 2
+        /// The window is over: operations in flight may complete, none start.
+        static let finishing = 2
 
         let phase = Atomic<Int>(WorkerControl.warmingUp)
         let isReady = Atomic<Bool>(false)
@@ -34,10 +40,12 @@
         let result = Mutex<(errors: ErrorCounts, histogram: Histogram)?>(nil)
     }
 
-    /// Warm-up and measured window lengths.
+    /// Warm-up and measured window lengths, and how long operations still in flight when
+    /// the window closes may take to complete before they count as stalls.
     struct RunTiming: Sendable {
         var warmUp: Double
         var duration: Double
+        var grace: Double
     }
 
     /// A finished run, summed over client threads.
@@ -61,7 +69,7 @@
         ) -> Measurement {
             let controls = (0..<threads).map { _ in WorkerControl() }
             let handles = controls.enumerated().map { index, control in
-                PosixThread { work(makeWorker(index), control) }
+                PosixThread { work(makeWorker(index), control, grace: timing.grace) }
             }
             // Set-up is bounded by per-connection timeouts; this is a last resort.
             let setUpDeadline = Monotonic.now() + 60_000_000_000
@@ -92,7 +100,8 @@
             }
             let end = snapshot()
             let stopTime = Monotonic.now()
-            for control in controls { control.phase.store(WorkerControl.stopping, ordering: .releasing) }
+            // Each worker then ends on its own: when nothing is in flight, or after the grace.
+            for control in controls { control.phase.store(WorkerControl.finishing, ordering: .releasing) }
             for handle in handles { handle.join() }
             progress.clear()
 
@@ -104,21 +113,27 @@
                 measurement.errors.merge(result.errors)
                 measurement.histogram.merge(result.histogram)
             }
-            // A server that stops answering shows up as per-connection timeouts only when the
-            // window outlasts the timeout; a window in which nothing at all completed is a
-            // stall whatever its length.
+            // A hung operation shows up as a stall (still outstanding after the grace) however
+            // short the window; a window in which nothing at all completed is a timeout too.
             if measurement.operations == 0 && measurement.bytes == 0 { measurement.errors.timeout += 1 }
             return measurement
         }
 
         /// The body of one client thread.
-        private static func work(_ worker: any ClientWorker, _ control: WorkerControl) {
+        private static func work(_ worker: any ClientWorker, _ control: WorkerControl, grace: Double) {
             worker.setUp()
             control.isReady.store(true, ordering: .releasing)
             var measuring = false
+            var finishDeadline: Int64?
             while true {
                 let phase = control.phase.load(ordering: .acquiring)
-                if phase == WorkerControl.stopping { break }
+                if let deadline = finishDeadline {
+                    if worker.outstanding == 0 || Monotonic.now() >= deadline { break }
+                } else if phase == WorkerControl.finishing {
+                    finishDeadline = Monotonic.now() + Int64(grace * 1e9)
+                    worker.beginFinishing()
+                    continue
+                }
                 if !measuring && phase == WorkerControl.measuring {
                     measuring = true
                     worker.startMeasuring()

@@ -158,7 +158,7 @@
             fields.append(
                 "\"errors\":{\"total\":\(errors.total),\"refused\":\(errors.refused),\"reset\":\(errors.reset),"
                     + "\"short\":\(errors.short),\"mismatch\":\(errors.mismatch),\"timeout\":\(errors.timeout),"
-                    + "\"other\":\(errors.other)}")
+                    + "\"stalled\":\(errors.stalled),\"other\":\(errors.other)}")
             if let note = result.note { fields.append("\"note\":\(quoted(note))") }
             return "{" + fields.joined(separator: ",") + "}"
         }

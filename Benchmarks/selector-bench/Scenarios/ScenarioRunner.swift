@@ -101,7 +101,8 @@
             let label = "\(target.target.name) \(scenario.rawValue)"
             let progress = ProgressLine(
                 enabled: Terminal.isInteractive && !options.json, label: label, unit: scenario.unit)
-            let timing = RunTiming(warmUp: options.warmUp, duration: options.duration)
+            let timing = RunTiming(
+                warmUp: options.warmUp, duration: options.duration, grace: options.operationTimeout)
             let frozen = shares
             let measurement = Harness.run(threads: threads, timing: timing, progress: progress) {
                 makeWorker(frozen[$0])

@@ -15,10 +15,12 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -31,6 +33,7 @@
 #include <unistd.h>
 
 #if defined(__linux__)
+#include <linux/sockios.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -39,6 +42,10 @@
 
 #if defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__)
 #include <sys/event.h>
+#endif
+
+#if defined(__GLIBC__)
+#include <malloc.h>
 #endif
 
 // Declares nothing unless SELECTORS_BSD_TYPECHECK is defined (the type-check build of the BSD
@@ -58,6 +65,43 @@ static inline int cselectors_fd_setsize(void) { return FD_SETSIZE; }
 static inline int cselectors_fcntl_get(int fd, int command) { return fcntl(fd, command); }
 static inline int cselectors_fcntl_set(int fd, int command, int value) {
   return fcntl(fd, command, value);
+}
+
+// ---- Socket queues ----
+// ioctl is variadic, which Swift cannot call directly.
+
+// Bytes received and not yet read (FIONREAD), or -1 with errno set.
+static inline int cselectors_unread_bytes(int fd) {
+  int count = 0;
+  return ioctl(fd, FIONREAD, &count) < 0 ? -1 : count;
+}
+
+// Bytes written to a TCP socket that the peer has not acknowledged yet, sent or not, or -1
+// with errno set: SIOCOUTQ on Linux, SO_NWRITE on Apple systems, FIONWRITE on FreeBSD.
+static inline int cselectors_unacknowledged_bytes(int fd) {
+  int count = 0;
+#if defined(__linux__)
+  return ioctl(fd, SIOCOUTQ, &count) < 0 ? -1 : count;
+#elif defined(__APPLE__)
+  socklen_t length = sizeof count;
+  return getsockopt(fd, SOL_SOCKET, SO_NWRITE, &count, &length) < 0 ? -1 : count;
+#elif defined(FIONWRITE)
+  return ioctl(fd, FIONWRITE, &count) < 0 ? -1 : count;
+#else
+  errno = ENOTSUP;
+  return -1;
+#endif
+}
+
+// ---- Memory ----
+
+// Gives the heap's free pages back to the system (glibc's malloc_trim(0), which also
+// releases free pages in the middle of each arena). Elsewhere a no-op: other allocators
+// return memory on their own terms.
+static inline void cselectors_release_free_memory(void) {
+#if defined(__GLIBC__)
+  (void)malloc_trim(0);
+#endif
 }
 
 #if defined(__linux__)
@@ -101,17 +145,61 @@ static inline int *cselectors_signal_slot(int signal_number, int slot) {
   return &targets[signal_number][slot];
 }
 
+// Handlers in flight, counted in two phases, so that a loop closing its pipe can wait for
+// every handler that may still hold the pipe's number (see cselectors_signal_quiesce).
+static inline int *cselectors_signal_phase(void) {
+  static int phase;
+  return &phase;
+}
+
+static inline int *cselectors_signal_in_flight(int phase) {
+  static int counts[2];
+  return &counts[phase & 1];
+}
+
 static void cselectors_signal_forward(int signal_number) {
   int saved_errno = errno;
+  // Join the current phase; if a quiesce flipped it meanwhile, leave and join the new one,
+  // so a handler counted in a phase saw that phase still current after counting itself.
+  int phase = __atomic_load_n(cselectors_signal_phase(), __ATOMIC_SEQ_CST);
+  for (;;) {
+    __atomic_add_fetch(cselectors_signal_in_flight(phase), 1, __ATOMIC_SEQ_CST);
+    int now = __atomic_load_n(cselectors_signal_phase(), __ATOMIC_SEQ_CST);
+    if (now == phase) break;
+    __atomic_sub_fetch(cselectors_signal_in_flight(phase), 1, __ATOMIC_SEQ_CST);
+    phase = now;
+  }
   if (signal_number > 0 && signal_number < CSELECTORS_SIGNAL_LIMIT) {
     unsigned char byte = (unsigned char)signal_number;
     for (int slot = 0; slot < CSELECTORS_SIGNAL_TARGETS; slot++) {
-      int target = __atomic_load_n(cselectors_signal_slot(signal_number, slot), __ATOMIC_ACQUIRE);
+      int target = __atomic_load_n(cselectors_signal_slot(signal_number, slot), __ATOMIC_SEQ_CST);
       // A full pipe already holds a wake-up for this loop, so a failed write loses nothing.
       if (target > 0) (void)write(target - 1, &byte, 1);
     }
   }
+  __atomic_sub_fetch(cselectors_signal_in_flight(phase), 1, __ATOMIC_SEQ_CST);
   errno = saved_errno;
+}
+
+// Returns once no handler can still write to a target removed before the call, so the caller
+// may close that descriptor without a late byte landing in whatever file reuses its number.
+//
+// Why it holds. Every access here, in the handler and in add/remove is sequentially
+// consistent, so they all fall in one total order. A handler that writes to a removed target
+// loaded it before the removal. Before that load it counted itself in a phase p and saw p
+// still current. If no flip came between that check and this call's flip, p is the phase
+// this call flips away from, its count was raised before the flip, and the wait below sees
+// it until the handler returns. If a flip did come between, the earlier quiesce that made it
+// flipped away from p and waited for p's count to drain, this handler included, before
+// this call began. Handlers that join after the flip count in the other phase and load the
+// targets after the removal, so they cannot see the removed one: the wait never depends on
+// them, and a steady stream of signals cannot starve it. Callers are serialised
+// (SignalRegistry's lock). A handler interrupting the caller's own thread returns before the
+// caller resumes, so the caller never waits for itself.
+static inline void cselectors_signal_quiesce(void) {
+  int old = __atomic_load_n(cselectors_signal_phase(), __ATOMIC_SEQ_CST);
+  __atomic_store_n(cselectors_signal_phase(), old ^ 1, __ATOMIC_SEQ_CST);
+  while (__atomic_load_n(cselectors_signal_in_flight(old), __ATOMIC_SEQ_CST) != 0) sched_yield();
 }
 
 // Returns 0, or -1 when the signal number is out of range or every slot is taken.
@@ -120,7 +208,7 @@ static inline int cselectors_signal_add_target(int signal_number, int fd) {
   for (int slot = 0; slot < CSELECTORS_SIGNAL_TARGETS; slot++) {
     int expected = 0;
     if (__atomic_compare_exchange_n(cselectors_signal_slot(signal_number, slot), &expected, fd + 1,
-                                    0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                                    0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
       return 0;
     }
   }
@@ -132,7 +220,7 @@ static inline void cselectors_signal_remove_target(int signal_number, int fd) {
   for (int slot = 0; slot < CSELECTORS_SIGNAL_TARGETS; slot++) {
     int expected = fd + 1;
     __atomic_compare_exchange_n(cselectors_signal_slot(signal_number, slot), &expected, 0, 0,
-                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
   }
 }
 

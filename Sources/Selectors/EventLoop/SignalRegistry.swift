@@ -26,16 +26,21 @@ enum SignalRegistry {
             guard cselectors_signal_install(signal, &previous) == 0 else {
                 let error = Errno.current
                 cselectors_signal_remove_target(signal, fd)
+                cselectors_signal_quiesce()
                 throw error
             }
             table[signal] = Installed(watchers: 1, previous: previous)
         }
     }
 
-    /// Stops routing `signal` to `fd`.
+    /// Stops routing `signal` to `fd`, and returns only once no signal handler running on any
+    /// thread can still write to `fd`, so the caller may close it: without the wait, a handler
+    /// that had just loaded the number could write its byte into whatever file is opened at
+    /// that number next (the proof is at `cselectors_signal_quiesce`).
     static func unwatch(_ signal: Int32, writingTo fd: Int32) {
         installed.withLock { table in
             cselectors_signal_remove_target(signal, fd)
+            cselectors_signal_quiesce()
             guard var entry = table[signal] else { return }
             entry.watchers -= 1
             if entry.watchers == 0 {

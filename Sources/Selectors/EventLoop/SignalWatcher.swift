@@ -47,6 +47,8 @@ final class SignalWatcher {
         }
     }
 
+    /// Closes the pipe once no signal handler can still write to it (`unwatch` waits for
+    /// handlers in flight), so a late byte never lands in a file that reuses the number.
     func close() {
         for signal in handlers.keys { SignalRegistry.unwatch(signal, writingTo: writeFD) }
         handlers = [:]

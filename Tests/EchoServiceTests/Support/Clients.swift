@@ -134,6 +134,106 @@ enum Client {
         return (total, false)
     }
 
+    /// Shrinks the socket's kernel buffers (`SO_RCVBUF`, `SO_SNDBUF`), so that little data
+    /// fills them: the server's writes to this client come up short sooner.
+    static func shrinkBuffers(_ fd: Int32, to bytes: Int32 = 16 * 1024) {
+        var size = bytes
+        let length = socklen_t(MemoryLayout<Int32>.size)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, length)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, length)
+    }
+
+    /// Writes `pattern` from offset `sent` without ever reading, until `condition` holds
+    /// (checked after every write and every 10 ms while the kernel refuses more); returns
+    /// the new offset. For driving the server into a state it reports in its statistics.
+    /// - Throws: if `condition` does not hold within 20 s, or a write fails.
+    static func write(
+        _ fd: Int32, _ pattern: Pattern, from sent: Int = 0, until condition: () -> Bool
+    ) throws -> Int {
+        try Socket.setNonBlocking(fd, true)
+        defer { try? Socket.setNonBlocking(fd, false) }
+        var sent = sent
+        let deadline = now() + 20
+        while !condition() {
+            guard now() < deadline else { throw TestFailure("condition not reached after \(sent) bytes") }
+            if let count = try Socket.write(fd, from: pattern.window(at: sent, count: 60_000)) {
+                sent += count
+            } else {
+                var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&entry, 1, 10)
+            }
+        }
+        return sent
+    }
+
+    /// Sends `pattern` from `sent` up to `total` while reading the echo from `received`,
+    /// checking every byte, until all of it is back.
+    /// - Throws: on a byte that differs, an early end, or after 30 s.
+    static func finishStream(
+        _ fd: Int32, _ pattern: Pattern, sent: Int, received: Int = 0, total: Int
+    ) throws {
+        try Socket.setNonBlocking(fd, true)
+        defer { try? Socket.setNonBlocking(fd, false) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { buffer.deallocate() }
+        var sent = sent
+        var received = received
+        let deadline = now() + 30
+        while received < total {
+            guard now() < deadline else {
+                throw TestFailure("stream stalled: sent \(sent), received \(received)")
+            }
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if sent < total { entry.events |= Int16(POLLOUT) }
+            if poll(&entry, 1, 100) <= 0 { continue }
+            if sent < total, entry.revents & Int16(POLLOUT) != 0 {
+                sent +=
+                    try Socket.write(fd, from: pattern.window(at: sent, count: min(60_000, total - sent)))
+                    ?? 0
+            }
+            if entry.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                guard let count = try Socket.read(fd, into: buffer) else { continue }
+                guard count > 0 else {
+                    throw TestFailure("end of stream after \(received) of \(total) bytes")
+                }
+                guard received + count <= sent,
+                    pattern.matches(UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: received)
+                else { throw TestFailure("wrong bytes within \(received)..<\(received + count)") }
+                received += count
+            }
+        }
+    }
+
+    /// How a stream ended.
+    enum Ending: Equatable {
+        case endOfStream
+        case reset
+    }
+
+    /// Reads (blocking, with the socket's timeout) until end of stream or reset, checking every
+    /// byte against `pattern` from offset 0; returns how many arrived and how it ended.
+    /// - Throws: on a byte that differs, or any other read failure (a timeout among them).
+    static func readPattern(_ fd: Int32, _ pattern: Pattern) throws -> (count: Int, ending: Ending) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        defer { buffer.deallocate() }
+        var received = 0
+        while true {
+            let read: Int?
+            do {
+                read = try Socket.read(fd, into: buffer)
+            } catch {
+                if error == .connectionReset { return (received, .reset) }
+                throw error
+            }
+            guard let count = read else { throw TestFailure("read timed out after \(received) bytes") }
+            if count == 0 { return (received, .endOfStream) }
+            guard pattern.matches(UnsafeRawBufferPointer(rebasing: buffer[..<count]), at: received) else {
+                throw TestFailure("wrong bytes within \(received)..<\(received + count)")
+            }
+            received += count
+        }
+    }
+
     /// Writes from `source` on a non-blocking socket until the kernel refuses more
     /// (`EAGAIN`) twice, 50 ms apart: the server has stopped reading. Returns bytes written.
     static func fillUntilBlocked(_ fd: Int32, from source: Pattern) throws -> Int {
@@ -153,6 +253,36 @@ enum Client {
             }
         }
         return sent
+    }
+}
+
+/// Client sockets a test closes early, each closed exactly once.
+///
+/// Every test runs in one process, the cases of a parameterised test in parallel, and the
+/// kernel hands out the lowest free number: a number closed twice may by then be another
+/// test's socket. An explicit close followed by a deferred one on the same number closed
+/// the sockets of echo tests running alongside (their clients saw resets under
+/// ThreadSanitizer's slowdown). Close early through `close(_:)`; `closeAll()` in a `defer`
+/// closes only what is still open.
+final class ClientSockets {
+    private var open: Set<Int32> = []
+
+    /// A connected client (see `Client.connect`) owned by the bag.
+    func connect(_ address: SocketAddress) throws -> Int32 {
+        let fd = try Client.connect(address)
+        open.insert(fd)
+        return fd
+    }
+
+    /// Closes `fd` now, if the bag still owns it.
+    func close(_ fd: Int32) {
+        if open.remove(fd) != nil { Socket.close(fd) }
+    }
+
+    /// Closes everything still owned.
+    func closeAll() {
+        for fd in open { Socket.close(fd) }
+        open = []
     }
 }
 

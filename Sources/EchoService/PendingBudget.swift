@@ -1,0 +1,85 @@
+import Selectors
+import Synchronization
+
+/// The memory of all of one server's output buffers, held against
+/// `Configuration.totalHighWaterMark`.
+///
+/// The per-connection water marks bound what one client that never reads can cost; this
+/// bounds what all of them together can. Once the sum passes the high mark, every loop stops
+/// reading from every connection (any read could add to the sum), and once buffers freed as
+/// their clients read bring it to the low mark, they all resume. It counts allocated bytes,
+/// not pending ones, so what it caps is the memory itself (a buffer may hold less than its
+/// capacity). Loops check `isOverLimit` before each read: one relaxed load. The sum changes
+/// only when a buffer is allocated, grows or is freed, never on the path where a write
+/// takes everything at once.
+final class PendingBudget: Sendable {
+    /// Whether reading is stopped server-wide.
+    let isOverLimit = Atomic<Bool>(false)
+
+    private let total = Atomic<Int>(0)
+    private let peak = Atomic<Int>(0)
+    private let pauses = Atomic<Int>(0)
+    private let high: Int
+    private let low: Int
+    /// What to call when reading may resume (one per loop), under the lock that also
+    /// serialises the flag's transitions.
+    private let resumeCallbacks = Locked<[@Sendable () -> Void]>([])
+
+    init(high: Int, low: Int) {
+        self.high = high
+        self.low = low
+    }
+
+    /// The sum now.
+    var bufferBytes: Int { total.load(ordering: .relaxed) }
+    /// The largest the sum has been.
+    var peakBufferBytes: Int { peak.load(ordering: .relaxed) }
+    /// How many times reading stopped server-wide.
+    var readPauses: Int { pauses.load(ordering: .relaxed) }
+
+    /// Registers what to run when reading resumes after a server-wide stop (any thread).
+    func onResume(_ callback: @escaping @Sendable () -> Void) {
+        resumeCallbacks.withLock { $0.append(callback) }
+    }
+
+    /// A buffer was allocated or grew by `bytes`.
+    func add(_ bytes: Int) {
+        let now = total.wrappingAdd(bytes, ordering: .sequentiallyConsistent).newValue
+        var seen = peak.load(ordering: .relaxed)
+        while now > seen {
+            let (exchanged, current) = peak.compareExchange(
+                expected: seen, desired: now, ordering: .relaxed)
+            if exchanged { break }
+            seen = current
+        }
+        if now > high && !isOverLimit.load(ordering: .sequentiallyConsistent) { reconsider() }
+    }
+
+    /// A buffer of `bytes` was freed.
+    func subtract(_ bytes: Int) {
+        let now = total.wrappingSubtract(bytes, ordering: .sequentiallyConsistent).newValue
+        if now <= low && isOverLimit.load(ordering: .sequentiallyConsistent) { reconsider() }
+    }
+
+    /// Sets or clears the flag to match the sum, and wakes every loop when it clears.
+    ///
+    /// Why the flag cannot stay set with the sum below the low mark: a subtraction loads the
+    /// flag after changing the sum, and the raise below loads the sum again after setting the
+    /// flag (all sequentially consistent). So either the subtraction saw the flag set and
+    /// comes here to clear it, or the second load here sees the subtraction and clears it.
+    private func reconsider() {
+        let resume: [@Sendable () -> Void] = resumeCallbacks.withLock { callbacks in
+            if !isOverLimit.load(ordering: .sequentiallyConsistent) {
+                guard total.load(ordering: .sequentiallyConsistent) > high else { return [] }
+                isOverLimit.store(true, ordering: .sequentiallyConsistent)
+                pauses.wrappingAdd(1, ordering: .relaxed)
+                guard total.load(ordering: .sequentiallyConsistent) <= low else { return [] }
+            } else if total.load(ordering: .sequentiallyConsistent) > low {
+                return []
+            }
+            isOverLimit.store(false, ordering: .sequentiallyConsistent)
+            return callbacks
+        }
+        for callback in resume { callback() }
+    }
+}
