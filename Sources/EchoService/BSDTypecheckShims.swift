@@ -2,7 +2,7 @@
     // Only in the BSD type-check build on Linux (see .ci/run and
     // Sources/CSelectors/include/CSelectorsBSDStandIn.h), so that LoopThread.swift's Apple/BSD
     // branch is compiled too. Nothing here ever runs: the build is not linked.
-    import CSelectors
+    internal import CSelectors
 
     /// Darwin's `pthread_create`, as Swift imports it: the handle is written through a
     /// `pthread_t _Nullable * _Nonnull` (Glibc's takes a plain `pthread_t *`, because its

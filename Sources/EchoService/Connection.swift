@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// One connection's state: 16 bytes, kept in an array indexed by fd (`ConnectionTable`).
 ///

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 import Selectors
 
 /// A TCP echo server on `EventLoop`: every byte a client sends comes back to it.

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 import Selectors
 
 /// The `echo-server` command line: argument parsing and the program itself, kept in the

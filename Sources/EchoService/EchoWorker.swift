@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 import Selectors
 import Synchronization
 
@@ -244,7 +244,7 @@ final class EchoWorker: @unchecked Sendable {
     /// Out of descriptors (or another accept failure): the connection stays queued, so
     /// accepting again at once would spin. Stop watching the listener and retry on a timer.
     private func acceptFailed(_ error: Errno) {
-        let exhausted = error == .processDescriptorLimit || error == .systemDescriptorLimit
+        let exhausted = error == .tooManyOpenFiles || error == .tooManyOpenFilesInSystem
         if exhausted {
             counters.descriptorExhaustion.bump()
         } else {

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 import Selectors
 
 /// A joinable POSIX thread running a closure (the library avoids Foundation's `Thread`).

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// The conventional name of a signal (`SIGTERM`), or `signal N` for one without a name here.
 func signalName(_ signal: Int32) -> String {

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// Wall-clock timestamps for log lines, in UTC and ISO 8601 form with milliseconds
 /// (`2026-12-02T09:41:07.250Z`), computed without Foundation or the C library's time zone

@@ -101,7 +101,7 @@ public final class Selector {
         let token = ReadyEvent.token(fd: fd, generation: generation)
         do {
             try kernel.add(fd: fd, events: events, trigger: trigger, token: token)
-        } catch  where error == .exists && kernel.mayKeepGhosts {
+        } catch  where error == .fileExists && kernel.mayKeepGhosts {
             // The number names a file again that the kernel still watches under it from an
             // earlier registration whose removal it refused (a ghost; see `select`). A fresh
             // interest set drops it.

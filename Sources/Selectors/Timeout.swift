@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// A wait limit in nanoseconds, converted to each backend's unit by rounding **up**.
 ///

@@ -125,7 +125,7 @@ final class CaseRunner {
         if model.registrations[slot] != nil {
             expected = .alreadyRegistered
         } else if !model.isOpen(slot) && refusesClosedDescriptors {
-            expected = .system(.badDescriptor)
+            expected = .system(.badFileDescriptor)
         } else {
             expected = nil
         }

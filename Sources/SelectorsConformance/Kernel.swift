@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 import Selectors
 
 /// The few system calls the harness makes on its own descriptors, each returning the raw

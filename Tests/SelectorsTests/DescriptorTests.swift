@@ -124,9 +124,9 @@ import Testing
     /// parallel can have been given it (a number just closed could be reused at once).
     @Test(arguments: [descriptorLimit, Int32.max, -1])
     func operationsOnADescriptorThatIsNotOpenThrowEBADF(fd: Int32) throws {
-        #expect(throws: Errno.badDescriptor) { try descriptorRead(fd) }
-        #expect(throws: Errno.badDescriptor) { try descriptorWrite(fd, [1]) }
-        #expect(throws: Errno.badDescriptor) { try Descriptor.setNonBlocking(fd) }
+        #expect(throws: Errno.badFileDescriptor) { try descriptorRead(fd) }
+        #expect(throws: Errno.badFileDescriptor) { try descriptorWrite(fd, [1]) }
+        #expect(throws: Errno.badFileDescriptor) { try Descriptor.setNonBlocking(fd) }
     }
 
     // MARK: ptys

@@ -99,7 +99,7 @@ import Testing
                 fds.close(number)
                 switch backend.capabilities.oneShot {
                 case .native:
-                    expectSelectorError(.modify, fd: number, .system(.badDescriptor)) {
+                    expectSelectorError(.modify, fd: number, .system(.badFileDescriptor)) {
                         try selector.modify(number, events: .read)
                     }
                     #expect(selector.count == 0)
@@ -124,7 +124,7 @@ import Testing
 
                 switch backend {
                 case .epoll, .kqueue:
-                    expectSelectorError(.modify, fd: number, .system(.badDescriptor)) {
+                    expectSelectorError(.modify, fd: number, .system(.badFileDescriptor)) {
                         try selector.modify(number, events: .write)
                     }
                     expectSelectorError(.key, fd: number, .notRegistered) { try selector.key(for: number) }

@@ -120,7 +120,7 @@ import Testing
                 try selector.register(other, events: .read, handler: ignoreEvents)
                 switch backend {
                 case .epoll, .kqueue:
-                    expectSelectorError(.register, fd: closed, .system(.badDescriptor)) {
+                    expectSelectorError(.register, fd: closed, .system(.badFileDescriptor)) {
                         try selector.register(closed, events: .read, handler: ignoreEvents)
                     }
                     try expectNoKeyLeft(selector, closed, count: 1)

@@ -243,9 +243,9 @@ import Testing
     /// bytes (it once blocked for 10 s inside an echo test's connection).
     @Test func operationsOnAClosedDescriptorThrowEBADF() throws {
         try FixedDescriptorNumbers.withClosedNumber { closed in
-            #expect(throws: Errno.badDescriptor) { try Socket.accept(closed) }
-            #expect(throws: Errno.badDescriptor) { try Self.readOnce(closed) }
-            #expect(throws: Errno.badDescriptor) { try Socket.setNoDelay(closed) }
+            #expect(throws: Errno.badFileDescriptor) { try Socket.accept(closed) }
+            #expect(throws: Errno.badFileDescriptor) { try Self.readOnce(closed) }
+            #expect(throws: Errno.badFileDescriptor) { try Socket.setNoDelay(closed) }
         }
     }
 
@@ -276,7 +276,7 @@ import Testing
                 _ = try Socket.accept(listener)
                 exit(12)
             } catch {
-                guard error == .processDescriptorLimit else { exit(13) }
+                guard error == .tooManyOpenFiles else { exit(13) }
             }
             // The connection stayed queued: with a descriptor free again, accept takes it. The
             // wait covers a loaded machine, where the kernel may queue the connection only

@@ -108,7 +108,7 @@ import Testing
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let missing = try directory.socketAddress("missing.sock")
-        #expect(throws: Errno.noEntry) { try Socket.connect(to: missing) }
+        #expect(throws: Errno.noSuchFileOrDirectory) { try Socket.connect(to: missing) }
         let leftover = try directory.socketAddress("leftover.sock")
         let (listener, _) = try Socket.makeListener(address: leftover)
         Socket.close(listener)

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// A set of fds in the memory layout `select(2)` reads, sized at run time.
 ///

@@ -1,5 +1,5 @@
 #if os(Linux) && !SELECTORS_BSD_TYPECHECK
-    import CSelectors
+    internal import CSelectors
 
     /// Linux `epoll(7)`: level by default, `EPOLLET` for edge, `EPOLLONESHOT` for one-shot.
     ///

@@ -1,5 +1,5 @@
 #if canImport(Darwin) || os(FreeBSD) || os(OpenBSD) || SELECTORS_BSD_TYPECHECK
-    import CSelectors
+    internal import CSelectors
 
     /// BSD and Apple `kqueue(2)`: one read filter and one write filter per fd.
     ///

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// POSIX `poll(2)`: the watched fds live in one dense `pollfd` array passed to every wait.
 ///

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// POSIX `select(2)`: two interest bitmaps copied into every wait.
 ///
@@ -67,7 +67,7 @@ final class SelectBackend: PollingBackend {
             // One registered fd that the caller closed makes the whole call fail with EBADF.
             // Report the closed fds as ready instead (as poll reports POLLNVAL), so their
             // handlers find out, together with whatever else is ready.
-            guard error == .badDescriptor else { throw error }
+            guard error == .badFileDescriptor else { throw error }
             return reportClosedDescriptorsAndReadyOthers(into: buffer)
         }
         return collect(Int(result), words: words, into: buffer, startingAt: 0)

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 import Synchronization
 
 /// Runs I/O handlers, timers, cross-thread tasks and signal handlers on one thread.

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// A waker built on a non-blocking pipe, for systems without `eventfd`.
 final class PipeWaker: Waker {

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// Process-wide bookkeeping of which signals have the C forwarder installed.
 ///

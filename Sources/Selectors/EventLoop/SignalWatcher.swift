@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// Delivers signals to handlers on one loop's thread, through a self-pipe.
 ///

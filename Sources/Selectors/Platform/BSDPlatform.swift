@@ -1,5 +1,5 @@
 #if canImport(Darwin) || os(FreeBSD) || os(OpenBSD) || SELECTORS_BSD_TYPECHECK
-    import CSelectors
+    internal import CSelectors
 
     /// Apple and BSD systems: kqueue first, so `DefaultSelector` uses it; poll and select too.
     enum Platform {

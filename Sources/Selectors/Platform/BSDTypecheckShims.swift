@@ -4,7 +4,7 @@
     // paper over, so they are given their Darwin types here, in Swift. Declarations in this
     // module shadow the imported Glibc ones, so SocketPlatform+BSD.swift is checked exactly as
     // written for a Mac. Nothing here ever runs: the build is not linked.
-    import CSelectors
+    internal import CSelectors
 
     /// Darwin: `#define SOCK_STREAM 1`, imported as `Int32`. Glibc makes it a case of
     /// `enum __socket_type`.

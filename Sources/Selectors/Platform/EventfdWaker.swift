@@ -1,5 +1,5 @@
 #if os(Linux) && !SELECTORS_BSD_TYPECHECK
-    import CSelectors
+    internal import CSelectors
 
     /// A waker built on Linux `eventfd(2)`: one fd whose counter any thread can bump.
     final class EventfdWaker: Waker {

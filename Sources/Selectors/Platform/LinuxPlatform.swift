@@ -1,5 +1,5 @@
 #if os(Linux) && !SELECTORS_BSD_TYPECHECK
-    import CSelectors
+    internal import CSelectors
 
     /// Linux: epoll first, so `DefaultSelector` uses it; poll and select for comparison and tests.
     enum Platform {

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 extension Descriptor {
     /// Creates a pipe whose two ends are close-on-exec and, by default, non-blocking:

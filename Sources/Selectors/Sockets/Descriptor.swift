@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// Helpers for any file descriptor, socket or not: pipes, FIFOs, terminals and ptys, regular
 /// files, character devices. Each wraps one system call with the conventions of `Socket`:

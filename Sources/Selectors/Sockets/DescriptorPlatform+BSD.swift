@@ -1,5 +1,5 @@
 #if canImport(Darwin) || os(FreeBSD) || os(OpenBSD) || SELECTORS_BSD_TYPECHECK
-    import CSelectors
+    internal import CSelectors
 
     /// The Apple/BSD side of the descriptor helpers: Apple systems have no `pipe2`, so flags
     /// are set with `fcntl` after creation. In between, another thread's `fork`/`exec` could

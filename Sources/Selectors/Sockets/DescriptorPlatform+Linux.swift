@@ -1,5 +1,5 @@
 #if os(Linux) && !SELECTORS_BSD_TYPECHECK
-    import CSelectors
+    internal import CSelectors
 
     /// The Linux side of the descriptor helpers: flags are set at creation, in one call.
     enum DescriptorPlatform {

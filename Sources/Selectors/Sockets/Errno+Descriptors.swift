@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 // The error numbers the descriptor, Unix-domain and datagram helpers document, named as in
 // swift-system.

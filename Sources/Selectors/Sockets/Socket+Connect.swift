@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 extension Socket {
     /// Opens a TCP or Unix-domain stream connection to `address`: `socket`, optionally
@@ -31,7 +31,7 @@ extension Socket {
             if result == 0 { return (fd, false) }
             let error = Errno.current
             switch error {
-            case .inProgress where nonBlocking:
+            case .nowInProgress where nonBlocking:
                 return (fd, true)
             case .interrupted:
                 // The handshake goes on in the kernel; calling connect again would fail with

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 extension Socket {
     /// Opens a TCP or Unix-domain stream connection to `address`, giving up after `timeout`:

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 extension Socket {
     /// Creates a datagram socket bound to `address`: `socket(AF_INET or AF_INET6, SOCK_DGRAM,

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 extension Socket {
     /// Reads what is available into `buffer` (`read`), retrying `EINTR`.

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 extension Socket {
     /// Creates a listening TCP or Unix-domain stream socket: `socket`,
@@ -60,7 +60,7 @@ extension Socket {
             let error = Errno.current
             switch error {
             case .wouldBlock: return nil
-            case .interrupted, .connectionAborted: continue
+            case .interrupted, .connectionAbort: continue
             default: throw error
             }
         }
@@ -69,7 +69,7 @@ extension Socket {
 
 extension Errno {
     /// `ECONNABORTED`: a queued connection was aborted before `accept` took it.
-    public static let connectionAborted = Errno(rawValue: ECONNABORTED)
+    public static let connectionAbort = Errno(rawValue: ECONNABORTED)
     /// `ENOTCONN`: the socket is not connected.
     public static let notConnected = Errno(rawValue: ENOTCONN)
     /// `EADDRNOTAVAIL`: the address is not local, or no ephemeral port is left.

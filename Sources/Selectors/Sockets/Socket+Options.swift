@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 extension Socket {
     /// Turns `O_NONBLOCK` on or off (`fcntl(F_GETFL)`, then `fcntl(F_SETFL)` if it changes).

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 extension Socket {
     /// Creates a pair of connected Unix-domain stream sockets (`socketpair(AF_UNIX,

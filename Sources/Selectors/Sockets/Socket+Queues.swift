@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 extension Socket {
     /// Bytes the kernel has received on `fd` that nobody has read yet (`ioctl(FIONREAD)`).

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 extension Socket {
     /// Deletes the socket file at `path` (`unlink`) if it is stale: a socket file (`lstat`)
@@ -9,7 +9,7 @@ extension Socket {
         let kind = cselectors_path_is_socket(path)
         if kind < 0 {
             let error = Errno.current
-            if error == .noEntry { return }
+            if error == .noSuchFileOrDirectory { return }
             throw error
         }
         guard kind == 1 else { return }
@@ -21,7 +21,7 @@ extension Socket {
             SystemCall.close(probe)
         } catch {
             guard error == .connectionRefused else { return }
-            if unlink(path) != 0, Errno.current != .noEntry { throw Errno.current }
+            if unlink(path) != 0, Errno.current != .noSuchFileOrDirectory { throw Errno.current }
         }
     }
 }

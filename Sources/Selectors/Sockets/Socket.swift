@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// Thin socket helpers over raw file descriptors, each a documented wrapper of one or two
 /// system calls: TCP and Unix-domain streams (listen, accept, connect, with or without a

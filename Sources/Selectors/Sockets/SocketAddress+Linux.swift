@@ -1,5 +1,5 @@
 #if os(Linux) && !SELECTORS_BSD_TYPECHECK
-    import CSelectors
+    internal import CSelectors
 
     /// Linux's abstract Unix-domain names: sockets named outside the filesystem. They need no
     /// writable directory, leave no file behind (the name goes when the last socket closes)

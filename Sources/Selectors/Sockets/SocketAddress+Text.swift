@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 extension SocketAddress {
     /// Parses a numeric IPv4 or IPv6 host (`inet_pton`) and pairs it with `port`.

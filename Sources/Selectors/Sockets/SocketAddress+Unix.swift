@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 extension SocketAddress {
     /// A Unix-domain socket address for the filesystem path `path` (`sockaddr_un`, `AF_UNIX`).

@@ -1,5 +1,5 @@
 #if canImport(Darwin) || os(FreeBSD) || os(OpenBSD) || SELECTORS_BSD_TYPECHECK
-    import CSelectors
+    internal import CSelectors
 
     /// The Apple/BSD side of the socket helpers: every place where they differ from Linux.
     ///

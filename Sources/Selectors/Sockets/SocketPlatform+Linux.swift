@@ -1,5 +1,5 @@
 #if os(Linux) && !SELECTORS_BSD_TYPECHECK
-    import CSelectors
+    internal import CSelectors
 
     /// The Linux side of the socket helpers: every place where Linux and the BSDs differ.
     ///

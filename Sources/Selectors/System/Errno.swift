@@ -1,8 +1,11 @@
-import CSelectors
+internal import CSelectors
 
 /// A POSIX error number, as set in `errno` by a failing system call.
 ///
 /// The common values have Swift names, so callers can write `catch let error where error == .wouldBlock`.
+/// The names are swift-system's (`badFileDescriptor`, `tooManyOpenFiles`, `nowInProgress`, ...),
+/// so code reads the same with either library. A file that imports both `Selectors` and
+/// `SystemPackage` sees two types named `Errno`: write `Selectors.Errno` there.
 public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     /// The raw `errno` value.
     public let rawValue: Int32
@@ -18,19 +21,19 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     /// `EAGAIN` (same value as `EWOULDBLOCK` on Linux and Darwin): a non-blocking call would block.
     public static let wouldBlock = Errno(rawValue: EAGAIN)
     /// `EBADF`: not an open file descriptor.
-    public static let badDescriptor = Errno(rawValue: EBADF)
+    public static let badFileDescriptor = Errno(rawValue: EBADF)
     /// `EPERM`: the operation is not permitted (epoll refuses regular files with it).
     public static let notPermitted = Errno(rawValue: EPERM)
     /// `ENOENT`: no such entry (epoll: the fd is not in the interest list).
-    public static let noEntry = Errno(rawValue: ENOENT)
+    public static let noSuchFileOrDirectory = Errno(rawValue: ENOENT)
     /// `EEXIST`: already exists (epoll: the fd is already in the interest list).
-    public static let exists = Errno(rawValue: EEXIST)
+    public static let fileExists = Errno(rawValue: EEXIST)
     /// `EINVAL`: an invalid argument.
     public static let invalidArgument = Errno(rawValue: EINVAL)
     /// `EMFILE`: the process has reached its open file limit.
-    public static let processDescriptorLimit = Errno(rawValue: EMFILE)
+    public static let tooManyOpenFiles = Errno(rawValue: EMFILE)
     /// `ENFILE`: the system has reached its open file limit.
-    public static let systemDescriptorLimit = Errno(rawValue: ENFILE)
+    public static let tooManyOpenFilesInSystem = Errno(rawValue: ENFILE)
     /// `EPIPE`: the peer closed the connection for writing.
     public static let brokenPipe = Errno(rawValue: EPIPE)
     /// `ECONNRESET`: the peer reset the connection.
@@ -38,11 +41,11 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     /// `ECONNREFUSED`: nothing listens at the address.
     public static let connectionRefused = Errno(rawValue: ECONNREFUSED)
     /// `EINPROGRESS`: a non-blocking connect has started and will finish later.
-    public static let inProgress = Errno(rawValue: EINPROGRESS)
+    public static let nowInProgress = Errno(rawValue: EINPROGRESS)
     /// `EADDRINUSE`: the address is already bound.
     public static let addressInUse = Errno(rawValue: EADDRINUSE)
     /// `ENOMEM`: the kernel could not allocate memory.
-    public static let outOfMemory = Errno(rawValue: ENOMEM)
+    public static let noMemory = Errno(rawValue: ENOMEM)
     /// `ETIMEDOUT`: the operation timed out.
     public static let timedOut = Errno(rawValue: ETIMEDOUT)
 

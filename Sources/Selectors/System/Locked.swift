@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// A value guarded by a `pthread_mutex_t`.
 ///

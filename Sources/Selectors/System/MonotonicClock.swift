@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// Nanoseconds on `CLOCK_MONOTONIC`: the clock every timeout and timer in the library uses.
 enum MonotonicClock {

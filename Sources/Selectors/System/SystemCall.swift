@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 /// The one place that turns the C convention (return -1 and set `errno`) into typed throws.
 enum SystemCall {

@@ -159,8 +159,8 @@ import Testing
     @Test func aRejectedRegistrationLeavesNoKeyAndARejectedModifyRemovesTheKey() throws {
         let script = ReadinessScript()
         let selector = Selector(script: script)
-        try script.rejectRegistrations(of: 5, with: .badDescriptor)
-        expectSelectorError(.register, fd: 5, .system(.badDescriptor)) {
+        try script.rejectRegistrations(of: 5, with: .badFileDescriptor)
+        expectSelectorError(.register, fd: 5, .system(.badFileDescriptor)) {
             try selector.register(5, events: .read, handler: ignoreEvents)
         }
         #expect(selector.count == 0)
@@ -191,7 +191,7 @@ import Testing
             try script.fail(-1, with: .connectionReset)
         }
         expectSelectorError(.rejectRegistrations, fd: -1, .negativeDescriptor) {
-            try script.rejectRegistrations(of: -1, with: .badDescriptor)
+            try script.rejectRegistrations(of: -1, with: .badFileDescriptor)
         }
         let limit = ReadinessScript.descriptorLimit
         expectSelectorError(.reset, fd: limit, .descriptorTooLarge(limit: limit)) { try script.reset(limit) }
