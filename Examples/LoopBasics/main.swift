@@ -3,25 +3,26 @@ import Selectors
 
 // Report what arrives on standard input and tick every second, until the input ends or
 // Ctrl-C: `(echo hello; sleep 2; echo bye) | swift run loop-basics`.
-let loop = try EventLoop()  // or EventLoop(backend: .poll)
+let loop = try EventLoop()  // or EventLoop(backend: .poll); it belongs to this thread
+let io = loop.assumeIsolated()  // what only the loop's thread may do: register, timers, run
 
-try loop.register(0, events: .read) { fd, _ in
+try io.register(0, events: .read) { fd, _ in
     do {
-        guard let count = try Socket.read(fd, into: loop.readBuffer) else { return }  // would block
+        guard let count = try Socket.read(fd, into: io.readBuffer) else { return }  // would block
         if count > 0 { return print("read \(count) bytes") }
         print("end of input")
     } catch {
         print("read failed: \(error)")
     }
-    _ = try? loop.unregister(fd)  // at the end of input, or the loop would report it forever
-    loop.stop()
+    _ = try? io.unregister(fd)  // at the end of input, or the loop would report it forever
+    io.stop()
 }
-let tick = loop.schedule(after: .milliseconds(100), repeating: .seconds(1)) { print("tick") }
-try loop.onSignal(SIGINT) {
+let tick = io.schedule(after: .milliseconds(100), repeating: .seconds(1)) { print("tick") }
+try io.onSignal(SIGINT) {
     tick.cancel()
-    loop.stop()
+    io.stop()
 }
-loop.execute { print("runs on the loop thread") }  // execute, stop and wakeUp: from any thread
+try loop.execute { print("runs on the loop thread") }  // execute, stop, wakeUp: any thread
 
-try loop.run()  // until loop.stop()
-loop.close()
+try io.run()  // until stop()
+io.close()

@@ -2,13 +2,13 @@ import Selectors
 
 /// Counts the messages on a connection and closes it after 5 s of silence.
 final class IdleConnection {
-    let loop: EventLoop
+    let loop: IsolatedEventLoop
     let fd: Int32
     private(set) var messages = 0
     private(set) var isClosed = false
     private var idleTimer: TimerHandle?
 
-    init(loop: EventLoop, fd: Int32) throws {
+    init(loop: IsolatedEventLoop, fd: Int32) throws {
         self.loop = loop
         self.fd = fd
         try loop.register(fd, events: .read) { [unowned self] _, _ in self.readable() }

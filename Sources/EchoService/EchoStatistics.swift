@@ -1,3 +1,4 @@
+import Selectors
 import Synchronization
 
 /// What an echo server has done, summed over its loops. Read it from any thread with
@@ -16,6 +17,8 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
     /// had been written back. Clients that reset are counted in `errors.resets` and
     /// `errors.brokenPipes` instead.
     public var closedByClient = 0
+    /// Connections the server closed at shutdown with nothing pending either way.
+    public var closedAtShutdown = 0
     /// Bytes read from clients.
     public var bytesReceived: UInt64 = 0
     /// Bytes written back to clients.
@@ -83,7 +86,7 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         "accepted \(accepted) connection\(accepted == 1 ? "" : "s") (\(rejected) rejected); "
             + "closed by clients \(closedByClient), reset by clients \(errors.resets + errors.brokenPipes), "
-            + "closed idle \(idleClosed), aborted by the server \(aborted); "
+            + "closed idle \(idleClosed), closed at shutdown \(closedAtShutdown), aborted by the server \(aborted); "
             + "echoed \(bytesEchoed) of \(bytesReceived) bytes received, peak pending \(peakPendingBytes) bytes, "
             + "\(readPauses) read pause\(readPauses == 1 ? "" : "s"); errors: "
             + "\(errors.descriptorExhaustion) out of descriptors, \(errors.accept + errors.registration + errors.other) other"
@@ -101,6 +104,7 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
         rejected += other.rejected
         idleClosed += other.idleClosed
         closedByClient += other.closedByClient
+        closedAtShutdown += other.closedAtShutdown
         bytesReceived &+= other.bytesReceived
         bytesEchoed &+= other.bytesEchoed
         pendingBytes += other.pendingBytes
@@ -121,67 +125,51 @@ public struct EchoStatistics: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// One loop's counters. Only the loop thread writes them, so an update is a relaxed load and
-/// store (plain moves on x86 and ARM, no locked instruction), while any thread may read them.
+/// One loop's accept-side counters (its connections' are `ConnectionCounters`). Only the loop
+/// thread writes them, so an update is a relaxed load and store (plain moves on x86 and ARM,
+/// no locked instruction), while any thread may read them.
 final class EchoCounters: Sendable {
     let accepted = Atomic<Int>(0)
-    let active = Atomic<Int>(0)
     let rejected = Atomic<Int>(0)
-    let idleClosed = Atomic<Int>(0)
-    let closedByClient = Atomic<Int>(0)
-    let bytesReceived = Atomic<Int>(0)
-    let bytesEchoed = Atomic<Int>(0)
-    let pendingBytes = Atomic<Int>(0)
-    let peakPendingBytes = Atomic<Int>(0)
-    let readPauses = Atomic<Int>(0)
     let acceptPauses = Atomic<Int>(0)
-    let aborted = Atomic<Int>(0)
-    let memoryTrims = Atomic<Int>(0)
-    let outputBufferBytes = Atomic<Int>(0)
-    let resets = Atomic<Int>(0)
-    let brokenPipes = Atomic<Int>(0)
     let descriptorExhaustion = Atomic<Int>(0)
     let acceptErrors = Atomic<Int>(0)
     let registrationErrors = Atomic<Int>(0)
-    let otherErrors = Atomic<Int>(0)
 
-    var snapshot: EchoStatistics {
+    /// An accept failed: out of descriptors, or another error.
+    func acceptPaused(_ error: Errno) {
+        acceptPauses.bump()
+        if error == .tooManyOpenFiles || error == .tooManyOpenFilesInSystem {
+            descriptorExhaustion.bump()
+        } else {
+            acceptErrors.bump()
+        }
+    }
+
+    /// The loop's statistics: these counts and its connections'.
+    func snapshot(with connections: ConnectionStatistics) -> EchoStatistics {
         var result = EchoStatistics()
         result.accepted = accepted.load(ordering: .relaxed)
-        result.active = active.load(ordering: .relaxed)
         result.rejected = rejected.load(ordering: .relaxed)
-        result.idleClosed = idleClosed.load(ordering: .relaxed)
-        result.closedByClient = closedByClient.load(ordering: .relaxed)
-        result.bytesReceived = UInt64(bytesReceived.load(ordering: .relaxed))
-        result.bytesEchoed = UInt64(bytesEchoed.load(ordering: .relaxed))
-        result.pendingBytes = pendingBytes.load(ordering: .relaxed)
-        result.peakPendingBytes = peakPendingBytes.load(ordering: .relaxed)
-        result.readPauses = readPauses.load(ordering: .relaxed)
         result.acceptPauses = acceptPauses.load(ordering: .relaxed)
-        result.aborted = aborted.load(ordering: .relaxed)
-        result.memoryTrims = memoryTrims.load(ordering: .relaxed)
-        result.outputBufferBytes = outputBufferBytes.load(ordering: .relaxed)
-        result.errors.resets = resets.load(ordering: .relaxed)
-        result.errors.brokenPipes = brokenPipes.load(ordering: .relaxed)
+        result.active = connections.open
+        result.idleClosed = connections.idle
+        result.closedByClient = connections.peerClosed
+        result.closedAtShutdown = connections.closed
+        result.bytesReceived = connections.bytesReceived
+        result.bytesEchoed = connections.bytesSent
+        result.pendingBytes = connections.pendingBytes
+        result.peakPendingBytes = connections.peakPendingBytes
+        result.readPauses = connections.readPauses
+        result.aborted = connections.resetsSent
+        result.memoryTrims = connections.memoryTrims
+        result.outputBufferBytes = connections.outputBufferBytes
+        result.errors.resets = connections.resets
+        result.errors.brokenPipes = connections.brokenPipes
         result.errors.descriptorExhaustion = descriptorExhaustion.load(ordering: .relaxed)
         result.errors.accept = acceptErrors.load(ordering: .relaxed)
         result.errors.registration = registrationErrors.load(ordering: .relaxed)
-        result.errors.other = otherErrors.load(ordering: .relaxed)
+        result.errors.other = connections.otherFailures
         return result
-    }
-}
-
-extension Atomic where Value == Int {
-    /// Adds `amount`, for a counter with a single writer: a relaxed load and store rather than
-    /// a locked read-modify-write. Only the owning loop thread may call it.
-    @inline(__always)
-    func bump(by amount: Int = 1) {
-        store(load(ordering: .relaxed) &+ amount, ordering: .relaxed)
-    }
-
-    /// Raises the value to `candidate` if it is larger; single writer, like `bump(by:)`.
-    @inline(__always)
-    func raise(to candidate: Int) {
-        if candidate > load(ordering: .relaxed) { store(candidate, ordering: .relaxed) }
     }
 }

@@ -19,17 +19,21 @@ public final class RunningEchoServer: Sendable {
     /// The configuration the server was started with.
     public let configuration: EchoServer.Configuration
 
-    private let workers: [EchoWorker]
-    private let budget: PendingBudget
-    // Locked (a pthread mutex), not Synchronization.Mutex, so ThreadSanitizer sees the lock.
-    private let threads: Locked<[LoopThread]>
-    private let liveThreads: Atomic<Int>
+    /// The loops, in index order, as other threads may hold them.
+    private let loops: [EchoLoop]
+    /// The loops' threads (all of them, or all but the caller's loop 0 in run mode).
+    private let group: EventLoopGroup?
+    /// Loop 0 when it runs on the calling thread (`EchoServer.run`).
+    private let callersLoop: EventLoop?
+    private let listener: Listener
+    private let budget: OutputBudget
     private let signalCount = Atomic<Int>(0)
     private let failure = Locked<SelectorError?>(nil)
+    private let callersLoopRunning = Atomic<Bool>(false)
 
-    /// Opens every listener and loop and starts the loops' threads. With
-    /// `firstLoopOnCallingThread`, loop 0 gets no thread: the caller runs it with
-    /// `runFirstLoop()`, so a one-loop server needs no thread besides the caller's.
+    /// Opens the listener and starts the loops. With `firstLoopOnCallingThread`, loop 0 is
+    /// made on the calling thread, which runs it with `runFirstLoop()`, so a one-loop server
+    /// needs no thread besides the caller's.
     init(_ configuration: EchoServer.Configuration, firstLoopOnCallingThread: Bool = false)
         throws(EchoServerError)
     {
@@ -40,121 +44,90 @@ public final class RunningEchoServer: Sendable {
         } catch {
             throw .invalidConfiguration("host must be a numeric IPv4 or IPv6 address or localhost")
         }
-        let limit = configuration.maxConnections.map { ConnectionLimit(maximum: $0) }
-        let budget = PendingBudget(
-            high: configuration.totalHighWaterMark, low: configuration.totalLowWaterMark)
-
-        // Open the listener and every loop before starting any thread, so a failure leaves
-        // nothing behind. One listener, watched by every loop (see `SharedListener`).
-        let listener: SharedListener
-        let bound: SocketAddress
+        var listenerOptions = Listener.Options()
+        listenerOptions.backlog = configuration.backlog
+        listenerOptions.acceptBatch = configuration.acceptBatch
+        listenerOptions.retryDelay = configuration.acceptRetryDelay
+        listenerOptions.trigger = configuration.trigger
+        let listener: Listener
         do {
-            let (fd, address) = try Socket.makeListener(
-                address: requested, backlog: configuration.backlog, nonBlocking: true)
-            (listener, bound) = (SharedListener(fd: fd), address)
+            listener = try Listener(address: requested, options: listenerOptions)
         } catch {
             throw .cannotListen(address: requested, error)
         }
-        // The creator's hold: the loops hold the listener from here on.
-        defer { listener.release() }
-        let descriptorLimitNotice = OnceFlag()
-        var workers: [EchoWorker] = []
-        func discard() {
-            for worker in workers {
-                worker.finish()
-                worker.loop.close()
-            }
-        }
-        for index in 0..<configuration.threads {
-            let loop: EventLoop
+        let budget = OutputBudget(
+            high: configuration.totalHighWaterMark, low: configuration.totalLowWaterMark)
+        let shared = EchoLoop.Shared(
+            configuration: configuration, listener: listener,
+            limit: configuration.maxConnections.map { ConnectionLimit(maximum: $0) }, budget: budget,
+            descriptorLimitNotice: OnceFlag())
+        // Signals and the statistics timer live on loop 0 and need the server, which does
+        // not exist until every loop has started: they reach it through this box.
+        let server = ServerReference()
+
+        var callersLoop: EventLoop?
+        var loops: [EchoLoop] = []
+        if firstLoopOnCallingThread {
             do {
-                loop = try EventLoop(backend: configuration.backend)
+                let loop = try EventLoop(backend: configuration.backend)
+                callersLoop = loop
+                loops.append(try EchoLoop.start(index: 0, on: loop.assumeIsolated(), shared, server))
             } catch {
-                discard()
-                throw .eventLoop(error)
-            }
-            let worker = EchoWorker(
-                index: index, loop: loop, listener: listener, configuration: configuration, limit: limit,
-                descriptorLimitNotice: descriptorLimitNotice, budget: budget)
-            workers.append(worker)
-            // Weak: the budget outlives no server, and must not keep its workers alive.
-            budget.onResume { [weak worker] in
-                guard let worker else { return }
-                worker.loop.execute { worker.resumeAfterBudget() }
-            }
-            do {
-                try worker.prepare()
-            } catch {
-                discard()
+                callersLoop?.assumeIsolated().close()
+                listener.close()
                 throw .eventLoop(error)
             }
         }
-        self.address = bound
+        let threaded = configuration.threads - loops.count
+        var group: EventLoopGroup?
+        if threaded > 0 {
+            let offset = loops.count
+            let started = Locked<[Int: EchoLoop]>([:])
+            do {
+                group = try EventLoopGroup(
+                    threads: threaded, name: "echo-loop", backend: configuration.backend
+                ) {
+                    index, io in
+                    let loop = try EchoLoop.start(index: offset + index, on: io, shared, server)
+                    started.withLock { $0[offset + index] = loop }
+                }
+            } catch {
+                callersLoop?.assumeIsolated().close()
+                listener.close()
+                switch error {
+                case let error as SelectorError: throw .eventLoop(error)
+                case let error as Errno: throw .thread(error)
+                default: throw .thread(.invalidArgument)
+                }
+            }
+            loops += started.withLock { started in (offset..<configuration.threads).compactMap { started[$0] }
+            }
+        }
+        self.address = listener.address
         self.configuration = configuration
-        self.workers = workers
+        self.loops = loops
+        self.group = group
+        self.callersLoop = callersLoop
+        self.listener = listener
         self.budget = budget
-        self.threads = Locked([])
-        self.liveThreads = Atomic(workers.count)
-
-        // Signals are watched by the first loop, installed before any thread runs so none
-        // arrives with the default (fatal) disposition in place.
-        var watched: [(Int32, () -> Void)] = configuration.shutdownSignals.map { signal in
-            (signal, { [self] in self.signalReceived(signal) })
-        }
-        for (signal, handler) in configuration.signalHandlers.sorted(by: { $0.key < $1.key }) {
-            watched.append((signal, { [self] in handler(signal, self) }))
-        }
-        for (signal, handler) in watched {
-            do {
-                try workers[0].loop.onSignal(signal, handler)
-            } catch {
-                discard()
-                throw .eventLoop(error)
-            }
-        }
-        if let interval = configuration.statisticsInterval {
-            workers[0].loop.schedule(after: interval, repeating: interval) { [self] in
-                let statistics = self.statistics
-                if let report = configuration.statisticsReport {
-                    report(statistics)
-                } else {
-                    configuration.log?("statistics: \(statistics.live)")
-                }
-            }
-        }
-        warnOfDescriptorLimit(workers[0].loop)
-
-        var started: [LoopThread] = []
-        for worker in workers.dropFirst(firstLoopOnCallingThread ? 1 : 0) {
-            do {
-                started.append(
-                    try LoopThread { [self] in
-                        if let error = worker.run() { failure.withLock { $0 = $0 ?? error } }
-                        liveThreads.wrappingSubtract(1, ordering: .releasing)
-                    })
-            } catch {
-                // Loops already running end on their own; the others were never started.
-                let threadedFrom = firstLoopOnCallingThread ? 1 : 0
-                for (index, other) in workers.enumerated() {
-                    if index >= threadedFrom && index - threadedFrom < started.count {
-                        other.loop.execute { other.finish() }
-                    } else {
-                        other.finish()
-                        other.loop.close()
-                    }
-                }
-                for thread in started { thread.join() }
-                throw .thread(error)
-            }
-        }
-        threads.withLock { $0 = started }
+        server.set(self)
+        warnOfDescriptorLimit(loops[0].loop)
     }
 
     /// Runs loop 0 on the calling thread until the server ends; for servers created with
     /// `firstLoopOnCallingThread`.
     func runFirstLoop() {
-        if let error = workers[0].run() { failure.withLock { $0 = $0 ?? error } }
-        liveThreads.wrappingSubtract(1, ordering: .releasing)
+        if let callersLoop {
+            let io = callersLoop.assumeIsolated()
+            callersLoopRunning.store(true, ordering: .releasing)
+            do {
+                try io.run()
+            } catch {
+                failure.withLock { $0 = $0 ?? error }
+            }
+            io.close()
+            callersLoopRunning.store(false, ordering: .releasing)
+        }
         wait()
     }
 
@@ -164,58 +137,59 @@ public final class RunningEchoServer: Sendable {
     /// The counters of all loops, summed. Any thread, any time (also after the server ended).
     public var statistics: EchoStatistics {
         var total = EchoStatistics()
-        for worker in workers { total.add(worker.counters.snapshot) }
+        for loop in loops { total.add(loop.statistics) }
         total.peakOutputBufferBytes = budget.peakBufferBytes
         total.totalReadPauses = budget.readPauses
         return total
     }
 
     /// The counters of each loop, in loop order: how the connections spread over them.
-    public var loopStatistics: [EchoStatistics] { workers.map(\.counters.snapshot) }
+    public var loopStatistics: [EchoStatistics] { loops.map(\.statistics) }
 
     /// Whether any loop is still running.
-    public var isRunning: Bool { liveThreads.load(ordering: .acquiring) > 0 }
-
-    /// The first error that stopped a loop (a failing `select`), if any.
-    public var loopFailure: SelectorError? { failure.withLock { $0 } }
-
-    /// Starts a graceful shutdown and returns at once: stop accepting, write out pending
-    /// output, half-close each connection and let clients close, within `drainTimeout` (by
-    /// default the configuration's); then close the rest. `wait()` returns when it is done.
-    public func shutdown(drainTimeout: Duration? = nil) {
-        let deadline = LoopInstant.now.advanced(by: drainTimeout ?? configuration.drainTimeout)
-        for worker in workers {
-            worker.loop.execute { worker.beginDrain(until: deadline) }
-        }
+    public var isRunning: Bool {
+        callersLoopRunning.load(ordering: .acquiring) || (group?.threads.contains { $0.isRunning } ?? false)
     }
 
-    /// Closes the listeners and every connection at once (pending output is dropped) and
+    /// The first error that stopped a loop (a failing `select`), if any.
+    public var loopFailure: SelectorError? {
+        failure.withLock { $0 } ?? group?.threads.lazy.compactMap(\.runFailure).first
+    }
+
+    /// Starts a graceful shutdown and returns at once: stop accepting, close idle connections,
+    /// write out pending output, half-close the others and let their clients close, within
+    /// `drainTimeout` (by default the configuration's); then close the rest. `wait()` returns
+    /// when it is done.
+    public func shutdown(drainTimeout: Duration? = nil) {
+        let deadline = LoopInstant.now.advanced(by: drainTimeout ?? configuration.drainTimeout)
+        listener.close()
+        for loop in loops { loop.run { $0.beginDrain(until: deadline) } }
+    }
+
+    /// Closes the listener and every connection at once (pending output is dropped) and
     /// waits for the loops' threads to end. Idempotent. For a server made by `EchoServer.run`,
     /// the loop on the calling thread has no thread to wait for: it ends on its own shortly
     /// after, and `run` returns then.
     public func stop() {
-        for worker in workers {
-            worker.loop.execute { worker.finish() }
-        }
+        listener.close()
+        for loop in loops { loop.run { $0.finish() } }
         wait()
     }
 
-    /// Blocks until every loop has ended (after `shutdown`, `stop` or a shutdown signal).
+    /// Blocks until every loop's thread has ended (after `shutdown`, `stop` or a shutdown
+    /// signal). Not from one of the server's own loops.
     public func wait() {
-        threads.withLock { threads in
-            precondition(
-                !threads.contains { $0.isCurrent },
-                "RunningEchoServer.wait() and stop() cannot be called from the server's own loop thread")
-            for thread in threads { thread.join() }
-            threads = []
-        }
+        precondition(
+            !(group?.threads.contains { $0.isCurrent } ?? false),
+            "RunningEchoServer.wait() and stop() cannot be called from the server's own loop thread")
+        group?.join()
+        listener.close()
     }
 
     /// Runs `body` on the first loop's thread after `delay` (a one-shot timer, scheduled from
     /// any thread). Dropped if the loop has ended.
     func runOnFirstLoop(after delay: Duration, _ body: @escaping @Sendable () -> Void) {
-        let loop = workers[0].loop
-        loop.execute { loop.schedule(after: delay, body) }
+        loops[0].loop.schedule(after: delay, body)
     }
 
     /// A backend that cannot watch every descriptor the process may open (select, below
@@ -232,7 +206,7 @@ public final class RunningEchoServer: Sendable {
     }
 
     /// First shutdown signal: graceful shutdown. Second: stop at once. On the first loop.
-    private func signalReceived(_ signal: Int32) {
+    func signalReceived(_ signal: Int32) {
         let count = signalCount.wrappingAdd(1, ordering: .relaxed).newValue
         if count == 1 {
             configuration.log?(
@@ -241,9 +215,8 @@ public final class RunningEchoServer: Sendable {
             shutdown()
         } else {
             configuration.log?("received \(signalName(signal)) again; closing at once")
-            for worker in workers {
-                worker.loop.execute { worker.finish() }
-            }
+            listener.close()
+            for loop in loops { loop.run { $0.finish() } }
         }
     }
 }

@@ -17,7 +17,9 @@ struct GhostFilter {
 
     /// Compacts `events[0..<count]` to the live events, one per fd (a second one for an fd
     /// is merged into the first). Returns the new count and whether anything was a ghost.
-    mutating func filter(_ events: UnsafeMutableBufferPointer<ReadyEvent>, count: Int, table: KeyTable)
+    mutating func filter(
+        _ events: UnsafeMutableBufferPointer<ReadyEvent>, count: Int, table: borrowing KeyTable
+    )
         -> (count: Int, foundGhost: Bool)
     {
         stamp &+= 1
@@ -25,7 +27,7 @@ struct GhostFilter {
         var foundGhost = false
         for index in 0..<count {
             let event = events[index]
-            guard let key = table[event.fd], key.generation == event.generation else {
+            guard let live = table.slot(event.fd), live.generation == event.generation else {
                 foundGhost = true
                 continue
             }

@@ -2,28 +2,25 @@
 ///
 /// Taken when `Selector.keys` is read; later changes to the selector do not show in it.
 public struct KeyMap: Sequence {
-    private let table: KeyTable
+    private let keys: [SelectorKey]
 
-    init(table: KeyTable) { self.table = table }
+    init(keys: [SelectorKey]) { self.keys = keys }
 
     /// The number of registrations.
-    public var count: Int { table.count }
+    public var count: Int { keys.count }
 
     /// Whether nothing is registered.
-    public var isEmpty: Bool { table.count == 0 }
+    public var isEmpty: Bool { keys.isEmpty }
 
     /// The key for `fd`, or `nil`.
-    public subscript(fd: Int32) -> SelectorKey? { fd >= 0 ? table[fd] : nil }
+    public subscript(fd: Int32) -> SelectorKey? { keys.first { $0.fd == fd } }
 
     /// Every fd with a key, ascending.
-    public var descriptors: [Int32] { table.allKeys.map(\.fd) }
+    public var descriptors: [Int32] { keys.map(\.fd) }
 
     /// Iterates the keys in fd order.
-    public func makeIterator() -> AnyIterator<SelectorKey> {
-        var base = table.allKeys.makeIterator()
-        return AnyIterator { base.next() }
-    }
+    public func makeIterator() -> IndexingIterator<[SelectorKey]> { keys.makeIterator() }
 
     /// The number of registrations, as a lower bound for collection building.
-    public var underestimatedCount: Int { table.count }
+    public var underestimatedCount: Int { keys.count }
 }

@@ -91,12 +91,20 @@ public final class Selector {
     public func register(
         _ fd: Int32, events: Events, trigger: Trigger = .level, handler: @escaping SelectorHandler
     ) throws(SelectorError) -> SelectorKey {
+        try register(fd, events: events, trigger: trigger, handler: SharedHandler(handler))
+    }
+
+    /// `register` with a handler other registrations may share: no allocation.
+    @discardableResult
+    public func register(
+        _ fd: Int32, events: Events, trigger: Trigger = .level, handler: SharedHandler
+    ) throws(SelectorError) -> SelectorKey {
         try checkOpen(.register, fd)
         try validate(.register, fd, events)
         guard fd < kernel.descriptorLimit else {
             throw SelectorError(.register, fd: fd, .descriptorTooLarge(limit: kernel.descriptorLimit))
         }
-        guard table[fd] == nil else { throw SelectorError(.register, fd: fd, .alreadyRegistered) }
+        guard table.slot(fd) == nil else { throw SelectorError(.register, fd: fd, .alreadyRegistered) }
         let generation = table.nextGeneration(for: fd)
         let token = ReadyEvent.token(fd: fd, generation: generation)
         do {
@@ -114,10 +122,8 @@ public final class Selector {
         } catch {
             throw SelectorError(.register, fd: fd, .system(error))
         }
-        let key = SelectorKey(
-            fd: fd, events: events, trigger: trigger, handler: handler, generation: generation)
-        table.insert(key)
-        return key
+        table.insert(fd, events: events, trigger: trigger, handler: handler, generation: generation)
+        return table.key(fd)!
     }
 
     /// Stops watching `fd` and returns the key it had.
@@ -152,9 +158,17 @@ public final class Selector {
     public func modify(
         _ fd: Int32, events: Events, trigger: Trigger? = nil, handler: SelectorHandler? = nil
     ) throws(SelectorError) -> SelectorKey {
+        try modify(fd, events: events, trigger: trigger, sharedHandler: handler.map(SharedHandler.init))
+    }
+
+    /// `modify` with a shared handler (`nil` keeps the current one).
+    @discardableResult
+    public func modify(
+        _ fd: Int32, events: Events, trigger: Trigger? = nil, sharedHandler handler: SharedHandler?
+    ) throws(SelectorError) -> SelectorKey {
         try checkOpen(.modify, fd)
         try validate(.modify, fd, events)
-        guard let old = table[fd] else { throw SelectorError(.modify, fd: fd, .notRegistered) }
+        guard let old = table.slot(fd) else { throw SelectorError(.modify, fd: fd, .notRegistered) }
         let newTrigger = trigger ?? old.trigger
         if events != old.events || newTrigger != old.trigger || newTrigger == .oneShot {
             do {
@@ -168,18 +182,15 @@ public final class Selector {
                 throw SelectorError(.modify, fd: fd, .system(error))
             }
         }
-        let key = SelectorKey(
-            fd: fd, events: events, trigger: newTrigger, handler: handler ?? old.handler,
-            generation: old.generation)
-        table.replace(key)
-        return key
+        table.update(fd, events: events, trigger: newTrigger, handler: handler)
+        return table.key(fd)!
     }
 
     /// The key registered for `fd`: Python's `get_key(fileobj)`.
     /// - Throws: `notRegistered` if `fd` has no key.
     public func key(for fd: Int32) throws(SelectorError) -> SelectorKey {
         try checkOpen(.key, fd)
-        guard let key = table[fd] else { throw SelectorError(.key, fd: fd, .notRegistered) }
+        guard let key = table.key(fd) else { throw SelectorError(.key, fd: fd, .notRegistered) }
         return key
     }
 
@@ -187,7 +198,7 @@ public final class Selector {
     public var keys: KeyMap {
         get throws(SelectorError) {
             try checkOpen(.key, nil)
-            return KeyMap(table: table)
+            return KeyMap(keys: table.allKeys)
         }
     }
 
@@ -228,6 +239,8 @@ public final class Selector {
     /// skips the `Duration` arithmetic.
     func select(limit initialLimit: WaitTimeout?) throws(SelectorError) -> ReadyKeys {
         try checkOpen(.select, nil)
+        // No handler of the last batch is running any more (see `KeyTable`).
+        table.releaseRetired()
         batch &+= 1
         readyCount = 0
         // Grown here rather than in `register`, so a handler that registers fds while a batch
@@ -260,18 +273,24 @@ public final class Selector {
     /// Calls `body` with each live ready key of the last `select`, resolved as `ReadyKeys`
     /// resolves them; returns how many ran. The event loop's dispatch: unlike iterating
     /// `ReadyKeys`, it holds no extra reference to the selector.
+    ///
+    /// Each handler is called without a retain (see `KeyTable`): handlers removed during the
+    /// batch stay alive until it ends.
     @inline(__always)
-    func forEachReady(_ body: (SelectorKey, Events) -> Void) -> Int {
+    func forEachReady() -> Int {
         let expected = batch
         var index = 0
         var dispatched = 0
-        while let resolved = resolve(index, batch: expected) {
+        while expected == batch, index < readyCount {
+            let event = ready[index]
             index += 1
-            if let (key, events) = resolved {
-                body(key, events)
-                dispatched += 1
-            }
+            guard let slot = table.slot(event.fd), slot.generation == event.generation else { continue }
+            let events = event.events.intersection(slot.events)
+            guard !events.isEmpty, let handler = slot.handler else { continue }
+            handler._withUnsafeGuaranteedRef { $0.handler(event.fd, events) }
+            dispatched += 1
         }
+        table.releaseRetired()
         return dispatched
     }
 
@@ -281,7 +300,8 @@ public final class Selector {
         guard !isClosed else { return }
         isClosed = true
         kernel.close()
-        table = KeyTable()
+        // Retired, not released: a handler may be the one closing the selector.
+        table.removeAll()
         readyCount = 0
         ready.deallocate()
         ready = UnsafeMutableBufferPointer(start: nil, count: 0)
@@ -293,9 +313,9 @@ public final class Selector {
     func resolve(_ index: Int, batch expected: UInt64) -> (key: SelectorKey, events: Events)?? {
         guard expected == batch, index < readyCount else { return nil }
         let event = ready[index]
-        guard let key = table[event.fd], key.generation == event.generation else { return .some(nil) }
-        let events = event.events.intersection(key.events)
-        return events.isEmpty ? .some(nil) : (key, events)
+        guard let slot = table.slot(event.fd), slot.generation == event.generation else { return .some(nil) }
+        let events = event.events.intersection(slot.events)
+        return events.isEmpty ? .some(nil) : (SelectorKey(fd: event.fd, slot: slot), events)
     }
 
     /// Tells the backend to stop watching `fd`, ignoring its complaint (the fd may already be

@@ -18,6 +18,16 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
         case key = "key(for:)"
         /// `EventLoop.onSignal`: installing a signal handler.
         case onSignal
+        /// `EventLoop.execute`: submitting a task.
+        case execute
+        /// `EventLoop.run` or `runOnce`.
+        case run
+        /// Creating a `Connections`.
+        case connections = "Connections"
+        /// `Connections.adopt`.
+        case adopt
+        /// `Connection.write`.
+        case write
         /// `ReadinessScript.makeReady`.
         case makeReady = "ReadinessScript.makeReady"
         /// `ReadinessScript.clearReady`.
@@ -38,6 +48,14 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
     public enum Reason: Equatable, Sendable, CustomStringConvertible {
         /// The selector was closed.
         case selectorClosed
+        /// The event loop was closed.
+        case loopClosed
+        /// The connection has ended (the handle is dead).
+        case connectionClosed
+        /// Nothing more may be written: the connection is closing, half-closed or failed.
+        case outputClosed
+        /// An argument is out of range; the text says which and why.
+        case invalidArgument(String)
         /// The events were empty or had bits other than `.read` and `.write`.
         case invalidEvents(Events)
         /// The fd was negative.
@@ -61,6 +79,10 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
         public var description: String {
             switch self {
             case .selectorClosed: "the selector is closed"
+            case .loopClosed: "the event loop is closed"
+            case .connectionClosed: "the connection is closed"
+            case .outputClosed: "the connection's output is closed (close, shutdownOutput or a failed write)"
+            case .invalidArgument(let message): message
             case .invalidEvents(let events):
                 events.isEmpty
                     ? "no events given (use .read, .write or both)"
@@ -94,6 +116,12 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
         self.operation = operation
         self.fd = fd
         self.reason = reason
+    }
+
+    /// The system call's error number, for a `system` reason.
+    var errno: Errno? {
+        if case .system(let error) = reason { return error }
+        return nil
     }
 
     /// For example `register(fd: 7): already registered`.

@@ -4,6 +4,19 @@
 /// whatever state they need, which is what Python's `data` field is for.
 public typealias SelectorHandler = (_ fd: Int32, _ events: Events) -> Void
 
+/// A handler that many registrations can share, so registering with it allocates nothing.
+///
+/// `register(_:events:trigger:handler:)` with a plain closure boxes it in one of these, one
+/// allocation per registration; code that watches many fds with the same closure (a server's
+/// connections) makes one `SharedHandler` and registers every fd with it.
+public final class SharedHandler {
+    /// The closure.
+    public let handler: SelectorHandler
+
+    /// Wraps `handler`.
+    public init(_ handler: @escaping SelectorHandler) { self.handler = handler }
+}
+
 /// One registration: the fd, the events it waits for, its trigger mode, and its handler.
 ///
 /// The analogue of Python's `SelectorKey(fileobj, fd, events, data)`. A key is a value: it
@@ -15,8 +28,19 @@ public struct SelectorKey {
     public let events: Events
     /// When readiness is reported: level (the default), edge or one-shot.
     public let trigger: Trigger
-    /// The closure to run when the fd is ready.
-    public let handler: SelectorHandler
+    /// The handler, shared or boxed at registration.
+    public let sharedHandler: SharedHandler
     /// Tells this registration of `fd` apart from earlier and later ones (see `ReadyEvent`).
     let generation: UInt32
+
+    /// The closure to run when the fd is ready.
+    public var handler: SelectorHandler { sharedHandler.handler }
+
+    init(fd: Int32, slot: KeyTable.Slot) {
+        self.fd = fd
+        self.events = slot.events
+        self.trigger = slot.trigger
+        self.sharedHandler = slot.handler!.takeUnretainedValue()
+        self.generation = slot.generation
+    }
 }

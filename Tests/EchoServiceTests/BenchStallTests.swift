@@ -42,41 +42,68 @@ extension EchoServerProcessTests {
 
 /// A loopback echo server that accepts every connection but holds every `swallowEvery`-th
 /// one open without ever reading from it or answering: a server that hangs on some requests.
-final class SwallowingEchoServer: @unchecked Sendable {
-    // @unchecked: the loop's state is touched only on its thread once `run` started (and by
-    // `stop` after joining it); `swallowedCount` is atomic.
+final class SwallowingEchoServer: Sendable {
     let address: SocketAddress
-    private let loop: EventLoop
-    private let listener: Int32
-    private let swallowEvery: Int
-    private var accepted = 0
-    private var held: [Int32] = []
-    private var open: Set<Int32> = []
-    private let swallowedCount = Atomic<Int>(0)
-    private var thread: TestThread?
+    private let thread: EventLoopThread
+    private let swallower: LoopBound<Swallower>
+    private let counter = SwallowCounter()
 
     /// How many connections were swallowed so far.
-    var swallowed: Int { swallowedCount.load(ordering: .relaxed) }
+    var swallowed: Int { counter.count.load(ordering: .relaxed) }
 
     init(swallowEvery: Int) throws {
-        self.swallowEvery = swallowEvery
-        loop = try EventLoop()
-        (listener, address) = try Socket.makeListener(address: .ipv4Loopback(port: 0), nonBlocking: true)
-        try loop.register(listener, events: .read) { [unowned self] _, _ in self.acceptAll() }
-        let loop = self.loop
-        thread = TestThread { try? loop.run() }
+        let (listener, address) = try Socket.makeListener(address: .ipv4Loopback(port: 0), nonBlocking: true)
+        self.address = address
+        let counter = self.counter
+        let made = Locked<LoopBound<Swallower>?>(nil)
+        thread = try EventLoopThread(name: "swallowing") { io in
+            let swallower = Swallower(
+                io: io, listener: listener, swallowEvery: swallowEvery, counter: counter)
+            try io.register(listener, events: .read) { _, _ in swallower.acceptAll() }
+            made.withLock { $0 = LoopBound(swallower, on: io.eventLoop) }
+        }
+        swallower = made.withLock { $0! }
     }
 
-    private func acceptAll() {
+    /// Closes everything on the loop's thread, stops the loop and joins its thread.
+    func stop() {
+        let swallower = self.swallower
+        try? thread.loop.execute { swallower.value.closeAllAndStop() }
+        thread.join()
+    }
+}
+
+private final class SwallowCounter: Sendable {
+    let count = Atomic<Int>(0)
+}
+
+/// The server's state, on its loop's thread.
+private final class Swallower {
+    let io: IsolatedEventLoop
+    let listener: Int32
+    let swallowEvery: Int
+    let counter: SwallowCounter
+    var accepted = 0
+    var held: [Int32] = []
+    var open: Set<Int32> = []
+
+    init(io: IsolatedEventLoop, listener: Int32, swallowEvery: Int, counter: SwallowCounter) {
+        self.io = io
+        self.listener = listener
+        self.swallowEvery = swallowEvery
+        self.counter = counter
+    }
+
+    func acceptAll() {
         while let fd = try? Socket.accept(listener) {
             accepted += 1
             if accepted % swallowEvery == 0 {
                 held.append(fd)
-                swallowedCount.wrappingAdd(1, ordering: .relaxed)
+                counter.count.wrappingAdd(1, ordering: .relaxed)
                 continue
             }
             do {
-                try loop.register(fd, events: .read) { [unowned self] fd, _ in self.echo(fd) }
+                try io.register(fd, events: .read) { [unowned self] fd, _ in self.echo(fd) }
                 open.insert(fd)
             } catch {
                 Socket.close(fd)
@@ -86,27 +113,25 @@ final class SwallowingEchoServer: @unchecked Sendable {
 
     /// Echoes what is there; the benchmark's messages are small, so a write takes them whole.
     private func echo(_ fd: Int32) {
-        let buffer = loop.readBuffer
+        let buffer = io.readBuffer
         guard let count = try? Socket.read(fd, into: buffer) else { return }
         if count > 0,
             (try? Socket.write(fd, from: UnsafeRawBufferPointer(rebasing: buffer[..<count]))) != nil
         {
             return
         }
-        _ = try? loop.unregister(fd)
+        _ = try? io.unregister(fd)
         open.remove(fd)
         Socket.close(fd)
     }
 
-    /// Stops the loop, joins its thread and closes everything.
-    func stop() {
-        loop.stop()
-        thread?.join()
-        thread = nil
+    func closeAllAndStop() {
+        for fd in open { _ = try? io.unregister(fd) }
+        _ = try? io.unregister(listener)
         for fd in held + Array(open) { Socket.close(fd) }
+        Socket.close(listener)
         held = []
         open = []
-        Socket.close(listener)
-        loop.close()
+        io.stop()
     }
 }

@@ -28,7 +28,7 @@ import Testing
     func selectorsAndLoopsReportTheirBackendsCapabilities(backend: Backend) throws {
         let selector = try Selector(backend: backend)
         #expect(selector.capabilities == backend.capabilities)
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         #expect(loop.capabilities == backend.capabilities)
     }

@@ -177,7 +177,7 @@ import Testing
     @Test(arguments: Backend.available)
     func loopHandlerThatDrainsReceivesEveryByteOfBurstsFromAnotherThread(backend: Backend) throws {
         try withDescriptors { fds in
-            let loop = try EventLoop(backend: backend)
+            let loop = try EventLoop(backend: backend).assumeIsolated()
             defer { loop.close() }
             let (reader, writer) = try fds.socketPair()
             let bursts = 2_000
@@ -189,11 +189,12 @@ import Testing
             }
             let sendingWriter = writer
             let expired = SharedFlag()
+            let remote = loop.eventLoop
             try withDeadline(
                 .seconds(30),
                 onExpiry: {
                     expired.set()
-                    loop.stop()
+                    remote.stop()
                 }
             ) {
                 try withBackgroundThread({

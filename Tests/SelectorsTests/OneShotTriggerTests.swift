@@ -157,7 +157,7 @@ import Testing
     @Test(arguments: Backend.available)
     func loopHandlerThatRearmsItselfRunsOncePerIterationWhileReady(backend: Backend) throws {
         try withDescriptors { fds in
-            let loop = try EventLoop(backend: backend)
+            let loop = try EventLoop(backend: backend).assumeIsolated()
             defer { loop.close() }
             let (left, right) = try fds.socketPair()
             try writeAll(right, "never read")

@@ -34,6 +34,7 @@
 
 #if defined(__linux__)
 #include <linux/sockios.h>
+#include <sys/prctl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -46,6 +47,10 @@
 
 #if defined(__GLIBC__)
 #include <malloc.h>
+#endif
+
+#if defined(__FreeBSD__) || defined(__OpenBSD__)
+#include <pthread_np.h>
 #endif
 
 // Declares nothing unless SELECTORS_BSD_TYPECHECK is defined (the type-check build of the BSD
@@ -309,5 +314,46 @@ static inline ssize_t cselectors_send_nowait(int fd, const void *bytes, size_t c
 
 // The largest write to a pipe that the system keeps whole (PIPE_BUF).
 static inline int cselectors_pipe_buf(void) { return PIPE_BUF; }
+
+// Threads: pthread_t is an integer in Glibc and a pointer on Apple systems, and naming a
+// thread takes different arguments everywhere, so the library's one thread type
+// (SystemThread.swift) goes through these and never spells either difference itself.
+typedef struct {
+  pthread_t thread;
+} cselectors_thread;
+
+// pthread_create with default attributes (joinable); 0 or the error number.
+static inline int cselectors_thread_create(cselectors_thread *handle, void *(*start)(void *),
+                                           void *argument) {
+  return pthread_create(&handle->thread, NULL, start, argument);
+}
+
+static inline int cselectors_thread_join(cselectors_thread handle) {
+  return pthread_join(handle.thread, NULL);
+}
+
+static inline int cselectors_thread_detach(cselectors_thread handle) {
+  return pthread_detach(handle.thread);
+}
+
+static inline int cselectors_thread_is_current(cselectors_thread handle) {
+  return pthread_equal(handle.thread, pthread_self());
+}
+
+// Names the calling thread for debuggers, top -H and /proc/PID/task/*/comm. Linux keeps 15
+// bytes.
+static inline void cselectors_thread_set_name(const char *name) {
+#if defined(__APPLE__)
+  pthread_setname_np(name);
+#elif defined(__linux__)
+  // prctl rather than pthread_setname_np, which glibc declares only with _GNU_SOURCE. It
+  // names the calling thread and keeps the first 15 bytes itself.
+  prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
+#elif defined(__FreeBSD__) || defined(__OpenBSD__)
+  pthread_set_name_np(pthread_self(), name);
+#else
+  (void)name;
+#endif
+}
 
 #endif

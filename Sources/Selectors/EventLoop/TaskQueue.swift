@@ -21,13 +21,15 @@ final class TaskQueue: Sendable {
 
     init(waker: any Waker) { self.waker = waker }
 
-    func submit(_ task: @escaping Task) {
+    /// Queues `task` and wakes the loop; false (and nothing queued) once the queue is closed.
+    func submit(_ task: @escaping Task) -> Bool {
         let accepted = pending.withLock { pending in
             guard !pending.isClosed else { return false }
             pending.tasks.append(task)
             return true
         }
         if accepted { wakeUp() }
+        return accepted
     }
 
     /// Makes the loop's next (or current) wait return.

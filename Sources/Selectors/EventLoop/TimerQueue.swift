@@ -1,21 +1,42 @@
+import Synchronization
+
 /// One scheduled timer. A class so the heap can tell it its position, which makes cancel
 /// O(log n) instead of a search.
-final class TimerEntry {
+///
+/// `@unchecked Sendable` because a `TimerHandle` may cancel it from any thread: only `state`
+/// (atomic) is touched there. Everything else belongs to the loop's thread.
+final class TimerEntry: @unchecked Sendable {
     var deadline: Int64
-    var sequence: UInt64
+    var sequence: UInt64 = 0
     let interval: Int64?
-    /// Dropped (set to nil) once the timer can never fire again, so a body that captures its
-    /// own `TimerHandle` (to cancel itself, say) does not keep itself alive through the cycle
-    /// entry -> body -> handle -> entry.
+    /// Dropped (set to nil) on the loop thread once the timer can never fire again, so a
+    /// body that captures its own `TimerHandle` (to cancel itself, say) does not keep itself
+    /// alive through the cycle entry -> body -> handle -> entry.
     var body: (() -> Void)?
-    /// Position in the heap, or -1 when not scheduled (fired one-shot, or cancelled).
+    /// Position in the heap, or -1 when not in it.
     var heapIndex = -1
+    /// `State`: scheduled until it fires for the last time or is cancelled, from any thread.
+    private let state = Atomic<UInt8>(State.scheduled.rawValue)
 
-    init(deadline: Int64, sequence: UInt64, interval: Int64?, body: @escaping () -> Void) {
+    enum State: UInt8 {
+        case scheduled, fired, cancelled
+    }
+
+    init(deadline: Int64, interval: Int64?, body: @escaping () -> Void) {
         self.deadline = deadline
-        self.sequence = sequence
         self.interval = interval
         self.body = body
+    }
+
+    /// Whether the timer may still fire.
+    var isScheduled: Bool { state.load(ordering: .acquiring) == State.scheduled.rawValue }
+
+    /// Moves a scheduled timer to `final` (fired or cancelled); false if it was not scheduled.
+    @discardableResult
+    func retire(_ final: State) -> Bool {
+        state.compareExchange(
+            expected: State.scheduled.rawValue, desired: final.rawValue, ordering: .acquiringAndReleasing
+        ).exchanged
     }
 
     /// Earlier deadline first; equal deadlines in scheduling order.
@@ -44,7 +65,10 @@ struct TimerQueue {
         siftUp(heap.count - 1)
     }
 
+    /// Takes `entry` out of the heap if it is there, and drops its body if it can no longer
+    /// fire (the heap is the timer's only way back to the loop).
     mutating func remove(_ entry: TimerEntry) {
+        if !entry.isScheduled { entry.body = nil }
         let index = entry.heapIndex
         guard index >= 0, index < heap.count, heap[index] === entry else { return }
         let last = heap.removeLast()
@@ -59,6 +83,7 @@ struct TimerQueue {
     /// Unschedules every timer for good (the loop is closing).
     mutating func removeAll() {
         for entry in heap {
+            entry.retire(.cancelled)
             entry.heapIndex = -1
             entry.body = nil
         }
@@ -96,17 +121,26 @@ struct TimerQueue {
     }
 }
 
-/// Cancels a timer scheduled on an `EventLoop`. Use it on the loop's thread.
-public struct TimerHandle {
+/// Cancels a timer scheduled on an `EventLoop`, from any thread.
+public struct TimerHandle: Sendable {
     let entry: TimerEntry
-    weak var loop: EventLoop?
+    weak let loop: EventLoop?
 
-    /// Whether the timer is still scheduled: a one-shot timer stops being active when it fires.
-    public var isActive: Bool { entry.heapIndex >= 0 }
+    /// Whether the timer may still fire: false once a one-shot timer has fired, or the timer
+    /// was cancelled, or its loop closed.
+    public var isActive: Bool { entry.isScheduled }
 
     /// Unschedules the timer; it will not fire again. Cancelling twice, or after a one-shot
     /// timer fired, does nothing. A repeating timer may cancel itself from its own body.
+    ///
+    /// From any thread. On the loop's thread the timer leaves the queue at once. From another
+    /// thread it is marked so it can no longer start, and leaves the queue at the loop's next
+    /// iteration; if the loop was already running its body, that run finishes.
     public func cancel() {
-        loop?.cancel(entry)
+        if let loop {
+            loop.cancel(entry)
+        } else {
+            entry.retire(.cancelled)
+        }
     }
 }

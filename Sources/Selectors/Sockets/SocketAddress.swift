@@ -140,6 +140,20 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         family == .ipv4 && UInt32(bigEndian: withIPv4 { $0.sin_addr.s_addr }) >> 24 == 127
     }
 
+    /// Calls `body` with a `sockaddr` pointer and its length, for C calls such as `bind`,
+    /// `connect` or `sendto`. The pointer is valid only during the call.
+    func withSockaddrPointer<Result, Failure: Error>(
+        _ body: (UnsafePointer<sockaddr>, socklen_t) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        var storage = self.storage
+        // `sockaddr_storage` is laid out to be reinterpreted as any `sockaddr_*`: that is its
+        // whole purpose, so the rebinding is sound for the duration of the call.
+        return try withUnsafeMutablePointer(to: &storage) { (pointer) throws(Failure) -> Result in
+            let raw = UnsafeRawPointer(pointer)
+            return try body(raw.assumingMemoryBound(to: sockaddr.self), length)
+        }
+    }
+
     /// The address `fd` is bound to (`getsockname`), for example the port the kernel picked
     /// after binding port 0.
     /// - Throws: `EBADF`, `ENOTSOCK`, or `EAFNOSUPPORT` for a socket that is not IPv4, IPv6 or

@@ -1,10 +1,18 @@
+import Synchronization
+
 /// The time of a virtual loop: nanoseconds that move only when the test says so.
 ///
-/// A class so the loop and its `VirtualEventLoop` read and move the same clock.
-final class VirtualClock {
-    var nanoseconds: Int64
+/// A class so the loop and its `VirtualEventLoop` read and move the same clock. Atomic
+/// because `EventLoop.now` may be read from any thread; only the test's thread moves it.
+final class VirtualClock: Sendable {
+    private let value: Atomic<Int64>
 
-    init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
+    init(nanoseconds: Int64) { value = Atomic(nanoseconds) }
+
+    var nanoseconds: Int64 {
+        get { value.load(ordering: .relaxed) }
+        set { value.store(newValue, ordering: .relaxed) }
+    }
 }
 
 /// The waker of a virtual loop: there is no fd, because nothing ever blocks. `execute` and

@@ -36,8 +36,9 @@
 /// timer re-arming itself, a task submitting itself) ends the instant after
 /// `iterationLimit` iterations, as a safety net, so no test hangs.
 public final class VirtualEventLoop {
-    /// The loop under test: hand it to the code being tested.
-    public let loop: EventLoop
+    /// The loop under test, as its own thread sees it: hand it to the code being tested
+    /// (`loop.eventLoop` is the `Sendable` loop, for code that takes one).
+    public let loop: IsolatedEventLoop
     /// Decides which fds the loop's selector reports ready.
     public let script: ReadinessScript
     /// The most iterations one instant may take before `run()` or `advance` moves on
@@ -57,7 +58,7 @@ public final class VirtualEventLoop {
         clock = VirtualClock(nanoseconds: start.nanoseconds)
         backend = ScriptedBackend(script: script)
         let selector = Selector(backend: .scripted, kernel: backend, resumesEarlyWakeUps: false)
-        loop = EventLoop(selector: selector, waker: SilentWaker(), virtualClock: clock)
+        loop = IsolatedEventLoop(EventLoop(selector: selector, waker: SilentWaker(), virtualClock: clock))
     }
 
     /// The virtual time; the same as `loop.now`.
@@ -66,18 +67,18 @@ public final class VirtualEventLoop {
     /// Whether something is due at the current instant: a timer, a queued task, or
     /// readiness some registration has not been told about (see the type's documentation).
     public var hasPendingWork: Bool {
-        if loop.hasQueuedTasks || backend.hasNews { return true }
-        guard let deadline = loop.nextTimerDeadline else { return false }
+        if loop.eventLoop.hasQueuedTasks || backend.hasNews { return true }
+        guard let deadline = loop.eventLoop.nextTimerDeadline else { return false }
         return deadline <= clock.nanoseconds
     }
 
     /// Whether the code under test called `loop.stop()`. Nothing consumes it: the virtual
     /// loop has no `run()` of the loop's own that could return.
-    public var isStopRequested: Bool { loop.isStopRequested }
+    public var isStopRequested: Bool { loop.eventLoop.isStopRequested }
 
     /// Runs everything due at the current instant, without moving time, and returns how
     /// many iterations that took (at least one).
-    /// - Throws: `selectorClosed` if the loop is closed; it stops early, without throwing,
+    /// - Throws: `loopClosed` if the loop is closed; it stops early, without throwing,
     ///   when a handler closes it.
     @discardableResult
     public func run() throws(SelectorError) -> Int {
@@ -106,7 +107,7 @@ public final class VirtualEventLoop {
             }
             // After a finished instant the next timer lies ahead; if the instant was cut off
             // at `iterationLimit` with a timer still due, jump to the target instead.
-            let next = min(loop.nextTimerDeadline ?? target, target)
+            let next = min(loop.eventLoop.nextTimerDeadline ?? target, target)
             clock.nanoseconds = next > clock.nanoseconds ? next : target
             iterations += try runInstant()
         }

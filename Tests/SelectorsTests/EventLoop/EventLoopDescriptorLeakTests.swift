@@ -13,7 +13,7 @@ extension DescriptorHeavyTests {
             let (reader, _) = try fds.pipe()
             let before = procSelfDescriptorCount()
             for index in 0..<2_000 {
-                let loop = try EventLoop(backend: backend)
+                let loop = try EventLoop(backend: backend).assumeIsolated()
                 // Some of everything a loop holds: a registration, a timer, a queued task.
                 try loop.register(reader, events: .read) { _, _ in }
                 loop.schedule(after: .seconds(60)) {}

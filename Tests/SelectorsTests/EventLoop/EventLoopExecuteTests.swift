@@ -40,18 +40,19 @@ import Testing
 
     @Test(arguments: Backend.available)
     func tasksFromEightThreadsRunExactlyOnceOnTheLoopThreadInPerThreadOrder(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         let submitters = 8
         let perSubmitter = 10_000
         let total = submitters * perSubmitter
         let ledger = Ledger(submitters: submitters, loopThread: .current)
+        let remote = loop.eventLoop
         try withThreads(submitters) { submitter in
             for sequence in 0..<perSubmitter {
-                loop.execute {
+                try? remote.execute {
                     // Whichever task is the last overall stops the loop, so run() returns
                     // only after every task ran.
-                    if ledger.record(submitter: submitter, sequence: sequence) == total { loop.stop() }
+                    if ledger.record(submitter: submitter, sequence: sequence) == total { remote.stop() }
                 }
             }
         } whileRunning: {
@@ -68,7 +69,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func aTaskSubmittedFromTheLoopThreadRunsInALaterIteration(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         let order = Shared<[String]>([])
         loop.execute {
@@ -83,14 +84,19 @@ import Testing
     }
 
     @Test(arguments: Backend.available)
-    func tasksSubmittedAfterCloseAreDiscarded(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+    func tasksSubmittedAfterCloseAreRefusedAndQueuedOnesDropped(backend: Backend) throws {
+        let loop = try EventLoop(backend: backend).assumeIsolated()
+        let remote = loop.eventLoop
         let ran = SharedCounter()
+        try remote.execute { ran.increment() }
         loop.execute { ran.increment() }
         loop.close()
+        #expect(throws: SelectorError(.execute, fd: nil, .loopClosed)) {
+            try remote.execute { ran.increment() }
+        }
         loop.execute { ran.increment() }
-        loop.wakeUp()
-        #expect(throws: SelectorError.self) { try loop.runOnce(timeout: .zero) }
+        remote.wakeUp()
+        #expect(throws: SelectorError(.run, fd: nil, .loopClosed)) { try loop.runOnce(timeout: .zero) }
         #expect(ran.value == 0)
     }
 }

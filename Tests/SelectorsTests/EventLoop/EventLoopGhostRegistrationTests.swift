@@ -32,7 +32,7 @@ import Testing
         backend: Backend, ghost: Int32, sourceLocation: SourceLocation = #_sourceLocation,
         close: () -> Void
     ) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         var handlerRuns = 0
         try loop.register(ghost, events: .all) { _, _ in handlerRuns += 1 }

@@ -8,7 +8,7 @@ import Testing
     func aHandlerUnregisteringAnotherFdKeepsThatFdsHandlerFromRunningInTheSameBatch(
         backend: Backend
     ) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         try withDescriptors { fds in
             let (first, firstPeer) = try fds.socketPair()
@@ -39,7 +39,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func aHandlerMayCloseItsOwnFdBeforeOrAfterUnregisteringIt(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         try withDescriptors { fds in
             let (unregisterFirst, peerA) = try fds.socketPair()
@@ -78,7 +78,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func aHandlerMayRegisterNewFdsThatThenGetTheirEvents(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         try withDescriptors { fds in
             let (trigger, triggerPeer) = try fds.socketPair()

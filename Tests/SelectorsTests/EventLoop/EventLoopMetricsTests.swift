@@ -7,7 +7,7 @@ import Testing
 @Suite struct EventLoopMetricsTests {
     @Test(arguments: Backend.available)
     func iterationsEventsTimersAndTasksAreCounted(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         let initial = loop.metrics
         #expect(initial.iterations == 0 && initial.eventsDispatched == 0)
@@ -65,7 +65,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func waitTimeGrowsByAtLeastTheTimeSpentWaiting(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         loop.measuresTime = true
         let before = loop.metrics
@@ -79,7 +79,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func timeIsNotMeasuredUnlessAskedFor(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         try loop.runOnce(timeout: .milliseconds(5))
         #expect(loop.metrics.iterations == 1)

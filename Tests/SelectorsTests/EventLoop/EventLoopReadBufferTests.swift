@@ -6,7 +6,7 @@ import Testing
 @Suite struct EventLoopReadBufferTests {
     @Test(arguments: Backend.available)
     func theReadBufferHolds64KiBAndIsUsableFromAHandler(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         #expect(loop.readBuffer.count == 64 * 1024)
         try withDescriptors { fds in

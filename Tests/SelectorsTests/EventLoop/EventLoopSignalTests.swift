@@ -14,7 +14,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func aRaisedSignalRunsItsHandlerOnTheLoopThread(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         let loopThread = ThreadIdentity.current
         var runs = 0
@@ -36,7 +36,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func pthreadKillFromAnotherThreadWakesARunBlockedInItsWait(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         let loopThread = ThreadIdentity.current
         var runs = 0
@@ -61,9 +61,9 @@ import Testing
 
     @Test(arguments: Backend.available)
     func everyHandlerOfASignalRunsOnOneLoopAndOnSeveral(backend: Backend) throws {
-        let first = try EventLoop(backend: backend)
+        let first = try EventLoop(backend: backend).assumeIsolated()
         defer { first.close() }
-        let second = try EventLoop(backend: backend)
+        let second = try EventLoop(backend: backend).assumeIsolated()
         defer { second.close() }
         var runs = [0, 0, 0]
         try first.onSignal(SIGUSR2) { runs[0] += 1 }
@@ -79,7 +79,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func signalsReachTheLoopWhenOtherThreadsTakeThem(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         let loopThread = ThreadIdentity.current
         var runs = 0
@@ -123,7 +123,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func removingTheHandlersOrClosingTheLoopRestoresThePreviousDisposition(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         var runs = 0
         try withSignals([SIGUSR2], unblocking: true) {
@@ -153,7 +153,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func signalsTheKernelWillNotRouteAreRefusedAndLeaveNothingBehind(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         for signal in [0, -1, 65, SIGKILL, SIGSTOP] {
             let error = selectorError { try loop.onSignal(signal) {} }
@@ -172,15 +172,15 @@ import Testing
     func sixteenLoopsMayWatchOneSignalAndASeventeenthIsRefusedCleanly(backend: Backend) throws {
         // The C forwarder has a fixed table of 16 pipes per signal (a signal handler cannot
         // allocate); the limit must fail with an error, and free up when a loop closes.
-        var loops: [EventLoop] = []
+        var loops: [IsolatedEventLoop] = []
         defer { for loop in loops { loop.close() } }
         var runs = Array(repeating: 0, count: 17)
         for index in 0..<16 {
-            let loop = try EventLoop(backend: backend)
+            let loop = try EventLoop(backend: backend).assumeIsolated()
             loops.append(loop)
             try loop.onSignal(SIGUSR2) { runs[index] += 1 }
         }
-        let extra = try EventLoop(backend: backend)
+        let extra = try EventLoop(backend: backend).assumeIsolated()
         defer { extra.close() }
         #expect(throws: SelectorError.self) { try extra.onSignal(SIGUSR2) { runs[16] += 1 } }
         loops.removeFirst().close()
@@ -202,7 +202,7 @@ import Testing
         try FixedDescriptorNumbers.exclusively {
             let before = procSelfDescriptorCount()
             for index in 0..<1_000 {
-                let loop = try EventLoop(backend: backend)
+                let loop = try EventLoop(backend: backend).assumeIsolated()
                 try loop.onSignal(SIGUSR2) {}
                 try loop.onSignal(SIGUSR1) {}
                 if index.isMultiple(of: 2) { loop.close() }

@@ -6,7 +6,7 @@ import Testing
 @Suite struct EventLoopStopTests {
     @Test(arguments: Backend.available)
     func stopFromAnotherThreadEndsARunBlockedInALongWait(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         // No timers and no I/O: run() blocks in the selector with no timeout at all.
         let stopSent = try runUntilStoppedFromAnotherThread(loop)
@@ -16,7 +16,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func stopFromAHandlerEndsRunAfterTheCurrentIteration(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         try withDescriptors { fds in
             let (reader, writer) = try fds.socketPair()
@@ -36,7 +36,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func stopFromATimerOrATaskEndsRun(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         loop.schedule(after: .milliseconds(5)) { loop.stop() }
         try runBounded(loop)
@@ -46,7 +46,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func stopBeforeRunMakesRunReturnAtOnce(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         var timerFired = false
         loop.schedule(after: .zero) { timerFired = true }
@@ -59,7 +59,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func runAfterAConsumedStopBlocksUntilTheNextStop(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         loop.stop()
         try runBounded(loop)
@@ -73,12 +73,13 @@ import Testing
     }
 
     /// Runs `loop` while another thread, 50 ms later, sets the returned flag and calls `stop()`.
-    private func runUntilStoppedFromAnotherThread(_ loop: EventLoop) throws -> SharedFlag {
+    private func runUntilStoppedFromAnotherThread(_ loop: IsolatedEventLoop) throws -> SharedFlag {
         let stopSent = SharedFlag()
+        let remote = loop.eventLoop
         try withThreads(1) { _ in
             sleep(for: .milliseconds(50))
             stopSent.set()
-            loop.stop()
+            remote.stop()
         } whileRunning: {
             try runBounded(loop)
         }

@@ -9,7 +9,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func aRepeatingTimerThatCancelsItselfReleasesItsCaptures(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         weak var released: Token?
         do {
@@ -32,7 +32,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func aFiredOneShotTimerAndTimersPendingAtCloseReleaseTheirCaptures(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         weak var firedToken: Token?
         weak var pendingToken: Token?
         do {

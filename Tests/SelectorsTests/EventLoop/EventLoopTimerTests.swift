@@ -7,7 +7,7 @@ import Testing
 @Suite struct EventLoopTimerTests {
     @Test(arguments: Backend.available)
     func timersFireInDeadlineOrderWhateverTheSchedulingOrder(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         var generator = SeededGenerator(seed: 0x7153_0001)
         // Explicit deadlines from one base, so the expected order does not depend on how
@@ -24,7 +24,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func timersWithEqualDeadlinesFireInSchedulingOrder(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         let deadline = LoopInstant.now.advanced(by: .milliseconds(5))
         var fired: [Int] = []
@@ -48,7 +48,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func aTimerCancelledBeforeItsDeadlineNeverFires(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         var cancelledFired = false
         var laterFired = false
@@ -68,7 +68,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func aTimerCancelledByAnotherTimerOfTheSameBatchDoesNotFire(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         // All three are due at the same instant, so one iteration runs them as one batch;
         // the first cancels the second, which is already due but must not run.
@@ -93,7 +93,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func aRepeatingTimerFiresUntilItCancelsItselfAndNeverEarly(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         let delay = Duration.milliseconds(3)
         let interval = Duration.milliseconds(2)
@@ -120,7 +120,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func timersNeverFireBeforeTheirDeadlineOnTheMonotonicClock(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         var generator = SeededGenerator(seed: 0x7153_0002)
         let count = 500
@@ -153,7 +153,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func aSelfRearmingZeroDelayTimerCannotStarveIO(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         try withDescriptors { fds in
             let (reader, writer) = try fds.socketPair()
@@ -185,7 +185,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func aZeroIntervalRepeatingTimerCannotStarveIO(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         try withDescriptors { fds in
             let (reader, writer) = try fds.socketPair()
@@ -213,7 +213,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func hugeDelaysSaturateInsteadOfOverflowing(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         var hugeFired = 0
         var repeatingRuns = 0
@@ -230,7 +230,8 @@ import Testing
         let repeating = loop.schedule(after: .zero, repeating: .seconds(Int64.max)) { repeatingRuns += 1 }
         #expect(loop.pendingTimers == 6)
         // Bounded: a wait computed from a saturated deadline must still honour the timeout.
-        try withDeadline(.seconds(10), onExpiry: { loop.wakeUp() }) {
+        let remote = loop.eventLoop
+        try withDeadline(.seconds(10), onExpiry: { remote.wakeUp() }) {
             for _ in 0..<3 { try loop.runOnce(timeout: .milliseconds(10)) }
         }
         // run() has no timeout of its own: only the near timer below may end it.
@@ -252,7 +253,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func aHundredThousandTimersScheduledAndCancelledNeverFire(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         let count = 100_000
         var fired = 0
@@ -277,7 +278,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func theSurvivorsOfMassCancellationFireInDeadlineOrder(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         let count = 100_000
         let base = LoopInstant.now.advanced(by: .milliseconds(1))

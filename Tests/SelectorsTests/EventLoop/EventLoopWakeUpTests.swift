@@ -8,13 +8,14 @@ import Testing
 @Suite struct EventLoopWakeUpTests {
     @Test(arguments: Backend.available)
     func aThousandTasksSubmittedWhileTheLoopIsIdleRunInOneIteration(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         let ran = SharedCounter()
+        let remote = loop.eventLoop
         // Submitted from another thread, joined before the loop runs at all: the loop is
         // certainly not draining while these arrive.
         withThreads(1) { _ in
-            for _ in 0..<1_000 { loop.execute { ran.increment() } }
+            for _ in 0..<1_000 { try? remote.execute { ran.increment() } }
         } whileRunning: {
         }
         let before = loop.metrics
@@ -31,7 +32,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func pingPongOfTenThousandTasksNeverLosesAWakeUp(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         let rounds = 10_000
         let (ackReader, ackWriter) = try closeOnExecPipe()
@@ -41,16 +42,17 @@ import Testing
         }
         let ran = SharedCounter()
         let producerGaveUp = SharedFlag()
+        let remote = loop.eventLoop
         try withThreads(1) { _ in
             for round in 0..<rounds {
                 // Each submission lands just after the loop ran the previous task, i.e.
                 // while it is clearing its wake-up flag or about to block again: exactly
                 // the window a lost wake-up would fall into.
-                loop.execute {
+                try? remote.execute {
                     ran.increment()
                     var byte: UInt8 = 1
                     _ = write(ackWriter, &byte, 1)
-                    if round == rounds - 1 { loop.stop() }
+                    if round == rounds - 1 { remote.stop() }
                 }
                 guard waitReadable(ackReader, limit: .seconds(10)) else {
                     producerGaveUp.set()
@@ -68,16 +70,17 @@ import Testing
 
     @Test(arguments: Backend.available)
     func wakeUpAndStopFromAnotherThreadWhileIdleRunOnceReturns(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         defer { loop.close() }
         // wakeUp() alone, no task: a blocked runOnce without a timeout must still return.
         let woke = SharedFlag()
+        let remote = loop.eventLoop
         try withThreads(1) { _ in
             sleep(for: .milliseconds(20))
             woke.set()
-            loop.wakeUp()
+            remote.wakeUp()
         } whileRunning: {
-            try withDeadline(.seconds(10), onExpiry: { loop.execute {} }) {
+            try withDeadline(.seconds(10), onExpiry: { try? remote.execute {} }) {
                 try loop.runOnce(timeout: nil)
             }
         }
@@ -86,7 +89,7 @@ import Testing
 
     @Test(arguments: Backend.available)
     func wakingAClosedLoopWritesToNoReusedDescriptor(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         loop.close()
         try withDescriptors { fds in
             // The kernel hands out the lowest free numbers, so among these pairs is very
@@ -94,7 +97,7 @@ import Testing
             // this test only checks less; it cannot fail wrongly.)
             var pairs: [(Int32, Int32)] = []
             for _ in 0..<4 { pairs.append(try fds.socketPair()) }
-            loop.execute {}
+            #expect(throws: SelectorError(.execute, fd: nil, .loopClosed)) { try loop.eventLoop.execute {} }
             loop.wakeUp()
             loop.stop()
             for (first, second) in pairs {

@@ -6,7 +6,7 @@ import Testing
 @Suite struct LoopClosedByHandlerTests {
     @Test(arguments: Backend.available)
     func closingTheLoopFromATimerEndsRunWithoutAnError(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend)
+        let loop = try EventLoop(backend: backend).assumeIsolated()
         var fired = false
         loop.schedule(after: .milliseconds(1)) {
             fired = true

@@ -25,7 +25,7 @@ extension EventLoopSignalTests {
         }) {
             defer { stop.set() }
             for _ in 0..<300 {
-                let loop = try EventLoop(backend: backend)
+                let loop = try EventLoop(backend: backend).assumeIsolated()
                 try loop.onSignal(SIGUSR2) {}
                 loop.close()
                 // The loop freed four numbers (selector, waker, both pipe ends): take them all

@@ -83,7 +83,7 @@ func eventually(
 /// than in all: a long stress run is slow under ThreadSanitizer or on a loaded machine, but a
 /// stuck one stops changing its count.
 func runBounded(
-    _ loop: EventLoop, limit: Duration = .seconds(10), progress: (@Sendable () -> Int)? = nil,
+    _ loop: IsolatedEventLoop, limit: Duration = .seconds(10), progress: (@Sendable () -> Int)? = nil,
     sourceLocation: SourceLocation = #_sourceLocation
 ) throws {
     let (reader, writer) = try closeOnExecPipe()
@@ -135,7 +135,7 @@ func runBounded(
 /// re-arming); the time limit bounds loops that wait.
 @discardableResult
 func runOnceUntil(
-    _ loop: EventLoop, limit: Duration = .seconds(10), step: Duration = .milliseconds(10),
+    _ loop: IsolatedEventLoop, limit: Duration = .seconds(10), step: Duration = .milliseconds(10),
     maximumIterations: Int = 1_000_000, sourceLocation: SourceLocation = #_sourceLocation,
     _ done: () -> Bool
 ) throws -> Bool {

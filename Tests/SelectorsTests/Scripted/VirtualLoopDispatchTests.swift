@@ -188,7 +188,7 @@ import Testing
         try test.script.deliver(1, .read)
         try test.run()
         #expect(test.isStopRequested)
-        expectSelectorError(.select, fd: nil, .virtualLoop) { try test.loop.run() }
+        expectSelectorError(.run, fd: nil, .virtualLoop) { try test.loop.run() }
         expectSelectorError(.onSignal, fd: nil, .virtualLoop) { try test.loop.onSignal(SIGUSR2) {} }
         #expect(test.loop.backend == .scripted)
     }
@@ -199,10 +199,10 @@ import Testing
         let testThread = ThreadIdentity.current
         let ran = Shared<[Int]>([])
         let offThread = SharedCounter()
-        let loop = test.loop
+        let loop = test.loop.eventLoop
         withThreads(4) { index in
             for sequence in 0..<100 {
-                loop.execute {
+                try? loop.execute {
                     if !ThreadIdentity.current.isSame(as: testThread) { offThread.increment() }
                     ran.withLock { $0.append(index * 1_000 + sequence) }
                 }
@@ -228,6 +228,6 @@ import Testing
         #expect(try test.advance(by: .seconds(5)) == 1)
         #expect(test.now == LoopInstant(nanoseconds: 0).advanced(by: .seconds(5)))
         #expect(!timerFired)
-        expectSelectorError(.select, fd: nil, .selectorClosed) { try test.run() }
+        expectSelectorError(.run, fd: nil, .loopClosed) { try test.run() }
     }
 }

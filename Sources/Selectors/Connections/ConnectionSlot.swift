@@ -1,16 +1,27 @@
 internal import CSelectors
 
-/// One connection's state: 16 bytes, kept in an array indexed by fd (`ConnectionTable`).
+// The one place where `Connections` handles raw memory: the fd-indexed slot table and the
+// pending-output buffers. Both come from malloc (not Swift arrays) so an idle connection
+// costs its 24 bytes of table and nothing else, pages of the table untouched by any fd are
+// never resident, and the hot path pays no bounds checks, uniqueness checks or reference
+// counting for them.
+
+/// One connection's state: 24 bytes, kept in an array indexed by fd (`ConnectionSlots`).
 ///
 /// The only per-connection heap memory is the pending output, allocated when a write comes up
 /// short and freed as soon as it drains. Its offsets live in a header at the start of that
-/// allocation rather than here, so an idle connection costs 16 bytes of table.
-struct Connection {
+/// allocation rather than here, so an idle connection costs 24 bytes of table.
+struct ConnectionSlot {
     /// Pending output (`OutputBuffer`, from `malloc`), or `nil` when nothing is pending.
     var output: UnsafeMutableRawPointer? = nil
     /// When the idle sweep last saw the connection make progress, in milliseconds on the
     /// worker's clock, or `activeNow` if it has made progress since that sweep.
     var lastActivity: UInt32 = 0
+
+    /// Tells this connection on the fd from earlier and later ones (see `Connection`).
+    var generation: UInt32 = 0
+    /// The error of a failed write (`.failed`), reported when the connection closes.
+    var failure: Int32 = 0
 
     /// The `lastActivity` mark for progress since the last idle sweep.
     static let activeNow = UInt32.max
@@ -23,21 +34,40 @@ struct Connection {
         static let open = Flags(rawValue: 1 << 0)
         /// Reading stopped because too much output is pending (the high-water mark).
         static let readPaused = Flags(rawValue: 1 << 1)
-        /// The client sent end of stream: flush what is pending, then close.
+        /// The peer sent end of stream: no more reading.
         static let peerClosed = Flags(rawValue: 1 << 2)
-        /// The server is shutting down: input is discarded, pending output flushed.
+        /// Shutting down (`Connections.drain`): input is discarded, pending output flushed.
         static let draining = Flags(rawValue: 1 << 3)
-        /// `shutdown(SHUT_WR)` was sent while draining; waiting for the client's end of stream.
+        /// `shutdown(SHUT_WR)` was sent; nothing more is written.
         static let finSent = Flags(rawValue: 1 << 4)
-        /// Reading stopped because the pending output of all connections together is above
-        /// `totalHighWaterMark` (`PendingBudget`).
+        /// Reading stopped because the output buffers of every connection sharing an
+        /// `OutputBudget` take more than its high mark.
         static let budgetPaused = Flags(rawValue: 1 << 5)
         /// Not registered with the loop: reading is paused and nothing is pending, so there is
         /// nothing to watch (an empty interest set is not a registration).
         static let unwatched = Flags(rawValue: 1 << 6)
-        /// Input arrived that will never be echoed (while draining, or unread at a forced
-        /// close): the connection ends with a reset, so the client can tell it was cut off.
+        /// Input arrived that nobody will read (while draining, or unread at a forced close):
+        /// the connection ends with a reset, so the peer can tell it was cut off.
         static let inputDropped = Flags(rawValue: 1 << 7)
+        /// The owner paused reading (`Connection.pauseReading`).
+        static let ownerPaused = Flags(rawValue: 1 << 8)
+        /// The owner asked to close once the output is written (`Connection.close`).
+        static let closeRequested = Flags(rawValue: 1 << 9)
+        /// The owner asked for a half-close once the output is written (`shutdownOutput`).
+        static let shutdownRequested = Flags(rawValue: 1 << 10)
+        /// Pending output passed the high-water mark and has not yet fallen to the low one.
+        static let outputFull = Flags(rawValue: 1 << 11)
+        /// `send` said `ENOTSOCK`: a pipe or pty, written with `write(2)` from then on.
+        static let notSocket = Flags(rawValue: 1 << 12)
+        /// A write failed; the connection closes with that error at the next iteration.
+        static let failed = Flags(rawValue: 1 << 13)
+
+        /// Any of these keeps a connection from reading.
+        static let notReading: Flags = [
+            .peerClosed, .readPaused, .budgetPaused, .ownerPaused, .closeRequested, .failed,
+        ]
+        /// Any of these means nothing more may be written.
+        static let outputClosed: Flags = [.closeRequested, .shutdownRequested, .finSent, .failed]
     }
 
     /// Bytes waiting to be written.
@@ -139,23 +169,23 @@ struct OutputBuffer {
 }
 
 /// Connection slots indexed by fd: fds are small dense integers, so a flat array beats a
-/// dictionary. The table comes from `calloc` (all-zero bytes are an empty `Connection`), so
-/// the kernel maps pages only as fds reach them: resident cost is 16 bytes per open fd, not
-/// per slot of capacity.
-struct ConnectionTable {
-    private(set) var slots: UnsafeMutablePointer<Connection>
+/// dictionary. The table comes from `calloc` (all-zero bytes are an empty `ConnectionSlot`),
+/// so the kernel maps pages only as fds reach them: resident cost is 24 bytes per open fd,
+/// not per slot of capacity.
+struct ConnectionSlots {
+    private(set) var slots: UnsafeMutablePointer<ConnectionSlot>
     private(set) var capacity: Int
     /// The highest fd ever stored, so sweeps can stop there.
     private(set) var highestFD: Int32 = -1
 
     init() {
         capacity = 1024
-        slots = ConnectionTable.allocateZeroed(capacity)
+        slots = ConnectionSlots.allocateZeroed(capacity)
     }
 
     /// Makes room for `fd` and returns its slot.
     @inline(__always)
-    mutating func slot(for fd: Int32) -> UnsafeMutablePointer<Connection> {
+    mutating func slot(for fd: Int32) -> UnsafeMutablePointer<ConnectionSlot> {
         if Int(fd) >= capacity { grow(to: Int(fd) + 1) }
         if fd > highestFD { highestFD = fd }
         return slots + Int(fd)
@@ -163,24 +193,30 @@ struct ConnectionTable {
 
     /// The slot of an fd that is already stored.
     @inline(__always)
-    subscript(fd: Int32) -> UnsafeMutablePointer<Connection> { slots + Int(fd) }
+    subscript(fd: Int32) -> UnsafeMutablePointer<ConnectionSlot> { slots + Int(fd) }
+
+    /// The slot of `fd` if the table reaches that far (it may not, for a stale handle).
+    @inline(__always)
+    func existing(_ fd: Int32) -> UnsafeMutablePointer<ConnectionSlot>? {
+        fd >= 0 && Int(fd) < capacity ? slots + Int(fd) : nil
+    }
 
     private mutating func grow(to needed: Int) {
         let grown = max(needed, capacity * 2)
-        let larger = ConnectionTable.allocateZeroed(grown)
-        // `Connection` is a trivial type: copying its bytes is a valid move.
-        memcpy(larger, slots, capacity * MemoryLayout<Connection>.stride)
+        let larger = ConnectionSlots.allocateZeroed(grown)
+        // `ConnectionSlot` is a trivial type: copying its bytes is a valid move.
+        memcpy(larger, slots, capacity * MemoryLayout<ConnectionSlot>.stride)
         free(slots)
         slots = larger
         capacity = grown
     }
 
-    private static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<Connection> {
-        guard let memory = calloc(count, MemoryLayout<Connection>.stride) else {
-            fatalError("echo server: cannot allocate a table of \(count) connections")
+    private static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<ConnectionSlot> {
+        guard let memory = calloc(count, MemoryLayout<ConnectionSlot>.stride) else {
+            fatalError("Connections: cannot allocate a table of \(count) connections")
         }
-        // Zero bytes are `Connection()`: a nil pointer, time 0, no flags.
-        return memory.bindMemory(to: Connection.self, capacity: count)
+        // Zero bytes are `ConnectionSlot()`: a nil pointer, time 0, generation 0, no flags.
+        return memory.bindMemory(to: ConnectionSlot.self, capacity: count)
     }
 
     /// Frees the table; every connection's output must have been released.

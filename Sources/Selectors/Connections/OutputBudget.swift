@@ -1,19 +1,18 @@
-import Selectors
 import Synchronization
 
-/// The memory of all of one server's output buffers, held against
-/// `Configuration.totalHighWaterMark`.
+/// A cap on the memory of the output buffers of several `Connections`, typically one per loop
+/// of a server: pass the same budget in each one's `Options.budget`.
 ///
-/// The per-connection water marks bound what one client that never reads can cost; this
-/// bounds what all of them together can. Once the sum passes the high mark, every loop stops
-/// reading from every connection (any read could add to the sum), and once buffers freed as
-/// their clients read bring it to the low mark, they all resume. It counts allocated bytes,
+/// The per-connection water marks bound what one peer that never reads can cost; this bounds
+/// what all of them together can. Once the sum passes the high mark, every `Connections`
+/// sharing the budget stops reading from every connection (any read could add to the sum),
+/// and once buffers freed as their peers read bring it to the low mark, they all resume. It counts allocated bytes,
 /// not pending ones, so what it caps is the memory itself (a buffer may hold less than its
 /// capacity). Loops check `isOverLimit` before each read: one relaxed load. The sum changes
 /// only when a buffer is allocated, grows or is freed, never on the path where a write
 /// takes everything at once.
-final class PendingBudget: Sendable {
-    /// Whether reading is stopped server-wide.
+public final class OutputBudget: Sendable {
+    /// Whether reading is stopped everywhere.
     let isOverLimit = Atomic<Bool>(false)
 
     private let total = Atomic<Int>(0)
@@ -25,17 +24,20 @@ final class PendingBudget: Sendable {
     /// serialises the flag's transitions.
     private let resumeCallbacks = Locked<[@Sendable () -> Void]>([])
 
-    init(high: Int, low: Int) {
+    /// A budget that stops reading above `high` bytes of output buffers and resumes at `low`
+    /// or below.
+    public init(high: Int, low: Int) {
+        precondition(high >= 1 && low >= 0 && low < high, "OutputBudget needs 0 <= low < high")
         self.high = high
         self.low = low
     }
 
-    /// The sum now.
-    var bufferBytes: Int { total.load(ordering: .relaxed) }
-    /// The largest the sum has been.
-    var peakBufferBytes: Int { peak.load(ordering: .relaxed) }
-    /// How many times reading stopped server-wide.
-    var readPauses: Int { pauses.load(ordering: .relaxed) }
+    /// The bytes of output buffers allocated now, over every `Connections` sharing the budget.
+    public var bufferBytes: Int { total.load(ordering: .relaxed) }
+    /// The largest `bufferBytes` has been.
+    public var peakBufferBytes: Int { peak.load(ordering: .relaxed) }
+    /// How many times reading stopped everywhere.
+    public var readPauses: Int { pauses.load(ordering: .relaxed) }
 
     /// Registers what to run when reading resumes after a server-wide stop (any thread).
     func onResume(_ callback: @escaping @Sendable () -> Void) {

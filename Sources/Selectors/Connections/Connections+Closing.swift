@@ -1,0 +1,214 @@
+/// Ending connections: the owner's close, half-close and abort; failures; the graceful drain
+/// of a shutdown; and the one place a connection's fd is closed.
+extension Connections {
+    /// `Connection.close`: stop reading, write what is queued, then close.
+    func close(_ connection: Connection) {
+        guard let slot = liveSlot(connection), !slot.pointee.flags.contains(.failed) else { return }
+        slot.pointee.flags.insert(.closeRequested)
+        if slot.pointee.output == nil {
+            end(connection.fd, slot, .closed, notifyLater: true)
+        } else {
+            updateInterest(connection.fd, slot)
+        }
+    }
+
+    /// `Connection.shutdownOutput`: half-close once what is queued is written.
+    func shutdownOutput(_ connection: Connection) {
+        guard let slot = liveSlot(connection), !slot.pointee.flags.contains(.failed) else { return }
+        slot.pointee.flags.insert(.shutdownRequested)
+        if slot.pointee.output == nil { sendEndOfStream(connection.fd, slot) }
+    }
+
+    /// `Connection.abort`: close at once, with a reset, dropping what is queued.
+    func abort(_ connection: Connection) {
+        guard let slot = liveSlot(connection) else { return }
+        slot.pointee.flags.insert(.inputDropped)
+        end(connection.fd, slot, .aborted, notifyLater: true)
+    }
+
+    /// `Connection.pauseReading` and `resumeReading`.
+    func setReadingPaused(_ connection: Connection, _ paused: Bool) {
+        guard let slot = liveSlot(connection) else { return }
+        if paused == slot.pointee.flags.contains(.ownerPaused) { return }
+        if paused {
+            slot.pointee.flags.insert(.ownerPaused)
+        } else {
+            slot.pointee.flags.remove(.ownerPaused)
+        }
+        updateInterest(connection.fd, slot)
+    }
+
+    /// Sends end of stream (`shutdown(SHUT_WR)`) once nothing is queued. While draining, a
+    /// connection with unread input ends with a reset instead (see `drain`). A descriptor that
+    /// is not a socket has no half-close: it is closed.
+    func sendEndOfStream(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
+        let flags = slot.pointee.flags
+        guard !flags.contains(.finSent), !flags.contains(.inputDropped) else { return }
+        if flags.contains(.draining), let unread = try? Socket.unreadByteCount(fd), unread > 0 {
+            slot.pointee.flags.insert(.inputDropped)
+            return
+        }
+        slot.pointee.flags.insert(.finSent)
+        do {
+            try Socket.shutdownWrite(fd)
+        } catch  where error == .notSocket {
+            end(fd, slot, .closed, notifyLater: !flags.contains(.draining))
+        } catch {
+            // The peer is gone already; the next read or write says how.
+        }
+    }
+
+    /// Closes the connection: the one place an fd is closed. If data is lost with it (output
+    /// still queued, or input nobody read) and it did not fail anyway, the close is a reset
+    /// (`SO_LINGER` 0), so the peer cannot take being cut off for an orderly end. With
+    /// `checkingUnread`, input still in the kernel counts as lost (Linux resets a socket closed
+    /// with unread input by itself; asking first keeps the count right everywhere).
+    /// `notifyLater` delivers `.closed` at the loop's next turn, for closes the owner's own
+    /// call caused.
+    func end(
+        _ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>, _ reason: ConnectionEnd,
+        checkingUnread: Bool = false, notifyLater: Bool = false
+    ) {
+        let flags = slot.pointee.flags
+        guard flags.contains(.open) else { return }
+        // The key may be gone already (a failed modify), or never be there (`.unwatched`).
+        if !flags.contains(.unwatched) { _ = try? loop.unregister(fd) }
+        var dropsInput = flags.contains(.inputDropped)
+        if checkingUnread && !dropsInput, let unread = try? Socket.unreadByteCount(fd), unread > 0 {
+            dropsInput = true
+        }
+        if case .failed = reason {
+        } else if slot.pointee.output != nil || dropsInput {
+            try? Socket.setLinger0(fd)
+            counters.resetsSent.bump()
+        }
+        if slot.pointee.output != nil {
+            counters.pendingBytes.bump(by: -slot.pointee.pendingCount)
+            releaseOutput(slot)
+        }
+        let generation = slot.pointee.generation
+        slot.pointee = ConnectionSlot(generation: generation)
+        count -= 1
+        // Counted before the close, so a peer that sees the end of stream sees the count.
+        counters.open.bump(by: -1)
+        counters.count(reason)
+        Socket.close(fd)
+        let connection = Connection(fd: fd, generation: generation, owner: self)
+        if notifyLater {
+            loop.execute { [self] in handler(connection, .closed(reason)) }
+        } else {
+            handler(connection, .closed(reason))
+        }
+        if count == 0, drain != nil { finishDrain() }
+    }
+
+    // MARK: Shutting down
+
+    /// Closes every open connection at once, with a reset where data is lost; each one's
+    /// `.closed(.aborted)` is delivered before this returns.
+    public func closeAll() {
+        guard slots.highestFD >= 0 else { return }
+        for fd in 0...slots.highestFD where slots[fd].pointee.flags.contains(.open) {
+            end(fd, slots[fd], .aborted, checkingUnread: true)
+        }
+    }
+
+    /// Ends every connection gracefully, for a shutdown, and calls `done` once none is left.
+    ///
+    /// A connection with nothing in flight either way (nothing queued, nothing the peer has
+    /// not acknowledged, nothing unread) is closed at once (`.closed(.closed)`): an idle
+    /// client keeps no shutdown waiting. For the others, input is read and discarded from now
+    /// on; queued output is written; then each gets a half-close (FIN) and closes when its
+    /// peer ends its side (`.closed(.peerClosed)`). One whose input is dropped (unread when its output was
+    /// written, or arriving later) is reset instead, once the peer's kernel has acknowledged
+    /// everything written, so nothing written is destroyed and the peer still learns it was
+    /// cut off. Whatever is left at `deadline` is closed (`.aborted`, reset if data is lost).
+    /// Connections adopted during a drain are drained too. Calling it again does nothing.
+    public func drain(until deadline: LoopInstant, then done: @escaping () -> Void) {
+        guard drain == nil else { return }
+        idleSweep?.cancel()
+        idleSweep = nil
+        let state = DrainState(done: done)
+        drain = state
+        if slots.highestFD >= 0 {
+            for fd in 0...slots.highestFD {
+                let slot = slots[fd]
+                guard slot.pointee.flags.contains(.open) else { continue }
+                slot.pointee.flags.insert(.draining)
+                slot.pointee.flags.remove([.readPaused, .budgetPaused, .ownerPaused])
+                if slot.pointee.output == nil {
+                    if slot.pointee.flags.contains(.peerClosed) {
+                        end(fd, slot, .peerClosed)
+                        continue
+                    }
+                    if isQuiet(fd) {
+                        end(fd, slot, .closed)
+                        continue
+                    }
+                    sendEndOfStream(fd, slot)
+                }
+                if slot.pointee.flags.contains(.open) { updateInterest(fd, slot) }
+            }
+        }
+        guard count > 0 else {
+            finishDrain()
+            return
+        }
+        // Unretained: `deinit` cancels both (see `Connections` for why no weak reference).
+        state.deadline = loop.schedule(at: deadline) { [unowned(unsafe) self] in closeAll() }
+        state.ticker = loop.schedule(after: Connections.drainTick, repeating: Connections.drainTick) {
+            [unowned(unsafe) self] in resetFlushedConnectionsThatDroppedInput()
+        }
+    }
+
+    /// Whether nothing is in flight on `fd` either way: every byte written acknowledged by the
+    /// peer, none received unread. (A descriptor that cannot say, a pipe, counts as quiet.)
+    private func isQuiet(_ fd: Int32) -> Bool {
+        let unacknowledged = (try? Socket.unacknowledgedByteCount(fd)) ?? 0
+        let unread = (try? Socket.unreadByteCount(fd)) ?? 0
+        return unacknowledged == 0 && unread == 0
+    }
+
+    /// How often a drain looks for connections to reset.
+    static let drainTick: Duration = .milliseconds(10)
+
+    /// Whether `drain` has been called.
+    public var isDraining: Bool { drain != nil }
+
+    /// Resets each drained connection that dropped input once its peer's kernel holds
+    /// everything written (nothing unacknowledged), so the reset destroys none of it.
+    private func resetFlushedConnectionsThatDroppedInput() {
+        guard slots.highestFD >= 0 else { return }
+        for fd in 0...slots.highestFD {
+            let slot = slots[fd]
+            let flags = slot.pointee.flags
+            guard flags.contains(.open), flags.contains(.inputDropped), slot.pointee.output == nil else {
+                continue
+            }
+            if let unacknowledged = try? Socket.unacknowledgedByteCount(fd), unacknowledged > 0 { continue }
+            end(fd, slot, .aborted)
+        }
+    }
+
+    private func finishDrain() {
+        guard let state = drain, !state.isFinished else { return }
+        state.isFinished = true
+        state.cancelTimers()
+        state.done()
+    }
+}
+
+/// A drain in progress (`Connections.drain`).
+final class DrainState {
+    let done: () -> Void
+    var deadline: TimerHandle?
+    var ticker: TimerHandle?
+    var isFinished = false
+
+    init(done: @escaping () -> Void) { self.done = done }
+
+    func cancelTimers() {
+        deadline?.cancel()
+        ticker?.cancel()
+    }
+}

@@ -1,0 +1,65 @@
+import Synchronization
+
+/// Several event loops, each on its own thread, handed out in turn by `next()`.
+///
+/// ```swift
+/// let group = try EventLoopGroup(threads: 4, name: "worker")
+/// let loop = group.next()          // round-robin
+/// try loop.execute { /* on one of the four threads */ }
+/// group.shutdown()                 // stop every loop, wait for every thread
+/// ```
+///
+/// To serve one listening socket from every loop, see `Listener`.
+public final class EventLoopGroup: Sendable {
+    /// The loops' threads, in creation order.
+    public let threads: [EventLoopThread]
+    private let turn = Atomic<Int>(0)
+
+    /// Starts `threads` loops on `backend`, on threads named `name-0`, `name-1`, ...; runs
+    /// `setUp(index, loop)` on each loop's thread before it starts (see `EventLoopThread`).
+    /// - Throws: what starting a loop threw; the loops already started are shut down first.
+    public init(
+        threads count: Int, name: String = "selectors-loop", backend: Backend = .default,
+        setUp: @escaping @Sendable (_ index: Int, _ loop: IsolatedEventLoop) throws -> Void = { _, _ in }
+    ) throws {
+        precondition(count >= 1, "an EventLoopGroup needs at least one thread")
+        var started: [EventLoopThread] = []
+        do {
+            for index in 0..<count {
+                started.append(
+                    try EventLoopThread(name: "\(name)-\(index)", backend: backend) { io in
+                        try setUp(index, io)
+                    })
+            }
+        } catch {
+            for thread in started { thread.shutdown() }
+            throw error
+        }
+        threads = started
+    }
+
+    /// The loops, in creation order.
+    public var loops: [EventLoop] { threads.map(\.loop) }
+
+    /// The next loop in turn (round-robin). Any thread.
+    public func next() -> EventLoop {
+        let index = turn.wrappingAdd(1, ordering: .relaxed).oldValue
+        return threads[Int(UInt(bitPattern: index) % UInt(threads.count))].loop
+    }
+
+    /// Makes every loop return from `run()`. Any thread.
+    public func stop() {
+        for thread in threads { thread.stop() }
+    }
+
+    /// Waits for every loop's thread to end. Not from one of them.
+    public func join() {
+        for thread in threads { thread.join() }
+    }
+
+    /// Stops every loop and waits for every thread. Not from one of them.
+    public func shutdown() {
+        stop()
+        join()
+    }
+}
