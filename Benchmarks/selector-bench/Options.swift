@@ -75,7 +75,9 @@
         static func parse(_ arguments: [String]) throws(Mistake) -> Options {
             var values: [String: String] = [:]
             var flags: Set<String> = []
-            var index = 0
+            // A first `--` is the separator `swift run selector-bench -- ...` passes through;
+            // any later one ends the options (there are no other arguments to take).
+            var index = arguments.first == "--" ? 1 : 0
             let valued: Set<String> = [
                 "--scenario", "--duration", "--warmup", "--connections", "--size", "--idle",
                 "--stream-connections",

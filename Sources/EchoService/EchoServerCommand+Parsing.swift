@@ -3,7 +3,9 @@ import Selectors
 extension EchoServerCommand {
     /// Parses the arguments (without the program name). `--name value` and `--name=value`
     /// are both accepted; a repeated option keeps its last value; `--` ends the options
-    /// (the server takes no other arguments, so anything after it is refused too).
+    /// (the server takes no other arguments, so anything after it is refused too), except as
+    /// the very first argument: that is the separator `swift run echo-server -- --port 0`
+    /// passes through, and the options follow it.
     ///
     /// Only the documented forms are accepted: numbers are decimal digits (seconds may have
     /// a fractional part, `2.5`), with no sign, no hexadecimal, no exponent, no spaces, and
@@ -14,7 +16,8 @@ extension EchoServerCommand {
         var options = Options()
         var lowWaterGiven = false
         var totalLowWaterGiven = false
-        var index = 0
+        // SwiftPM hands its `--` on to the program.
+        var index = arguments.first == "--" ? 1 : 0
         var optionsEnded = false
         while index < arguments.count {
             let argument = arguments[index]

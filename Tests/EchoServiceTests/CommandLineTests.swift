@@ -88,13 +88,19 @@ struct CommandLineTests {
         #expect(throws: EchoServerCommand.UsageError.self) { try EchoServerCommand.parse(arguments) }
     }
 
-    @Test func doubleDashEndsTheOptions() throws {
+    /// `swift run -c release echo-server -- --port 0` hands the program its `--`: a first one
+    /// is skipped; a later one ends the options, and the server takes nothing after them.
+    @Test func aFirstDoubleDashIsSwiftRunsSeparatorALaterOneEndsTheOptions() throws {
         #expect(try EchoServerCommand.parse(["--port", "0", "--"]).configuration.port == 0)
-        for arguments in [["--", "--port", "1"], ["--", "x"], ["--", "--"]] {
+        #expect(try EchoServerCommand.parse(["--", "--port", "1"]).configuration.port == 1)
+        #expect(try EchoServerCommand.parse(["--"]).configuration.port == 7000)
+        for (arguments, unexpected) in [
+            (["--", "x"], "x"), (["--", "--", "--port"], "--port"), (["--port", "1", "--", "2"], "2"),
+        ] {
             #expect {
                 _ = try EchoServerCommand.parse(arguments)
             } throws: { error in
-                "\(error)".hasPrefix("unexpected argument '\(arguments[1])'")
+                "\(error)".hasPrefix("unexpected argument '\(unexpected)'")
             }
         }
     }

@@ -130,7 +130,7 @@ struct EchoServerProcessTests {
         for arguments in [
             ["--bogus"], ["--port", "70000"], ["--backend", "nope"], ["--port"], ["extra"],
             ["--port", "+80"],
-            ["--backend", "EPOLL"], ["--idle-timeout", "0x10"], ["--", "--port", "0"],
+            ["--backend", "EPOLL"], ["--idle-timeout", "0x10"], ["--", "--", "--port", "0"],
         ] {
             let child = try ChildProcess(path: executable, arguments: [executable] + arguments)
             let status = child.waitForExit()
@@ -143,18 +143,24 @@ struct EchoServerProcessTests {
         let help = try ChildProcess(path: executable, arguments: [executable, "--help"])
         #expect(help.waitForExit().flatMap(ChildProcess.exitCode) == 0)
         #expect(help.stdoutText.contains("--idle-timeout"))
-        let version = try ChildProcess(path: executable, arguments: [executable, "--version"])
-        #expect(version.waitForExit().flatMap(ChildProcess.exitCode) == 0)
-        #expect(version.stdoutText == "echo-server (swift-selectors) \(SelectorsPackage.version)\n")
+        // As `swift run -c release echo-server -- --version` runs it: SwiftPM passes `--` on.
+        for arguments in [["--version"], ["--", "--version"]] {
+            let version = try ChildProcess(path: executable, arguments: [executable] + arguments)
+            #expect(version.waitForExit().flatMap(ChildProcess.exitCode) == 0)
+            #expect(version.stdoutText == "echo-server (swift-selectors) \(SelectorsPackage.version)\n")
+        }
     }
 
-    /// Both command lines share one version string and take `--` as the end of the options.
+    /// Both command lines share one version string, skip the `--` that `swift run` passes on,
+    /// and take a later `--` as the end of the options.
     @Test func selectorBenchPrintsTheVersionAndRefusesArgumentsAfterDoubleDash() throws {
         let executable = try echoServerExecutable().replacingSuffix("echo-server", with: "selector-bench")
-        let version = try ChildProcess(path: executable, arguments: [executable, "--version"])
-        #expect(version.waitForExit().flatMap(ChildProcess.exitCode) == 0)
-        #expect(version.stdoutText == "selector-bench (swift-selectors) \(SelectorsPackage.version)\n")
-        let extra = try ChildProcess(path: executable, arguments: [executable, "--", "--quick"])
+        for arguments in [["--version"], ["--", "--version"]] {
+            let version = try ChildProcess(path: executable, arguments: [executable] + arguments)
+            #expect(version.waitForExit().flatMap(ChildProcess.exitCode) == 0)
+            #expect(version.stdoutText == "selector-bench (swift-selectors) \(SelectorsPackage.version)\n")
+        }
+        let extra = try ChildProcess(path: executable, arguments: [executable, "--", "--", "--quick"])
         #expect(extra.waitForExit().flatMap(ChildProcess.exitCode) == 2)
         #expect(extra.stderrText.contains("unexpected argument '--quick'"), "\(extra.stderrText)")
     }
