@@ -36,5 +36,6 @@ let package = Package(
         .executableTarget(
             name: "virtual-loop-testing", dependencies: ["Selectors"], path: "Examples/VirtualLoopTesting"),
         .executableTarget(name: "edge-echo", dependencies: ["Selectors"], path: "Examples/EdgeTriggeredEcho"),
+        .executableTarget(name: "loop-threads", dependencies: ["Selectors"], path: "Examples/LoopThreads"),
     ]
 )

@@ -51,8 +51,9 @@ extension EventLoop {
         // the next iteration, whose wait is then zero. Late by one pass, never early. A timer
         // first scheduled by a handler of this iteration waits for the next one too.
         if timed { runDueTimers(now: woke) }
-        if tasks.mayHaveTasks { runTasks() }
+        // The loop's own tasks first: they were queued by its earlier work.
         if !localTasks.isEmpty { runLocalTasks() }
+        if tasks.mayHaveTasks { runTasks() }
 
         counters.iterations &+= 1
         counters.eventsDispatched &+= UInt64(dispatched)
