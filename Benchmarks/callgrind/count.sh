@@ -7,6 +7,7 @@
 # N1 and then N2 operations, and prints (I(N2) - I(N1)) / (N2 - N1): start-up and shutdown
 # cancel out. The fifth argument is the echo-server's --trigger (default level; ignored for c).
 # PACE=SECONDS makes the client pause after each operation (see drive.py: needed for edge).
+# API=async counts the echo-server's --api async (a task per connection) instead of callbacks.
 # valgrind 3.19 cannot read Swift's DWARF5 debug info, so it runs a copy without it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,7 +26,7 @@ if [ "$backend" = c ]; then
 else
     swift build -c release --product echo-server >/dev/null
     objcopy --strip-debug .build/release/echo-server "$work/server"
-    server_command=("$work/server" --port "$port" --backend "$backend" --trigger "$trigger" --quiet)
+    server_command=("$work/server" --port "$port" --backend "$backend" --trigger "$trigger" --api "${API:-callbacks}" --quiet)
 fi
 
 count() {
@@ -51,5 +52,5 @@ PY
 
 i1=$(count "$n1")
 i2=$(count "$n2")
-echo "backend=$backend trigger=$trigger mode=$mode N1=$n1 I1=$i1 N2=$n2 I2=$i2"
+echo "backend=$backend trigger=$trigger api=${API:-callbacks} mode=$mode N1=$n1 I1=$i1 N2=$n2 I2=$i2"
 echo "instructions per operation: $(( (i2 - i1) / (n2 - n1) ))"

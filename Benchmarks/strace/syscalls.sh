@@ -7,6 +7,7 @@
 # of connect, echo, close), stops it with SIGTERM, and prints each system call the server made
 # at least N/10 times, with its count per operation. Start-up calls fall below that threshold.
 # PACE=SECONDS makes the client pause after each operation (see drive.py: needed for edge).
+# API=async counts the echo-server's --api async instead of callbacks.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 backend=${1:-epoll}
@@ -19,7 +20,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 swift build -c release --product echo-server >/dev/null
 strace -f -c -o "$work/counts" \
-    .build/release/echo-server --port "$port" --backend "$backend" --trigger "$trigger" --quiet >/dev/null &
+    .build/release/echo-server --port "$port" --backend "$backend" --trigger "$trigger" --api "${API:-callbacks}" \
+    --quiet >/dev/null &
 tracer=$!
 for _ in $(seq 100); do
     python3 - "$port" <<'PY' 2>/dev/null && break

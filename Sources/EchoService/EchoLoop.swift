@@ -49,7 +49,7 @@ struct EchoLoop: Sendable {
             }
         }
         return EchoLoop(
-            loop: io.eventLoop, counters: worker.counters, connectionCounters: worker.connections.counters,
+            loop: io.eventLoop, counters: worker.counters, connectionCounters: worker.connectionCounters,
             worker: LoopBound(worker, on: io.eventLoop))
     }
 

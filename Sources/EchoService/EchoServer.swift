@@ -38,6 +38,9 @@ public enum EchoServer {
         public var trigger: Trigger = .level
         /// How many event loops (threads), all watching the one listening socket.
         public var threads = 1
+        /// How connections are served: `.callbacks` (the default: `Connections` handlers) or
+        /// `.async` (a task per connection on the loop's executor, `AsyncConnection`).
+        public var api: API = .callbacks
         /// The most connections open at once over all loops; connections beyond it are
         /// accepted and closed at once (counted as `rejected`). `nil`: no limit but the
         /// descriptor limit.
@@ -175,6 +178,17 @@ public enum EchoServer {
         onStart(server)
         server.runFirstLoop()
         return server
+    }
+}
+
+extension EchoServer {
+    /// How an echo server serves its connections.
+    public enum API: String, Sendable, CaseIterable {
+        /// One `Connections` handler per loop; the fastest.
+        case callbacks
+        /// A task per connection on its loop's executor, reading and writing with
+        /// `AsyncConnection`; accepted by `Listener.connections(on:)`.
+        case async
     }
 }
 

@@ -63,6 +63,12 @@ extension EchoServerCommand {
                     throw UsageError(description: "unknown backend '\(text)' (available: \(names))")
                 }
                 options.configuration.backend = backend
+            case "--api":
+                let text = try value()
+                guard let api = EchoServer.API(rawValue: text) else {
+                    throw UsageError(description: "--api must be callbacks or async, not '\(text)'")
+                }
+                options.configuration.api = api
             case "--trigger":
                 let text = try value()
                 guard let trigger = Trigger(rawValue: text), trigger != .oneShot else {

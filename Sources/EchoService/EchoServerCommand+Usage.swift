@@ -15,6 +15,7 @@ extension EchoServerCommand {
               --port PORT             TCP port, 0 to let the system pick a free one (default 7000)
               --backend NAME          \(backends) (default \(Backend.default))
               --trigger MODE          level|edge: how connections are watched (default level)
+              --api API               callbacks|async: handlers, or a task per connection (default callbacks)
               --threads N             N event loops on their own threads, all watching the one
                                       listening socket (default 1)
               --max-connections N     close connections beyond N open ones at once (default: no limit)

@@ -11,9 +11,14 @@ import Synchronization
 final class EchoWorker {
     let io: IsolatedEventLoop
     let index: Int
-    /// The accept side's counts; the connections' own are `connections.counters`.
+    /// The accept side's counts; the connections' own are `connectionCounters`.
     let counters: EchoCounters
-    let connections: Connections
+    /// The callback API's connections (nil with `api: .async`).
+    let connections: Connections?
+    /// The async API's connections (nil with `api: .callbacks`).
+    let asyncConnections: AsyncConnections?
+    /// The counts of whichever serves the connections.
+    let connectionCounters: ConnectionCounters
 
     private let configuration: EchoServer.Configuration
     private let listener: Listener
@@ -44,9 +49,19 @@ final class EchoWorker {
         options.trigger = configuration.trigger
         options.budget = budget
         options.releasesMemoryWhenIdle = configuration.releasesMemoryWhenIdle
+        if configuration.api == .async {
+            options.trigger = .level  // pulled connections choose their own trigger
+            let pool = try AsyncConnections(on: io, options: options)
+            asyncConnections = pool
+            connections = nil
+            connectionCounters = pool.counters
+            EchoWorker.serveAsync(io.eventLoop, listener, pool, limit, counters)
+            return
+        }
+        asyncConnections = nil
         // The handler captures what a connection's end needs, not the worker, which owns
         // the `Connections` (no cycle).
-        connections = try Connections(loop: io, options: options) { connection, event in
+        let connections = try Connections(loop: io, options: options) { connection, event in
             switch event {
             case .received(let bytes):
                 // The echo: sent at once, only what the kernel does not take is queued.
@@ -60,7 +75,8 @@ final class EchoWorker {
                 break
             }
         }
-        let connections = self.connections
+        self.connections = connections
+        connectionCounters = connections.counters
         let keepAliveSeconds = configuration.keepAlive.map { Int32($0.components.seconds) } ?? 0
         try listener.accept(on: io) { event in
             switch event {
@@ -102,14 +118,57 @@ final class EchoWorker {
         counters.accepted.bump()
     }
 
+    // MARK: The async API
+
+    /// Accepts on `loop` with `Listener.connections(on:using:)` and echoes each connection in
+    /// a task of its own, both on the loop's executor.
+    private static func serveAsync(
+        _ loop: EventLoop, _ listener: Listener, _ pool: AsyncConnections, _ limit: ConnectionLimit?,
+        _ counters: EchoCounters
+    ) {
+        Task(executorPreference: loop) {
+            for try await connection in listener.connections(on: loop, using: pool) {
+                if let limit, !limit.reserve() {
+                    counters.rejected.bump()
+                    connection.abort()
+                    continue
+                }
+                counters.accepted.bump()
+                Task(executorPreference: loop) {
+                    await echo(connection)
+                    limit?.release()
+                }
+            }
+        }
+    }
+
+    /// The echo: each chunk is sent on from the loop's buffer as it is read (no copy), and the
+    /// task waits only while the client has not read enough of what came back.
+    nonisolated(nonsending) private static func echo(_ connection: AsyncConnection) async {
+        do {
+            while try await connection.read({ bytes in try connection.send(bytes) }) > 0 {
+                try await connection.drained()
+            }
+            connection.close()
+        } catch {
+            // Reset, closed by a shutdown, cancelled: the connection has ended or ends now.
+            connection.close()
+        }
+    }
+
     // MARK: Shutting down (loop thread)
 
     /// Stops accepting and drains the connections (see `Connections.drain`); the loop stops
     /// once none is left, or at `deadline`.
     func beginDrain(until deadline: LoopInstant) {
-        guard !isFinished, !connections.isDraining else { return }
+        guard !isFinished, !(connections?.isDraining ?? asyncConnections!.isDraining) else { return }
         listener.stopAccepting(on: io)
-        connections.drain(until: deadline) { [weak self] in self?.finish() }
+        let done: () -> Void = { [weak self] in self?.finish() }
+        if let connections {
+            connections.drain(until: deadline, then: done)
+        } else {
+            asyncConnections!.drain(until: deadline, then: done)
+        }
     }
 
     /// Closes the listener's watch and every connection, and stops the loop. Idempotent.
@@ -117,13 +176,9 @@ final class EchoWorker {
         guard !isFinished else { return }
         isFinished = true
         listener.stopAccepting(on: io)
-        connections.closeAll()
+        connections?.closeAll()
+        asyncConnections?.closeAll()
         io.stop()
-    }
-
-    /// The worker's statistics: the accept side's and the connections' counts together.
-    static func statistics(_ counters: EchoCounters, _ connections: ConnectionCounters) -> EchoStatistics {
-        counters.snapshot(with: connections.snapshot)
     }
 }
 

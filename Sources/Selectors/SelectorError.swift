@@ -28,6 +28,12 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
         case adopt
         /// `Connection.write`.
         case write
+        /// `EventLoop.readable`: awaiting readability.
+        case readable
+        /// `EventLoop.writable`: awaiting writability.
+        case writable
+        /// `AsyncConnection.read`.
+        case read
         /// `ReadinessScript.makeReady`.
         case makeReady = "ReadinessScript.makeReady"
         /// `ReadinessScript.clearReady`.
@@ -56,6 +62,8 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
         case outputClosed
         /// An argument is out of range; the text says which and why.
         case invalidArgument(String)
+        /// Another task already waits on the fd for the same readiness.
+        case alreadyWaiting
         /// The events were empty or had bits other than `.read` and `.write`.
         case invalidEvents(Events)
         /// The fd was negative.
@@ -83,6 +91,7 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
             case .connectionClosed: "the connection is closed"
             case .outputClosed: "the connection's output is closed (close, shutdownOutput or a failed write)"
             case .invalidArgument(let message): message
+            case .alreadyWaiting: "another task already waits for this"
             case .invalidEvents(let events):
                 events.isEmpty
                     ? "no events given (use .read, .write or both)"

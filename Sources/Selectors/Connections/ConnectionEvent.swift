@@ -24,9 +24,11 @@ public enum ConnectionEvent {
 
 /// How a connection ended.
 public enum ConnectionEnd: Equatable, Sendable, CustomStringConvertible {
-    /// The owner closed it (`close()`), after its pending output was written.
+    /// The owner closed it (`close()`), after its pending output was written, while the peer
+    /// had not ended its side.
     case closed
-    /// The peer ended its side and everything pending was written (`.endOfInput` came first).
+    /// The peer ended its side and everything pending was written (`.endOfInput` came first),
+    /// whether the connection then closed by itself or the owner closed it.
     case peerClosed
     /// No progress for `Options.idleTimeout`.
     case idle

@@ -61,6 +61,10 @@ struct ConnectionSlot {
         static let notSocket = Flags(rawValue: 1 << 12)
         /// A write failed; the connection closes with that error at the next iteration.
         static let failed = Flags(rawValue: 1 << 13)
+        /// Pulling: a task waits to read.
+        static let readWaiting = Flags(rawValue: 1 << 14)
+        /// Pulling, edge-triggered: the fd became readable while no task waited.
+        static let readReady = Flags(rawValue: 1 << 15)
 
         /// Any of these keeps a connection from reading.
         static let notReading: Flags = [

@@ -6,10 +6,16 @@ extension Connections {
         guard let slot = liveSlot(connection), !slot.pointee.flags.contains(.failed) else { return }
         slot.pointee.flags.insert(.closeRequested)
         if slot.pointee.output == nil {
-            end(connection.fd, slot, .closed, notifyLater: true)
+            end(connection.fd, slot, endOfClose(slot), notifyLater: true)
         } else {
             updateInterest(connection.fd, slot)
         }
+    }
+
+    /// How a requested close ends: `.peerClosed` if the peer had ended its side first (the
+    /// usual end of a conversation), `.closed` if this side ended it.
+    func endOfClose(_ slot: UnsafeMutablePointer<ConnectionSlot>) -> ConnectionEnd {
+        slot.pointee.flags.contains(.peerClosed) ? .peerClosed : .closed
     }
 
     /// `Connection.shutdownOutput`: half-close once what is queued is written.
@@ -88,6 +94,7 @@ extension Connections {
         }
         let generation = slot.pointee.generation
         slot.pointee = ConnectionSlot(generation: generation)
+        if pulls { failWaiters(fd, reason) }
         count -= 1
         // Counted before the close, so a peer that sees the end of stream sees the count.
         counters.open.bump(by: -1)
@@ -135,7 +142,8 @@ extension Connections {
                 let slot = slots[fd]
                 guard slot.pointee.flags.contains(.open) else { continue }
                 slot.pointee.flags.insert(.draining)
-                slot.pointee.flags.remove([.readPaused, .budgetPaused, .ownerPaused])
+                slot.pointee.flags.remove([.readPaused, .budgetPaused, .ownerPaused, .readWaiting])
+                if pulls { failWaiters(fd, .aborted) }
                 if slot.pointee.output == nil {
                     if slot.pointee.flags.contains(.peerClosed) {
                         end(fd, slot, .peerClosed)

@@ -112,6 +112,7 @@ extension Connections {
     /// Returns false if the owner closed the connection meanwhile.
     private func drained(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) -> Bool {
         slot.pointee.flags.remove([.outputFull, .readPaused])
+        if pulls { resumeDrainWaiter(fd) }
         let generation = slot.pointee.generation
         handler(Connection(fd: fd, generation: generation, owner: self), .outputDrained)
         return slot.pointee.generation == generation && slot.pointee.flags.contains(.open)
@@ -124,10 +125,10 @@ extension Connections {
         // Draining with input dropped: the drain ticker resets it once the peer has it all.
         if flags.contains(.inputDropped) { return updateInterest(fd, slot) }
         if flags.contains(.closeRequested) {
-            end(fd, slot, .closed)
+            end(fd, slot, endOfClose(slot))
             return false
         }
-        if flags.contains(.peerClosed) && !options.halfClose {
+        if flags.contains(.peerClosed) && !halfClose {
             end(fd, slot, .peerClosed)
             return false
         }
@@ -158,7 +159,11 @@ extension Connections {
     func updateInterest(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) -> Bool {
         var events: Events = []
         let flags = slot.pointee.flags
-        if flags.isDisjoint(with: ConnectionSlot.Flags.notReading) { events.insert(.read) }
+        if flags.isDisjoint(with: ConnectionSlot.Flags.notReading)
+            && (!pulls || trigger == .edge || flags.contains(.readWaiting))
+        {
+            events.insert(.read)
+        }
         if slot.pointee.output != nil && !flags.contains(.failed) { events.insert(.write) }
         do {
             if events.isEmpty {
@@ -167,7 +172,7 @@ extension Connections {
                     slot.pointee.flags.insert(.unwatched)
                 }
             } else if flags.contains(.unwatched) {
-                try loop.register(fd, events: events, trigger: options.trigger, handler: readyHandler)
+                try loop.register(fd, events: events, trigger: trigger, handler: readyHandler)
                 slot.pointee.flags.remove(.unwatched)
             } else {
                 // No system call when the interest is unchanged.

@@ -71,6 +71,18 @@ public final class Connections {
     public let options: Options
     /// `options.budget`, kept apart so the read path reaches it in one load.
     let budget: OutputBudget?
+    /// Whether tasks read (`AsyncConnection`) rather than the loop.
+    let pulls: Bool
+    /// How connections are registered: `options.trigger`, or what pulling needs.
+    let trigger: Trigger
+    /// Whether a connection stays open after its peer's end of stream: `options.halfClose`,
+    /// and always when pulling (the reading task decides).
+    let halfClose: Bool
+    /// Pulling: the tasks waiting on each fd, indexed by fd.
+    @exclusivity(unchecked) var pullWaiters: [PullWaiters] = []
+    /// Pulling: waits whose task was cancelled before the wait began (the cancellation hopped
+    /// to the loop ahead of the wait).
+    @exclusivity(unchecked) var cancelledEarly: Set<UInt64> = []
     /// The counts, readable from any thread.
     public let counters = ConnectionCounters()
     /// Connections open now.
@@ -102,8 +114,17 @@ public final class Connections {
 
     /// Serves connections on `loop`; `handler` hears every event of every one of them.
     /// - Throws: `invalidArgument` for water marks out of order or a non-positive idle timeout.
-    public init(
+    public convenience init(
         loop: IsolatedEventLoop, options: Options = Options(),
+        handler: @escaping (Connection, ConnectionEvent) -> Void
+    ) throws(SelectorError) {
+        try self.init(loop: loop, options: options, pulling: false, handler: handler)
+    }
+
+    /// With `pulling`, the loop does not read: tasks do (`AsyncConnection`), and the loop
+    /// resumes the one waiting to read (`Connections+Pull`).
+    init(
+        loop: IsolatedEventLoop, options: Options, pulling: Bool,
         handler: @escaping (Connection, ConnectionEvent) -> Void
     ) throws(SelectorError) {
         guard options.highWaterMark >= 1, options.highWaterMark <= 1 << 30 else {
@@ -125,12 +146,21 @@ public final class Connections {
         self.options = options
         self.budget = options.budget
         self.handler = handler
+        self.pulls = pulling
+        // A reading task is resumed by the edge where the kernel has one: no interest change
+        // per read. Otherwise reading is watched only while a task waits (free on poll and
+        // select, whose interest lists are the library's own).
+        trigger = pulling ? (loop.capabilities.edge == .native ? .edge : .level) : options.trigger
+        halfClose = pulling || options.halfClose
         readBuffer = loop.readBuffer
         outputCapacityLimit = options.highWaterMark + readBuffer.count
         clockOrigin = loop.now
-        switch options.trigger {
-        case .edge: readyHandler = SharedHandler { [self] fd, events in readyUntilWouldBlock(fd, events) }
-        default: readyHandler = SharedHandler { [self] fd, events in ready(fd, events) }
+        if pulling {
+            readyHandler = SharedHandler { [self] fd, events in pullReady(fd, events) }
+        } else if trigger == .edge {
+            readyHandler = SharedHandler { [self] fd, events in readyUntilWouldBlock(fd, events) }
+        } else {
+            readyHandler = SharedHandler { [self] fd, events in ready(fd, events) }
         }
         startIdleSweep()
         watchBudget()
@@ -168,7 +198,7 @@ public final class Connections {
         guard !slot.pointee.flags.contains(.open) else {
             throw SelectorError(.adopt, fd: fd, .alreadyRegistered)
         }
-        try loop.register(fd, events: .read, trigger: options.trigger, handler: readyHandler)
+        try loop.register(fd, events: .read, trigger: trigger, handler: readyHandler)
         let generation = slot.pointee.generation &+ 1
         slot.pointee = ConnectionSlot(
             lastActivity: ConnectionSlot.activeNow, generation: generation, flags: .open)
@@ -233,7 +263,7 @@ public final class Connections {
 
     /// Reads once into the loop's buffer and hands it to the owner.
     @inline(__always)
-    private func receive(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
+    func receive(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
         // Above a shared budget nobody reads (draining connections discard what they read,
         // so they may).
         // Optional chaining rather than `if let`: binding the budget retains it, per read.
@@ -286,7 +316,7 @@ public final class Connections {
         let generation = slot.pointee.generation
         handler(Connection(fd: fd, generation: generation, owner: self), .endOfInput)
         guard slot.pointee.generation == generation, slot.pointee.flags.contains(.open) else { return }
-        if !options.halfClose && !slot.pointee.flags.contains(.closeRequested) {
+        if !halfClose && !slot.pointee.flags.contains(.closeRequested) {
             if slot.pointee.output == nil {
                 end(fd, slot, .peerClosed)
                 return

@@ -41,7 +41,7 @@ extension EventLoop {
         let timed = timers.count > 0
         let start = timed || measuresTime ? clock.now() : 0
         let stopping = honoringStop && stopRequested.load(ordering: .acquiring)
-        let busy = stopping || !localTasks.isEmpty
+        let busy = stopping || hasLocalWork
         _ = try selector.select(
             limit: busy ? WaitTimeout(nanoseconds: 0) : waitTimeout(now: start, limit: limit))
         let woke = timed || measuresTime ? clock.now() : 0
@@ -52,7 +52,7 @@ extension EventLoop {
         // first scheduled by a handler of this iteration waits for the next one too.
         if timed { runDueTimers(now: woke) }
         // The loop's own tasks first: they were queued by its earlier work.
-        if !localTasks.isEmpty { runLocalTasks() }
+        if hasLocalWork { runLocalTasks() }
         if tasks.mayHaveTasks { runTasks() }
 
         counters.iterations &+= 1
@@ -102,19 +102,33 @@ extension EventLoop {
     private func runTasks() {
         tasks.take(into: &runningTasks)
         guard !runningTasks.isEmpty else { return }
-        for task in runningTasks { task() }
+        for task in runningTasks {
+            switch task {
+            case .closure(let body): body()
+            case .job(let job): run(job)
+            }
+        }
         counters.tasksRun &+= UInt64(runningTasks.count)
         runningTasks.removeAll(keepingCapacity: true)
     }
 
-    /// Runs the tasks the loop's own code queued before this point; tasks they queue wait
-    /// for the next iteration (whose wait is then zero), so a task that re-queues itself
+    /// Runs the tasks and jobs the loop's own code queued before this point; what they queue
+    /// waits for the next iteration (whose wait is then zero), so a task that re-queues itself
     /// cannot starve I/O.
     private func runLocalTasks() {
-        swap(&localTasks, &runningLocalTasks)
-        for task in runningLocalTasks { task() }
-        counters.tasksRun &+= UInt64(runningLocalTasks.count)
-        runningLocalTasks.removeAll(keepingCapacity: true)
+        hasLocalWork = false
+        if !localJobs.isEmpty {
+            localJobs.swapContents(with: &runningLocalJobs)
+            for index in 0..<runningLocalJobs.count { run(runningLocalJobs[index]) }
+            counters.tasksRun &+= UInt64(runningLocalJobs.count)
+            runningLocalJobs.removeAll()
+        }
+        if !localTasks.isEmpty {
+            swap(&localTasks, &runningLocalTasks)
+            for task in runningLocalTasks { task() }
+            counters.tasksRun &+= UInt64(runningLocalTasks.count)
+            runningLocalTasks.removeAll(keepingCapacity: true)
+        }
     }
 
     /// Consumes a pending `stop()`. A plain load first: the locked exchange is only needed
@@ -142,7 +156,7 @@ extension EventLoop {
     var nextTimerDeadline: Int64? { timers.first?.deadline }
 
     /// Whether `execute` (or `stop`, or `wakeUp`) left something for the next iteration.
-    var hasQueuedTasks: Bool { tasks.mayHaveTasks || !localTasks.isEmpty }
+    var hasQueuedTasks: Bool { tasks.mayHaveTasks || hasLocalWork }
 
     /// Whether `stop()` was called and no `run()` has consumed it yet.
     var isStopRequested: Bool { stopRequested.load(ordering: .acquiring) }

@@ -53,6 +53,21 @@ public final class EventLoop: @unchecked Sendable {
     /// no wake-up needed, since the loop is not blocked while its own code runs.
     @exclusivity(unchecked) var localTasks: [() -> Void] = []
     @exclusivity(unchecked) var runningLocalTasks: [() -> Void] = []
+    /// Jobs enqueued on the loop's own thread (the executor), run with the local tasks.
+    @exclusivity(unchecked) var localJobs = TrivialBuffer<LoopJob>()
+    @exclusivity(unchecked) var runningLocalJobs = TrivialBuffer<LoopJob>()
+    /// Whether `localTasks` or `localJobs` holds something: one flag for the iteration to test.
+    @exclusivity(unchecked) var hasLocalWork = false
+    /// Runs the jobs of the loop once it is closed (see `EventLoop+Executor`).
+    let closedJobs = ClosedLoopJobs()
+    /// The loop in its role as an actor's executor (see `EventLoop+Executor`).
+    let serialExecutor = LoopSerialExecutor()
+    /// Tasks awaiting readiness (`readable`, `writable`), made on first use.
+    @exclusivity(unchecked) var waiters: ReadinessWaiters?
+    /// Numbers the waiters, so a late cancellation cannot hit a later waiter.
+    let waiterIDs = Atomic<UInt64>(0)
+    /// The loop's standard `AsyncConnections`, made on first use.
+    @exclusivity(unchecked) var standardAsyncConnections: AsyncConnections?
     @exclusivity(unchecked) var timers = TimerQueue()
     @exclusivity(unchecked) var signals: SignalWatcher?
     @exclusivity(unchecked) var isRunning = false
@@ -87,6 +102,7 @@ public final class EventLoop: @unchecked Sendable {
         self.virtualClock = virtualClock
         self.ownerThread = pthread_self()
         readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
+        serialExecutor.loop = self
     }
 
     deinit {
@@ -118,7 +134,7 @@ public final class EventLoop: @unchecked Sendable {
     /// - Throws: `loopClosed` once the loop is closed: the task will never run, and the
     ///   caller learns it now rather than never.
     public func execute(_ task: @escaping @Sendable () -> Void) throws(SelectorError) {
-        guard tasks.submit(task) else { throw SelectorError(.execute, fd: nil, .loopClosed) }
+        guard tasks.submit(.closure(task)) else { throw SelectorError(.execute, fd: nil, .loopClosed) }
     }
 
     /// Runs `body` on the loop thread once `delay` has passed, then every `interval` if given.
@@ -207,17 +223,23 @@ public final class EventLoop: @unchecked Sendable {
         assertOnLoopThread()
         guard !isClosed else { return }
         localTasks.append(task)
+        hasLocalWork = true
     }
 
-    /// Closes the selector, the waker and the signal pipe, and drops timers and queued tasks.
+    /// Closes the selector, the waker and the signal pipe, and drops timers and queued
+    /// closures; queued jobs run (see `EventLoop+Executor`).
     func closeResources() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         signals?.close()
         signals = nil
+        waiters?.closeAll()
         selector.close()
-        tasks.close()
+        let jobs = localJobs.elements + tasks.close()
         timers.removeAll()
         localTasks = []
+        localJobs.removeAll()
+        hasLocalWork = false
+        closedJobs.run(jobs, on: self)
     }
 
     /// The loop's time outside an iteration (`now`, `schedule(after:)`), where one predictable

@@ -58,10 +58,12 @@ public struct IsolatedEventLoop {
         return try eventLoop.selector.modify(fd, events: events, trigger: trigger, handler: handler)
     }
 
-    /// Stops watching `fd`. See `Selector.unregister`.
+    /// Stops watching `fd`. See `Selector.unregister`. Tasks waiting for it in `readable` or
+    /// `writable` fail with `notRegistered`.
     @discardableResult
     public func unregister(_ fd: Int32) throws(SelectorError) -> SelectorKey {
         eventLoop.assertOnLoopThread()
+        if let waiters = eventLoop.waiters, waiters.owns(fd) { waiters.forget(fd) }
         return try eventLoop.selector.unregister(fd)
     }
 

@@ -1,6 +1,7 @@
 import Synchronization
 
-/// Closures submitted from any thread, run on the loop thread in submission order.
+/// Closures and Swift concurrency jobs submitted from any thread, run on the loop thread in
+/// submission order.
 ///
 /// The wake-up protocol: a submitter appends under the lock, then sets `wakeupPending`; only
 /// the submitter that flips it from false to true writes to the waker, so a burst of
@@ -8,7 +9,11 @@ import Synchronization
 /// so a task appended after the take sees a cleared flag and writes again: no wake-up is
 /// lost, at worst one is spurious.
 final class TaskQueue: Sendable {
-    typealias Task = @Sendable () -> Void
+    /// One piece of work: a closure from `execute`, or a job from the executor's `enqueue`.
+    enum Task: Sendable {
+        case closure(@Sendable () -> Void)
+        case job(LoopJob)
+    }
 
     private struct Pending {
         var tasks: [Task] = []
@@ -22,7 +27,7 @@ final class TaskQueue: Sendable {
     init(waker: any Waker) { self.waker = waker }
 
     /// Queues `task` and wakes the loop; false (and nothing queued) once the queue is closed.
-    func submit(_ task: @escaping Task) -> Bool {
+    func submit(_ task: Task) -> Bool {
         let accepted = pending.withLock { pending in
             guard !pending.isClosed else { return false }
             pending.tasks.append(task)
@@ -57,13 +62,19 @@ final class TaskQueue: Sendable {
         pending.withLock { swap(&$0.tasks, &batch) }
     }
 
-    /// Drops whatever is queued, refuses later submissions and wake-ups, and closes the
-    /// waker. Called once, when the loop closes.
-    func close() {
-        pending.withLock { pending in
+    /// Refuses later submissions and wake-ups, closes the waker, and returns the jobs still
+    /// queued (the runtime needs every job run; closures are dropped). Called once, when the
+    /// loop closes.
+    func close() -> [LoopJob] {
+        let left = pending.withLock { pending in
             pending.isClosed = true
-            pending.tasks.removeAll()
+            defer { pending.tasks.removeAll() }
+            return pending.tasks.compactMap { task -> LoopJob? in
+                if case .job(let job) = task { return job }
+                return nil
+            }
         }
         waker.close()
+        return left
     }
 }

@@ -1,6 +1,6 @@
 /// One loop's part of a `Listener`: it watches the socket, accepts, and pauses when accepting
 /// fails. Confined to that loop's thread.
-final class AcceptWatcher: @unchecked Sendable {
+final class AcceptWatcher: ListenerWatch, @unchecked Sendable {
     // @unchecked: only `Listener.close()` touches it from another thread, and only to send it
     // to its loop with `execute`; all its state is used on that loop's thread.
     private let listener: Listener

@@ -65,7 +65,7 @@ public final class Listener: Sendable {
     private let watchers = Locked(Watchers())
 
     private struct Watchers {
-        var loops: [(EventLoop, AcceptWatcher)] = []
+        var loops: [(EventLoop, any ListenerWatch)] = []
         var isClosed = false
         var socketClosed = false
     }
@@ -87,12 +87,7 @@ public final class Listener: Sendable {
     public func accept(on loop: IsolatedEventLoop, _ handler: @escaping (Event) -> Void) throws(SelectorError)
     {
         let watcher = AcceptWatcher(listener: self, loop: loop, handler: handler)
-        let added = watchers.withLock { watchers in
-            guard !watchers.isClosed else { return false }
-            watchers.loops.append((loop.eventLoop, watcher))
-            return true
-        }
-        guard added else { throw SelectorError(.register, fd: fd, .loopClosed) }
+        guard add(watcher, on: loop.eventLoop) else { throw SelectorError(.register, fd: fd, .loopClosed) }
         do {
             try watcher.start()
         } catch {
@@ -131,9 +126,18 @@ public final class Listener: Sendable {
         watcherStopped(nil)
     }
 
+    /// Adds a loop's watcher, unless the listener is closed.
+    func add(_ watcher: any ListenerWatch, on loop: EventLoop) -> Bool {
+        watchers.withLock { watchers in
+            guard !watchers.isClosed else { return false }
+            watchers.loops.append((loop, watcher))
+            return true
+        }
+    }
+
     /// Forgets a watcher that stopped; closes the socket when the listener is closed and no
     /// watcher is left.
-    func watcherStopped(_ watcher: AcceptWatcher?) {
+    func watcherStopped(_ watcher: (any ListenerWatch)?) {
         let closeNow = watchers.withLock { watchers in
             if let watcher { watchers.loops.removeAll { $0.1 === watcher } }
             guard watchers.isClosed, watchers.loops.isEmpty, !watchers.socketClosed else { return false }
@@ -142,4 +146,10 @@ public final class Listener: Sendable {
         }
         if closeNow { Socket.close(fd) }
     }
+}
+
+/// One loop's way of watching a `Listener` (callbacks or an async sequence).
+protocol ListenerWatch: AnyObject, Sendable {
+    /// Stops watching, on the watcher's loop thread, and tells the listener.
+    func stop()
 }

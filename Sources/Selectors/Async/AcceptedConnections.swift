@@ -1,0 +1,114 @@
+/// Accepting from async code: `for try await connection in listener.connections(on: loop)`.
+extension Listener {
+    /// The connections accepted on `loop`, as an `AsyncSequence` of `AsyncConnection`s (served
+    /// on that loop, by `using` or the loop's standard `AsyncConnections`). It ends (`nil`)
+    /// when the listener is closed or the loop closes.
+    ///
+    /// ```swift
+    /// for loop in group.loops {
+    ///     Task(executorPreference: loop) {
+    ///         for try await connection in listener.connections(on: loop) {
+    ///             Task(executorPreference: loop) { try await serve(connection) }
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// Each `next()` accepts one queued connection, and waits (with no system call per wait
+    /// where the kernel has edges) when none is queued. Out of descriptors, it waits
+    /// `retryDelay` and tries again, as the callback watcher does.
+    public func connections(on loop: EventLoop, using pool: AsyncConnections? = nil) -> AcceptedConnections {
+        AcceptedConnections(listener: self, loop: loop, pool: pool)
+    }
+}
+
+/// The connections a `Listener` accepts on one loop; see `Listener.connections(on:using:)`.
+public struct AcceptedConnections: AsyncSequence {
+    let listener: Listener
+    let loop: EventLoop
+    let pool: AsyncConnections?
+
+    /// Accepts one connection per `next()`.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let listener: Listener
+        let loop: EventLoop
+        let pool: AsyncConnections?
+        var watch: AsyncAcceptWatch?
+
+        /// The next connection, or `nil` once the listener or the loop is closed.
+        public mutating func next() async throws -> AsyncConnection? {
+            if watch == nil {
+                let made = AsyncAcceptWatch(listener: listener, loop: loop)
+                guard listener.add(made, on: loop) else { return nil }
+                watch = made
+            }
+            return try await watch!.next(pool)
+        }
+    }
+
+    /// Starts accepting.
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(listener: listener, loop: loop, pool: pool, watch: nil)
+    }
+}
+
+/// One loop's async watch of a `Listener`: accepts on demand, waiting for readability of the
+/// listening socket in between. Its state is used on the loop's thread only.
+final class AsyncAcceptWatch: ListenerWatch, @unchecked Sendable {
+    private let listener: Listener
+    private let loop: EventLoop
+    private var isStopped = false
+
+    init(listener: Listener, loop: EventLoop) {
+        self.listener = listener
+        self.loop = loop
+    }
+
+    /// Accepts the next connection (waiting for one), or nil once stopped or closed.
+    func next(_ pool: AsyncConnections?) async throws -> AsyncConnection? {
+        while true {
+            // Waits resume on the task's executor: back to the loop if that is not it.
+            guard loop.isOnLoopThread else {
+                return try await withTaskExecutorPreference(loop) {
+                    guard loop.isOnLoopThread else { return nil }
+                    return try await next(pool)
+                }
+            }
+            guard !isStopped else { return nil }
+            let fd: Int32
+            do {
+                guard let accepted = try Socket.accept(listener.fd) else {
+                    do {
+                        try await loop.readable(listener.fd)
+                    } catch let error as SelectorError
+                        where error.reason == .notRegistered || error.reason == .loopClosed
+                    {
+                        return nil
+                    }
+                    continue
+                }
+                fd = accepted
+            } catch {
+                // Out of descriptors, say: the connection stays queued; try again later.
+                try await Task.sleep(for: listener.options.retryDelay)
+                continue
+            }
+            let io = loop.assumeIsolated()
+            do {
+                return try (pool ?? AsyncConnections.standard(on: io)).adopt(fd, on: io)
+            } catch {
+                Socket.close(fd)
+                continue
+            }
+        }
+    }
+
+    /// Stops: a task waiting in `next` gets `nil` (unregistering the socket fails its wait).
+    func stop() {
+        guard !isStopped else { return }
+        isStopped = true
+        let io = loop.assumeIsolated()
+        if let waiters = loop.waiters, waiters.owns(listener.fd) { _ = try? io.unregister(listener.fd) }
+        listener.watcherStopped(self)
+    }
+}

@@ -1,0 +1,178 @@
+/// The tasks waiting on one pulled connection: to read, and for its queue to drain.
+struct PullWaiters {
+    var read: UnsafeContinuation<Void, any Error>?
+    var drain: UnsafeContinuation<Void, any Error>?
+    var readID: UInt64 = 0
+    var drainID: UInt64 = 0
+}
+
+/// Pulling (`AsyncConnection`): tasks read; the loop writes queued output as usual, and
+/// resumes the task waiting to read when the fd becomes readable, or the task waiting for the
+/// queue to drain when it falls to the low-water mark. A readiness that arrives while no task
+/// waits is kept (`readReady`), so the next read tries the system call at once. Loop thread.
+extension Connections {
+    /// What one attempt to read found.
+    enum PullRead {
+        case bytes(Int)
+        case wouldBlock
+    }
+
+    /// The registered handler when pulling.
+    func pullReady(_ fd: Int32, _ events: Events) {
+        let slot = slots[fd]
+        if events.contains(.write) {
+            // Edge-triggered (native backends): write until the kernel stops taking.
+            while true {
+                guard let more = flushOnce(fd, slot) else { return }
+                if !more || trigger != .edge { break }
+            }
+        }
+        guard events.contains(.read), slot.pointee.flags.contains(.open) else { return }
+        if slot.pointee.flags.contains(.draining) {
+            // No task reads any more (`drain` failed their waits): the loop reads and
+            // discards, as for pushed connections, to see the peer's end of stream.
+            receive(fd, slot)
+        } else if slot.pointee.flags.contains(.readWaiting) {
+            slot.pointee.flags.remove(.readWaiting)
+            let waiter = takeWaiter(fd, read: true)
+            // Level-triggered: stop watching until a task waits again.
+            if trigger != .edge { updateInterest(fd, slot) }
+            waiter?.resume()
+        } else if trigger == .edge {
+            slot.pointee.flags.insert(.readReady)
+        }
+    }
+
+    /// One read into `buffer`; `wouldBlock` tells the task to wait (`waitReadable`).
+    /// Throws (and closes the connection) on a read error.
+    func pullRead(_ connection: Connection, into buffer: UnsafeMutableRawBufferPointer) throws(SelectorError)
+        -> PullRead
+    {
+        guard let slot = liveSlot(connection) else {
+            throw SelectorError(.read, fd: connection.fd, .connectionClosed)
+        }
+        if slot.pointee.flags.contains(.peerClosed) { return .bytes(0) }
+        slot.pointee.flags.remove(.readReady)
+        do {
+            guard let count = try Socket.read(connection.fd, into: buffer) else { return .wouldBlock }
+            if count == 0 {
+                slot.pointee.flags.insert(.peerClosed)
+                updateInterest(connection.fd, slot)
+            } else {
+                counters.bytesReceived.bump(by: count)
+                slot.pointee.lastActivity = ConnectionSlot.activeNow
+            }
+            return .bytes(count)
+        } catch {
+            end(connection.fd, slot, .failed(error), notifyLater: true)
+            throw SelectorError(.read, fd: connection.fd, .system(error))
+        }
+    }
+
+    /// Suspends the calling task (on the loop's thread) until the connection may be readable.
+    nonisolated(nonsending) func waitReadable(_ connection: Connection, id: UInt64) async throws {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            guard let slot = liveSlot(connection) else {
+                return continuation.resume(
+                    throwing: SelectorError(.read, fd: connection.fd, .connectionClosed))
+            }
+            let fd = connection.fd
+            if slot.pointee.flags.contains(.readReady)
+                || (!cancelledEarly.isEmpty && cancelledEarly.remove(id) != nil)
+            {
+                // Readable since the last read, or cancelled on the way here: no wait.
+                slot.pointee.flags.remove(.readReady)
+                return continuation.resume()
+            }
+            guard !slot.pointee.flags.contains(.readWaiting) else {
+                return continuation.resume(throwing: SelectorError(.read, fd: fd, .alreadyWaiting))
+            }
+            growWaiters(to: fd)
+            pullWaiters[Int(fd)].read = continuation
+            pullWaiters[Int(fd)].readID = id
+            slot.pointee.flags.insert(.readWaiting)
+            if trigger != .edge { updateInterest(fd, slot) }
+        }
+    }
+
+    /// Suspends the calling task (on the loop's thread) until the queue is at or below the
+    /// low-water mark; returns at once if it is not full.
+    nonisolated(nonsending) func waitDrained(_ connection: Connection, id: UInt64) async throws {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            guard let slot = liveSlot(connection) else {
+                return continuation.resume(
+                    throwing: SelectorError(.write, fd: connection.fd, .connectionClosed))
+            }
+            let fd = connection.fd
+            guard slot.pointee.flags.contains(.outputFull),
+                cancelledEarly.isEmpty || cancelledEarly.remove(id) == nil
+            else {
+                return continuation.resume()
+            }
+            growWaiters(to: fd)
+            guard pullWaiters[Int(fd)].drain == nil else {
+                return continuation.resume(throwing: SelectorError(.write, fd: fd, .alreadyWaiting))
+            }
+            pullWaiters[Int(fd)].drain = continuation
+            pullWaiters[Int(fd)].drainID = id
+        }
+    }
+
+    /// The task of waiter `id` was cancelled: it resumes with `CancellationError`; the
+    /// connection stays as it is.
+    func cancelWait(_ connection: Connection, id: UInt64) {
+        let index = Int(connection.fd)
+        guard index < pullWaiters.count, liveSlot(connection) != nil else { return }
+        if pullWaiters[index].read != nil, pullWaiters[index].readID == id {
+            slots[connection.fd].pointee.flags.remove(.readWaiting)
+            takeWaiter(connection.fd, read: true)?.resume(throwing: CancellationError())
+        } else if pullWaiters[index].drain != nil, pullWaiters[index].drainID == id {
+            takeWaiter(connection.fd, read: false)?.resume(throwing: CancellationError())
+        } else {
+            cancelledEarly.insert(id)
+        }
+    }
+
+    /// The queue drained to the low-water mark: the task waiting to write goes on.
+    func resumeDrainWaiter(_ fd: Int32) {
+        takeWaiter(fd, read: false)?.resume()
+    }
+
+    /// The connection ended: its waiting tasks fail.
+    func failWaiters(_ fd: Int32, _ reason: ConnectionEnd) {
+        let error = SelectorError(.read, fd: fd, .connectionClosed)
+        takeWaiter(fd, read: true)?.resume(throwing: error)
+        takeWaiter(fd, read: false)?.resume(throwing: SelectorError(.write, fd: fd, .connectionClosed))
+    }
+
+    /// The error of a write that failed on this connection (it closes at the loop's next turn).
+    func failure(of connection: Connection) -> Errno? {
+        guard let slot = liveSlot(connection), slot.pointee.flags.contains(.failed) else { return nil }
+        return Errno(rawValue: slot.pointee.failure)
+    }
+
+    /// How many tasks wait on connections now (for leak checks).
+    var pullWaiterCount: Int {
+        pullWaiters.reduce(0) { $0 + ($1.read == nil ? 0 : 1) + ($1.drain == nil ? 0 : 1) }
+    }
+
+    private func takeWaiter(_ fd: Int32, read: Bool) -> UnsafeContinuation<Void, any Error>? {
+        let index = Int(fd)
+        guard index < pullWaiters.count else { return nil }
+        if read {
+            defer { pullWaiters[index].read = nil }
+            return pullWaiters[index].read
+        }
+        defer { pullWaiters[index].drain = nil }
+        return pullWaiters[index].drain
+    }
+
+    private func growWaiters(to fd: Int32) {
+        let index = Int(fd)
+        if index >= pullWaiters.count {
+            pullWaiters.append(
+                contentsOf: repeatElement(
+                    PullWaiters(), count: max(index + 1, pullWaiters.count * 2) - pullWaiters.count))
+        }
+    }
+}
