@@ -31,6 +31,8 @@ public final class Selector {
     /// Set when the kernel refused to remove a registration on a backend that can keep it
     /// anyway (see `PollingBackend.mayKeepGhosts`); only then does a wait look for ghosts.
     @exclusivity(unchecked) private var mayHaveGhosts = false
+    /// Whether `forEachReady` is calling handlers (so removed ones must stay alive until it ends).
+    @exclusivity(unchecked) private var isDispatching = false
     @exclusivity(unchecked) private var ghostFilter = GhostFilter()
     /// Whether a wait that ends early with nothing ready is resumed for the time left: true
     /// for every kernel; false for the scripted backend, whose waits never block (its time is
@@ -281,6 +283,8 @@ public final class Selector {
         let expected = batch
         var index = 0
         var dispatched = 0
+        isDispatching = true
+        defer { isDispatching = false }
         while expected == batch, index < readyCount {
             let event = ready[index]
             index += 1
@@ -300,8 +304,10 @@ public final class Selector {
         guard !isClosed else { return }
         isClosed = true
         kernel.close()
-        // Retired, not released: a handler may be the one closing the selector.
+        // Retired, and released now only if no handler can be running: one may be the one
+        // closing the selector.
         table.removeAll()
+        if !isDispatching { table.releaseRetired() }
         readyCount = 0
         ready.deallocate()
         ready = UnsafeMutableBufferPointer(start: nil, count: 0)

@@ -111,6 +111,10 @@ public final class Connections {
     @exclusivity(unchecked) var drain: DrainState?
     /// How the shared budget's callbacks reach this object; cleared when it goes.
     @exclusivity(unchecked) var budgetToken: ConnectionsToken?
+    /// While any connection is open, the object keeps itself alive: nothing else need hold
+    /// it for its connections to be served, and when the last one ends (or the loop closes,
+    /// which ends them all) it can go.
+    @exclusivity(unchecked) var keepAlive: Unmanaged<Connections>?
 
     /// Serves connections on `loop`; `handler` hears every event of every one of them.
     /// - Throws: `invalidArgument` for water marks out of order or a non-positive idle timeout.
@@ -155,22 +159,27 @@ public final class Connections {
         readBuffer = loop.readBuffer
         outputCapacityLimit = options.highWaterMark + readBuffer.count
         clockOrigin = loop.now
+        // Unretained: the object keeps itself alive while it has connections (`keepAlive`),
+        // and only its connections' registrations hold these handlers.
         if pulling {
-            readyHandler = SharedHandler { [self] fd, events in pullReady(fd, events) }
+            readyHandler = SharedHandler { [unowned(unsafe) self] fd, events in pullReady(fd, events) }
         } else if trigger == .edge {
-            readyHandler = SharedHandler { [self] fd, events in readyUntilWouldBlock(fd, events) }
+            readyHandler = SharedHandler { [unowned(unsafe) self] fd, events in
+                readyUntilWouldBlock(fd, events)
+            }
         } else {
-            readyHandler = SharedHandler { [self] fd, events in ready(fd, events) }
+            readyHandler = SharedHandler { [unowned(unsafe) self] fd, events in ready(fd, events) }
         }
+        loop.eventLoop.onClose(self) { [unowned(unsafe) self] in closeAll() }
         startIdleSweep()
         watchBudget()
     }
 
     deinit {
-        // Only reached with no registration left (each one keeps this object alive), so
-        // whatever is still open belongs to a closed loop: close it quietly. The timers
-        // borrow `self` without retaining it, so they go first.
+        // Only reached with no connection open (each keeps this object alive, and closing
+        // the loop ends them). The timers borrow `self` without retaining it, so they go first.
         budgetToken?.connections = nil
+        loop.eventLoop.removeCloseObserver(self)
         idleSweep?.cancel()
         memoryTrim?.cancel()
         drain?.cancelTimers()
@@ -206,6 +215,7 @@ public final class Connections {
             slot.pointee.flags.insert(.draining)
             sendEndOfStream(fd, slot)
         }
+        if count == 0 { keepAlive = Unmanaged.passRetained(self) }
         count += 1
         counters.adopted.bump()
         counters.open.bump()

@@ -55,6 +55,7 @@ extension EventLoop {
         if hasLocalWork { runLocalTasks() }
         if tasks.mayHaveTasks { runTasks() }
 
+        if !pendingReleases.isEmpty { releasePending() }
         counters.iterations &+= 1
         counters.eventsDispatched &+= UInt64(dispatched)
         if measuresTime {

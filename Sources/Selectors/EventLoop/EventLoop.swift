@@ -68,6 +68,10 @@ public final class EventLoop: @unchecked Sendable {
     let waiterIDs = Atomic<UInt64>(0)
     /// The loop's standard `AsyncConnections`, made on first use.
     @exclusivity(unchecked) var standardAsyncConnections: AsyncConnections?
+    /// What to do when the loop closes, per observer (a `Connections` ends its connections).
+    @exclusivity(unchecked) var closeObservers: [ObjectIdentifier: () -> Void] = [:]
+    /// Objects to release once no handler can be running (see `releaseWhenSafe`).
+    @exclusivity(unchecked) var pendingReleases: [Unmanaged<AnyObject>] = []
     @exclusivity(unchecked) var timers = TimerQueue()
     @exclusivity(unchecked) var signals: SignalWatcher?
     @exclusivity(unchecked) var isRunning = false
@@ -230,6 +234,9 @@ public final class EventLoop: @unchecked Sendable {
     /// closures; queued jobs run (see `EventLoop+Executor`).
     func closeResources() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let observers = closeObservers
+        closeObservers = [:]
+        for observer in observers.values { observer() }
         signals?.close()
         signals = nil
         waiters?.closeAll()
@@ -240,6 +247,33 @@ public final class EventLoop: @unchecked Sendable {
         localJobs.removeAll()
         hasLocalWork = false
         closedJobs.run(jobs, on: self)
+        standardAsyncConnections = nil
+        if !isRunning { releasePending() }
+    }
+
+    /// Runs `body` when the loop closes, unless `observer` is removed first. Loop thread.
+    func onClose(_ observer: AnyObject, _ body: @escaping () -> Void) {
+        closeObservers[ObjectIdentifier(observer)] = body
+    }
+
+    func removeCloseObserver(_ observer: AnyObject) {
+        closeObservers[ObjectIdentifier(observer)] = nil
+    }
+
+    /// Releases `object` once no handler can be using it: at the end of the current iteration
+    /// when the loop is running (a handler may have caused this), else now.
+    func releaseWhenSafe<Object: AnyObject>(_ object: Unmanaged<Object>) {
+        if isRunning {
+            pendingReleases.append(Unmanaged<AnyObject>.fromOpaque(object.toOpaque()))
+        } else {
+            object.release()
+        }
+    }
+
+    func releasePending() {
+        let releases = pendingReleases
+        pendingReleases = []
+        for object in releases { object.release() }
     }
 
     /// The loop's time outside an iteration (`now`, `schedule(after:)`), where one predictable
