@@ -36,5 +36,9 @@ let package = Package(
         .executableTarget(
             name: "virtual-loop-testing", dependencies: ["Selectors"], path: "Examples/VirtualLoopTesting"),
         .executableTarget(name: "edge-echo", dependencies: ["Selectors"], path: "Examples/EdgeTriggeredEcho"),
+        // The sample programs of issue 10: what a user builds first, each with a test that runs it.
+        .executableTarget(name: "chat-relay", dependencies: ["Selectors"], path: "Examples/ChatRelay"),
+        .executableTarget(name: "pipe-watcher", dependencies: ["Selectors"], path: "Examples/PipeWatcher"),
+        .executableTarget(name: "http-hello", dependencies: ["Selectors"], path: "Examples/HTTPHello"),
     ]
 )
