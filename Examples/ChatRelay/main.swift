@@ -10,12 +10,10 @@ guard let port, let idleSeconds, idleSeconds > 0, let backend, backend.isAvailab
     print("usage: chat-relay [PORT] [IDLE-SECONDS] [epoll|poll|select]")
     exit(2)
 }
-let idle = Duration.seconds(idleSeconds)
 
 let io = try EventLoop(backend: backend).assumeIsolated()  // this thread runs the loop
 var options = Connections.Options()
-options.highWaterMark = 64 * 1024  // queued output a client has not read: past this it is dropped
-options.lowWaterMark = 0
+options.highWaterMark = 128 * 1024  // output queued for a client that does not read: then it goes
 
 /// Each client's unfinished line, and when it last sent a complete one.
 var clients: [Connection: (partial: [UInt8], lastLine: LoopInstant)] = [:]
@@ -44,14 +42,16 @@ let chat = try Connections(loop: io, options: options) { client, event in
 let listener = try Listener(address: .ipv4Loopback(port: port))
 try listener.accept(on: io) { event in
     guard case .accepted(let fd) = event else { return }  // or .paused(EMFILE), .resumed
+    // Cap the kernel's send buffer too: for a client that does not read it would grow to megabytes.
+    var size: Int32 = 32 * 1024
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, 4)
     guard let client = try? chat.adopt(fd) else { return Socket.close(fd) }
     clients[client] = ([], io.now)
 }
 
-// Kick clients that sent no line for `idle`: a goodbye, then close once it is written. One that
-// is still here at the next sweep does not even read that: it is cut off (the write throws).
-io.schedule(after: .zero, repeating: min(idle / 4, .seconds(1))) {
-    for (client, state) in clients where state.lastLine.duration(to: io.now) >= idle {
+// Kick clients with no line for IDLE-SECONDS: bye, then close; one still here next sweep is aborted.
+io.schedule(after: .zero, repeating: min(.seconds(idleSeconds) / 4, .seconds(1))) {
+    for (client, state) in clients where state.lastLine.duration(to: io.now) >= .seconds(idleSeconds) {
         do { try client.write("idle for \(idleSeconds) s, bye\n") } catch { client.abort() }
         client.close()
     }
