@@ -45,21 +45,22 @@ func spawnShell(_ command: String) throws -> (pid: pid_t, output: Int32) {
     return (pid, pipe.read)
 }
 
-/// Writes all of `bytes` to standard output, however many calls that takes. It blocks: if
-/// whoever reads our output is slow, so are we, and the child then waits on its full pipe.
-func writeOut(_ bytes: [UInt8]) {
+/// Writes all of `bytes` to `fd` (standard output unless told), however many calls that takes.
+/// It blocks: if whoever reads our output is slow, so are we, and the child then waits on its
+/// full pipe.
+func writeAll(_ bytes: [UInt8], to fd: Int32 = 1) {
     bytes.withUnsafeBytes { buffer in
         var rest = buffer[...]
         while !rest.isEmpty {
             do {
-                if let written = try Descriptor.write(1, from: UnsafeRawBufferPointer(rebasing: rest)) {
+                if let written = try Descriptor.write(fd, from: UnsafeRawBufferPointer(rebasing: rest)) {
                     rest = rest.dropFirst(written)
-                } else {  // a non-blocking stdout (someone else's choice) is full: wait for room
-                    var entry = pollfd(fd: 1, events: Int16(POLLOUT), revents: 0)
+                } else {  // a non-blocking fd (someone else's choice) is full: wait for room
+                    var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                     _ = poll(&entry, 1, -1)
                 }
             } catch {
-                exit(1)  // standard output is gone: nobody is left to tell
+                exit(1)  // our output is gone: nobody is left to tell
             }
         }
     }
@@ -78,6 +79,10 @@ func canWatch(_ fd: Int32, with backend: Backend) -> Bool {
 let stdinFlags = fcntl(0, F_GETFL)
 let input = fcntl(0, F_DUPFD_CLOEXEC, 0)  // -1 when there is no standard input at all
 let backend = chosenBackend ?? (input < 0 || canWatch(input, with: .default) ? .default : .poll)
+if input >= 0, !canWatch(input, with: backend) {
+    writeAll(Array("pipe-watcher: \(backend) cannot watch standard input (a file?): use poll\n".utf8), to: 2)
+    exit(2)
+}
 let io = try EventLoop(backend: backend).assumeIsolated()
 
 /// Each open source: the prefix of its lines, and its unfinished line.
@@ -93,11 +98,11 @@ let watched = try Connections(loop: io) { source, event in
         for line in partial[..<end].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             text += prefix.utf8 + line + [UInt8(ascii: "\n")]
         }
-        writeOut(text)
+        writeAll(text)
         partial.removeSubrange(...end)
     case .closed(let end):
-        if !partial.isEmpty { writeOut(Array(prefix.utf8) + partial + [UInt8(ascii: "\n")]) }
-        if case .failed(let error) = end { print("\(prefix)read failed: \(error)") }
+        if !partial.isEmpty { writeAll(Array(prefix.utf8) + partial + [UInt8(ascii: "\n")]) }
+        if case .failed(let error) = end { writeAll(Array("\(prefix)read failed: \(error)\n".utf8), to: 2) }
         sources[source] = nil
         if sources.isEmpty { io.stop() }  // both ended
         return
