@@ -20,25 +20,26 @@ else {
     exit(2)
 }
 
-/// The protocol: parsing requests and choosing answers. (A type rather than functions at the
-/// top level of main.swift: those belong to the main thread's code, and the loops run on
-/// threads of their own.)
+/// The protocol: parsing requests and choosing answers. (A type, not functions at the top level
+/// of main.swift: Swift counts those as part of the main program, which may use its variables,
+/// so the loops' threads could not call them.)
 enum HTTP {
     static let hello = response("200 OK", body: "hello\n", keepAlive: false)
     static let helloKeepAlive = response("200 OK", body: "hello\n", keepAlive: true)
-    static let helloHead = Array(hello.dropLast(6))  // HEAD: the same headers, no body
-    static let helloHeadKeepAlive = Array(helloKeepAlive.dropLast(6))
+    static let helloHead = response("200 OK", body: "hello\n", keepAlive: false, head: true)
+    static let helloHeadKeepAlive = response("200 OK", body: "hello\n", keepAlive: true, head: true)
     static let badRequest = response("400 Bad Request", body: "bad request\n", keepAlive: false)
     static let notImplemented = response("501 Not Implemented", body: "GET or HEAD only\n", keepAlive: false)
 
     /// A request head too long to be one: answered 400 rather than buffered without end.
     static let headLimit = 8 * 1024
 
-    /// A whole answer: status line, headers, blank line, body.
-    static func response(_ status: String, body: String, keepAlive: Bool) -> [UInt8] {
+    /// A whole answer: status line, headers, blank line, body (none for HEAD, whose headers
+    /// are GET's).
+    static func response(_ status: String, body: String, keepAlive: Bool, head: Bool = false) -> [UInt8] {
         Array(
             ("HTTP/1.0 \(status)\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
-                + "Connection: \(keepAlive ? "keep-alive" : "close")\r\n\r\n\(body)").utf8)
+                + "Connection: \(keepAlive ? "keep-alive" : "close")\r\n\r\n\(head ? "" : body)").utf8)
     }
 
     /// Answers the complete requests at the start of `unparsed` (and removes them), all in one
