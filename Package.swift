@@ -37,5 +37,9 @@ let package = Package(
             name: "virtual-loop-testing", dependencies: ["Selectors"], path: "Examples/VirtualLoopTesting"),
         .executableTarget(name: "edge-echo", dependencies: ["Selectors"], path: "Examples/EdgeTriggeredEcho"),
         .executableTarget(name: "loop-threads", dependencies: ["Selectors"], path: "Examples/LoopThreads"),
+        // Sample programs: what a user builds first, each with a test that runs it.
+        .executableTarget(name: "chat-relay", dependencies: ["Selectors"], path: "Examples/ChatRelay"),
+        .executableTarget(name: "pipe-watcher", dependencies: ["Selectors"], path: "Examples/PipeWatcher"),
+        .executableTarget(name: "http-hello", dependencies: ["Selectors"], path: "Examples/HTTPHello"),
     ]
 )
