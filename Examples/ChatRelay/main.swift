@@ -26,7 +26,7 @@ let chat = try Connections(loop: io, options: options) { client, event in
         // Everything up to the last newline is complete lines: one write to each other client.
         if let end = partial.lastIndex(of: UInt8(ascii: "\n")) {
             for other in clients.keys where other != client {
-                partial[...end].withUnsafeBytes { try? other.write($0) }  // queued if it must wait
+                try? other.write(partial[...end])  // sent at once; queued if it must wait
             }
             partial.removeSubrange(...end)
             lastLine = io.now
@@ -43,8 +43,7 @@ let listener = try Listener(address: .ipv4Loopback(port: port))
 try listener.accept(on: io) { event in
     guard case .accepted(let fd) = event else { return }  // or .paused(EMFILE), .resumed
     // Cap the kernel's send buffer too: for a client that does not read it would grow to megabytes.
-    var size: Int32 = 32 * 1024
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, 4)
+    try? Socket.setSendBufferSize(fd, 32 * 1024)
     guard let client = try? chat.adopt(fd) else { return Socket.close(fd) }
     clients[client] = ([], io.now)
 }

@@ -25,11 +25,18 @@ public struct Connection: Hashable, CustomStringConvertible {
         try owner.write(self, bytes)
     }
 
-    /// Sends `bytes`; see `write(_:)`.
-    public func write(_ bytes: [UInt8]) throws(SelectorError) {
-        // `withUnsafeBytes` rethrows untyped errors; the Result carries the typed one out.
-        try bytes.withUnsafeBytes { raw in Result { () throws(SelectorError) in try owner.write(self, raw) } }
-            .get()
+    /// Sends `bytes` (an array, a slice, any sequence of bytes); see `write(_:)`.
+    public func write(_ bytes: some Sequence<UInt8>) throws(SelectorError) {
+        // `withContiguousStorageIfAvailable` rethrows untyped errors: a Result carries the
+        // typed one out.
+        let written = bytes.withContiguousStorageIfAvailable { storage in
+            Result { () throws(SelectorError) in try owner.write(self, UnsafeRawBufferPointer(storage)) }
+        }
+        if let written { return try written.get() }
+        try Array(bytes).withUnsafeBytes { raw in
+            Result { () throws(SelectorError) in try owner.write(self, raw) }
+        }
+        .get()
     }
 
     /// Sends `text` as UTF-8; see `write(_:)`.

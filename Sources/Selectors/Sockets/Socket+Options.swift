@@ -7,6 +7,20 @@ extension Socket {
         try Descriptor.setNonBlocking(fd, enabled)
     }
 
+    /// Sets the kernel's send buffer size (`setsockopt(SO_SNDBUF)`; Linux doubles the value
+    /// for its own bookkeeping). Without it Linux grows a TCP socket's buffer up to
+    /// `net.ipv4.tcp_wmem`'s maximum (megabytes) for a peer that does not read, before any
+    /// output is left for the application to queue: set it where the application's own
+    /// high-water mark should take effect sooner.
+    public static func setSendBufferSize(_ fd: Int32, _ bytes: Int32) throws(Errno) {
+        try setInteger(fd, SOL_SOCKET, SO_SNDBUF, bytes)
+    }
+
+    /// Sets the kernel's receive buffer size (`setsockopt(SO_RCVBUF)`).
+    public static func setReceiveBufferSize(_ fd: Int32, _ bytes: Int32) throws(Errno) {
+        try setInteger(fd, SOL_SOCKET, SO_RCVBUF, bytes)
+    }
+
     /// Turns Nagle's algorithm off or on (`setsockopt(IPPROTO_TCP, TCP_NODELAY)`): with it
     /// off, small writes leave at once instead of waiting for the previous segment's ACK.
     public static func setNoDelay(_ fd: Int32, _ enabled: Bool = true) throws(Errno) {
