@@ -196,21 +196,19 @@ public final class AsyncConnection: @unchecked Sendable {
     /// caller tries the read again: the task resumes on its own executor, which is the loop
     /// when it runs there, and the callers check before using the connection.
     ///
-    /// Cancellation: `_unsafeInheritExecutor_withTaskCancellationHandler` rather than
-    /// `withTaskCancellationHandler` (here, in `drained` and in `EventLoop.readable`): the
-    /// latter runs its operation as nonisolated code, so a task that prefers the loop as its
-    /// task executor switches executors on the way in and out, and each switch looks the
-    /// preference up under the task's status lock. Measured with callgrind on the async echo
-    /// server (`API=async count.sh epoll rr 2000 6000`): 1,943 instructions per round trip
-    /// with it, 813 with the variant that stays on the caller's executor (the form the
-    /// standard library keeps for exactly that). The handler record is still added and
-    /// removed per wait: that much is what cancellation costs. (Passing the closure on
-    /// through a wrapper of our own brought the switch back, so each call site spells it.)
+    /// What a wait costs, measured with callgrind on the async echo server (`API=async
+    /// PACE=0.001 count.sh epoll rr 2000 6000`, every round trip a real wait): about 4,900
+    /// instructions per round trip against 495 for the callback server. Nearly all of the
+    /// difference is the concurrency runtime's: for a task with an executor preference, each
+    /// enqueue and each executor switch looks the preference up under the task's status
+    /// lock, and the cancellation handler adds and removes a status record per wait (about
+    /// 1,700 of it; `_unsafeInheritExecutor_withTaskCancellationHandler` saved 550 of those,
+    /// not enough to justify an underscored API).
     nonisolated(nonsending) private func waitReadable() async throws {
         let id = loop.waiterIDs.wrappingAdd(1, ordering: .relaxed).newValue
         let engine = connection.owner
         let connection = self.connection
-        try await _unsafeInheritExecutor_withTaskCancellationHandler {
+        try await withTaskCancellationHandler {
             try await engine.waitReadable(connection, id: id)
         } onCancel: {
             cancel(id)

@@ -41,7 +41,7 @@ extension EventLoop {
     ) async throws {
         if isOnLoopThread, waiters?.takeCached(fd, direction) == true { return }
         let id = waiterIDs.wrappingAdd(1, ordering: .relaxed).newValue
-        try await _unsafeInheritExecutor_withTaskCancellationHandler {
+        try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 if isOnLoopThread {
                     readinessWaiters().install(fd, direction, id: id, continuation, operation: operation)

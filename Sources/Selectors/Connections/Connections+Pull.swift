@@ -9,7 +9,10 @@ struct PullWaiters {
 /// Pulling (`AsyncConnection`): tasks read; the loop writes queued output as usual, and
 /// resumes the task waiting to read when the fd becomes readable, or the task waiting for the
 /// queue to drain when it falls to the low-water mark. A readiness that arrives while no task
-/// waits is kept (`readReady`), so the next read tries the system call at once. Loop thread.
+/// waits is kept (`readReady`), so the next read tries the system call at once; after a read
+/// found nothing (`EAGAIN`), reads skip the system call until the loop sees the fd readable
+/// again, so a request/response exchange costs one `read` per request, as with callbacks.
+/// Loop thread.
 extension Connections {
     /// What one attempt to read found.
     enum PullRead {
@@ -32,14 +35,14 @@ extension Connections {
             // No task reads any more (`drain` failed their waits): the loop reads and
             // discards, as for pushed connections, to see the peer's end of stream.
             receive(fd, slot)
-        } else if slot.pointee.flags.contains(.readWaiting) {
+        } else {
+            slot.pointee.flags.insert(.readReady)
+            guard slot.pointee.flags.contains(.readWaiting) else { return }
             slot.pointee.flags.remove(.readWaiting)
             let waiter = takeWaiter(fd, read: true)
             // Level-triggered: stop watching until a task waits again.
             if trigger != .edge { updateInterest(fd, slot) }
             waiter?.resume()
-        } else if trigger == .edge {
-            slot.pointee.flags.insert(.readReady)
         }
     }
 
@@ -52,9 +55,13 @@ extension Connections {
             throw SelectorError(.read, fd: connection.fd, .connectionClosed)
         }
         if slot.pointee.flags.contains(.peerClosed) { return .bytes(0) }
-        slot.pointee.flags.remove(.readReady)
+        // Nothing since the last `EAGAIN`: no system call (see above).
+        guard slot.pointee.flags.contains(.readReady) else { return .wouldBlock }
         do {
-            guard let count = try Socket.read(connection.fd, into: buffer) else { return .wouldBlock }
+            guard let count = try Socket.read(connection.fd, into: buffer) else {
+                slot.pointee.flags.remove(.readReady)
+                return .wouldBlock
+            }
             if count == 0 {
                 slot.pointee.flags.insert(.peerClosed)
                 updateInterest(connection.fd, slot)
@@ -81,7 +88,6 @@ extension Connections {
                 || (!cancelledEarly.isEmpty && cancelledEarly.remove(id) != nil)
             {
                 // Readable since the last read, or cancelled on the way here: no wait.
-                slot.pointee.flags.remove(.readReady)
                 return continuation.resume()
             }
             guard !slot.pointee.flags.contains(.readWaiting) else {

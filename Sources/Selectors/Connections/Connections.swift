@@ -209,8 +209,9 @@ public final class Connections {
         }
         try loop.register(fd, events: .read, trigger: trigger, handler: readyHandler)
         let generation = slot.pointee.generation &+ 1
+        // Pulled connections may be readable already: the first read tries.
         slot.pointee = ConnectionSlot(
-            lastActivity: ConnectionSlot.activeNow, generation: generation, flags: .open)
+            lastActivity: ConnectionSlot.activeNow, generation: generation, flags: pulls ? [.open, .readReady] : .open)
         if drain != nil {
             slot.pointee.flags.insert(.draining)
             sendEndOfStream(fd, slot)
