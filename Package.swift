@@ -23,7 +23,15 @@ let package = Package(
         .target(name: "SelectorsConformance", dependencies: ["Selectors", "CSelectors"]),
         .executableTarget(name: "selector-fuzz", dependencies: ["SelectorsConformance", "Selectors"]),
         .target(name: "EchoService", dependencies: ["Selectors", "CSelectors"]),
-        .executableTarget(name: "echo-server", dependencies: ["EchoService"]),
+        .executableTarget(
+            name: "echo-server", dependencies: ["EchoService"],
+            // Release builds link statically: the Swift runtime mapped in from shared libraries
+            // was most of the server's resident memory (BENCHMARKS.md, "Memory"). lld, because
+            // GNU ld warns about glibc's dlopen, which only name lookups use (the server takes
+            // numeric addresses). Debug builds (tests, ThreadSanitizer) stay dynamic.
+            linkerSettings: [
+                .unsafeFlags(["-static-executable", "-use-ld=lld"], .when(platforms: [.linux], configuration: .release))
+            ]),
         .testTarget(name: "EchoServiceTests", dependencies: ["EchoService", "Selectors", "CSelectors"]),
         // Examples/: the README's programs, each built as a user would write it (top-level
         // code in main.swift, Swift 6 mode); .ci/check-readme keeps the README in step.

@@ -96,11 +96,6 @@ extension Connections {
         slot.pointee = ConnectionSlot(generation: generation)
         if pulls { failWaiters(fd, reason) }
         count -= 1
-        if count == 0, let keepAlive {
-            self.keepAlive = nil
-            // Not at once: a handler of this object may be what ended the connection.
-            loop.eventLoop.releaseWhenSafe(keepAlive)
-        }
         // Counted before the close, so a peer that sees the end of stream sees the count.
         counters.open.bump(by: -1)
         counters.count(reason)

@@ -2,9 +2,9 @@ import CSelectors
 import Selectors
 import Testing
 
-/// A `Connections` lives while it has connections, and no longer: it goes when its last
-/// connection ends or its loop closes (which ends them all, closing their fds), and it never
-/// keeps its loop alive by itself. (It once kept itself and its loop alive for good.)
+/// A `Connections` that has served a connection lives until its loop closes, which ends its
+/// connections (closing their fds); then it goes, and it never keeps its loop alive by itself.
+/// (It once kept itself and its loop alive for good.)
 @Suite struct ConnectionsLifetimeTests {
     private final class Box<Value: AnyObject> {
         weak var value: Value?
@@ -37,7 +37,7 @@ import Testing
     }
 
     @Test(arguments: Backend.available)
-    func aConnectionsNobodyHoldsServesItsConnectionsThenGoes(backend: Backend) throws {
+    func aConnectionsNobodyHoldsServesItsConnectionsUntilTheLoopCloses(backend: Backend) throws {
         let io = try EventLoop(backend: backend).assumeIsolated()
         defer { io.close() }
         let weakConnections = Box<Connections>(nil)
@@ -58,7 +58,11 @@ import Testing
         #expect(weakConnections.value != nil, "dropped while it had a connection")
         var message: [UInt8] = Array("ping".utf8)
         #expect(write(peer, &message, message.count) == 4)
-        try runOnceUntil(io) { weakConnections.value == nil }
-        #expect(echoed == 4)
+        var answer: [UInt8] = [0, 0, 0, 0]
+        try runOnceUntil(io) { echoed == 4 }
+        #expect(read(peer, &answer, 4) == 4 && answer == message)
+        #expect(weakConnections.value != nil)
+        io.close()
+        #expect(weakConnections.value == nil)
     }
 }
