@@ -61,6 +61,9 @@ struct ConnectionSlot {
         static let notSocket = Flags(rawValue: 1 << 12)
         /// A write failed; the connection closes with that error at the next iteration.
         static let failed = Flags(rawValue: 1 << 13)
+        /// `.outputFull` is waiting to be told at the loop's next turn (see
+        /// `Connections.becameFull`); a drain before then cancels it, and is not told either.
+        static let fullNoticePending = Flags(rawValue: 1 << 14)
 
         /// Any of these keeps a connection from reading.
         static let notReading: Flags = [

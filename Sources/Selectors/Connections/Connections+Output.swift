@@ -59,18 +59,22 @@ extension Connections {
     /// rarely takes.
     @inline(never)
     private func becameFull(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
-        slot.pointee.flags.insert(.outputFull)
+        slot.pointee.flags.insert([.outputFull, .fullNoticePending])
         if options.pausesReadingWhenFull {
             slot.pointee.flags.insert(.readPaused)
             counters.readPauses.bump()
         }
         // Told at the loop's next turn: `write` was called by the owner, who must not hear
-        // an event from inside its own call.
+        // an event from inside its own call. A write made in a loop-thread task is told only
+        // after the next iteration's handlers, which may drain the queue first: `drained`
+        // then clears the pending notice, and the owner hears neither.
         let connection = Connection(fd: fd, generation: slot.pointee.generation, owner: self)
         loop.execute { [self] in
-            if liveSlot(connection)?.pointee.flags.contains(.outputFull) == true {
-                handler(connection, .outputFull)
+            guard let slot = liveSlot(connection), slot.pointee.flags.contains(.fullNoticePending) else {
+                return
             }
+            slot.pointee.flags.remove(.fullNoticePending)
+            handler(connection, .outputFull)
         }
     }
 
@@ -111,7 +115,10 @@ extension Connections {
     /// A full connection fell to the low-water mark: reading resumes, the owner is told.
     /// Returns false if the owner closed the connection meanwhile.
     private func drained(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) -> Bool {
-        slot.pointee.flags.remove([.outputFull, .readPaused])
+        let untold = slot.pointee.flags.contains(.fullNoticePending)
+        slot.pointee.flags.remove([.outputFull, .readPaused, .fullNoticePending])
+        // Drained before `.outputFull` was told (see `becameFull`): neither is.
+        if untold { return true }
         let generation = slot.pointee.generation
         handler(Connection(fd: fd, generation: generation, owner: self), .outputDrained)
         return slot.pointee.generation == generation && slot.pointee.flags.contains(.open)
