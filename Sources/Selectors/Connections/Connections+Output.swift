@@ -23,6 +23,8 @@ extension Connections {
                 return
             }
             counters.bytesSent.bump(by: written)
+            // Bytes the kernel took are progress for the idle timeout, as a flush's are.
+            if written > 0 { slot.pointee.lastActivity = ConnectionSlot.activeNow }
             if written == input.count { return }
             input = UnsafeRawBufferPointer(rebasing: input[written...])
         }
