@@ -110,7 +110,7 @@ import Testing
                     if count > 0 { received += buffer[..<count] }
                     return received.count >= total
                 }
-                #expect(received == patternBytes(from: 0, count: total))
+                #expect(sameBytes(received, patternBytes(from: 0, count: total)))
                 let notices = log.notices(of: connection)
                 #expect(notices.contains(.outputFull), "the slow peer filled the queue")
                 #expect(connections.counters.snapshot.readPauses > 0)

@@ -22,7 +22,7 @@ import Testing
                     }
                     return log.receivedCount(of: connection) == total
                 }
-                #expect(log.bytes[connection] == patternBytes(from: 0, count: total))
+                #expect(sameBytes(log.bytes[connection] ?? [], patternBytes(from: 0, count: total)))
                 fds.close(writeEnd)
                 try runOnceUntil(loop) { log.end(of: connection) != nil }
                 #expect(log.notices(of: connection) == [.endOfInput, .closed(.peerClosed)])
@@ -49,7 +49,7 @@ import Testing
                 try connection.write("!")
                 connection.close()
                 let (bytes, end) = try readToEnd(readEnd, running: loop)
-                #expect(bytes == patternBytes(from: 0, count: total) + Array("!".utf8))
+                #expect(sameBytes(bytes, patternBytes(from: 0, count: total) + Array("!".utf8)))
                 #expect(end == .endOfFile)
                 try runOnceUntil(loop) { log.end(of: connection) != nil }
                 #expect(log.notices(of: connection) == [.closed(.closed)])
@@ -70,7 +70,7 @@ import Testing
                 try connection.write(patternBytes(from: 0, count: total))
                 log.calling { connection.shutdownOutput() }
                 let (bytes, end) = try readToEnd(readEnd, running: loop)
-                #expect(bytes == patternBytes(from: 0, count: total))
+                #expect(sameBytes(bytes, patternBytes(from: 0, count: total)))
                 #expect(end == .endOfFile)
                 try runOnceUntil(loop) { log.end(of: connection) != nil }
                 #expect(log.notices(of: connection) == [.closed(.closed)])

@@ -60,7 +60,7 @@ import Testing
                     _ = reader.readAvailable()
                     return reader.bytes.count >= total
                 }
-                #expect(reader.bytes == payload, "every byte once, in order")
+                #expect(sameBytes(reader.bytes, payload), "every byte once, in order")
                 #expect(connection.pendingOutputCount == 0)
                 #expect(watched(loop, server) == .read, ".write is no longer watched once drained")
                 let statistics = connections.counters.snapshot
@@ -105,7 +105,7 @@ import Testing
                     _ = reader.readAvailable()
                     return log.receivedCount(of: connection) == 4
                 }
-                #expect(reader.bytes == patternBytes(from: 0, count: reader.bytes.count))
+                #expect(sameBytes(reader.bytes, patternBytes(from: 0, count: reader.bytes.count)))
                 #expect(!connection.isOutputFull)
                 #expect(log.notices(of: connection) == [.outputFull, .outputDrained])
                 #expect(log.events(of: connection).last == .received(4), "reading resumed after the drain")
@@ -114,7 +114,7 @@ import Testing
                     _ = reader.readAvailable()
                     return reader.bytes.count == total
                 }
-                #expect(reader.bytes == patternBytes(from: 0, count: total))
+                #expect(sameBytes(reader.bytes, patternBytes(from: 0, count: total)))
                 #expect(log.violations.isEmpty, "\(log.violations)")
             }
         }
