@@ -39,11 +39,16 @@ public final class EventLoopThread: Sendable {
         let started = Latch<StartResult>()
         let state = self.state
         thread = try SystemThread(name: name) {
+            var created: IsolatedEventLoop?
             let io: IsolatedEventLoop
             do {
                 io = try EventLoop(backend: backend).assumeIsolated()
+                created = io
                 try setUp(io)
             } catch {
+                // Closed, not just dropped: a handler `setUp` registered may capture the loop,
+                // a cycle that only `close` breaks (the loop's descriptors would leak).
+                created?.close()
                 state.running.store(false, ordering: .releasing)
                 started.fulfill(.failed(error))
                 return
@@ -83,9 +88,11 @@ public final class EventLoopThread: Sendable {
     /// Waits for the thread to end (after `stop()`, or a handler stopping or closing the loop).
     /// Any thread but the loop's own; several callers may wait at once.
     public func join() {
-        precondition(!thread.isCurrent, "EventLoopThread.join() called on its own loop thread")
         joined.withLock { joined in
+            // Checked only before the join: once joined, the thread's `pthread_t` may belong
+            // to a newer thread (glibc hands it to the next one created), which is not this.
             guard !joined else { return }
+            precondition(!thread.isCurrent, "EventLoopThread.join() called on its own loop thread")
             thread.join()
             joined = true
         }
@@ -104,7 +111,10 @@ public final class EventLoopThread: Sendable {
     public var runFailure: SelectorError? { state.failure.withLock { $0 } }
 
     /// Whether the calling thread is this loop's.
-    public var isCurrent: Bool { thread.isCurrent }
+    public var isCurrent: Bool {
+        // A joined thread's `pthread_t` may have been reused by the caller (see `join`).
+        !joined.withLock { $0 } && thread.isCurrent
+    }
 }
 
 /// What a starting loop thread tells `EventLoopThread.init`.
