@@ -182,6 +182,29 @@ import Testing
         }
     }
 
+    /// `execute` did not throw, so the task runs: also when the loop was asked to stop
+    /// before it got to the task (here, while its thread waits at a gate), and when the stop
+    /// came before the loop ever ran.
+    @Test(arguments: Backend.available)
+    func everyTaskExecuteAcceptedRunsBeforeTheLoopCloses(backend: Backend) throws {
+        let ran = SharedCounter()
+        let thread = try EventLoopThread(name: uniqueThreadName("elt-late-"), backend: backend)
+        let gate = try Gate()
+        try gate.block(thread.loop)
+        thread.stop()
+        try thread.loop.execute { ran.increment() }
+        gate.open()
+        thread.join()
+        #expect(ran.value == 1)
+
+        let early = try EventLoopThread(name: uniqueThreadName("elt-early-"), backend: backend)
+        early.stop()
+        // Refused only if the thread closed its loop already; accepted, it must run.
+        let accepted = (try? early.loop.execute { ran.increment() }) != nil
+        early.join()
+        #expect(ran.value == (accepted ? 2 : 1))
+    }
+
     @Test func aTaskThatStopsTheLoopEndsTheThreadByItself() throws {
         let thread = try EventLoopThread(name: uniqueThreadName("elt-stop-"))
         try thread.loop.execute { thread.loop.stop() }
