@@ -57,6 +57,16 @@ final class TaskQueue: Sendable {
         pending.withLock { swap(&$0.tasks, &batch) }
     }
 
+    /// Refuses later submissions and wake-ups, and hands back what was queued, for the loop
+    /// to run before it closes (`EventLoop.closeRunningAcceptedTasks`).
+    func refuse() -> [Task] {
+        pending.withLock { pending in
+            pending.isClosed = true
+            defer { pending.tasks = [] }
+            return pending.tasks
+        }
+    }
+
     /// Drops whatever is queued, refuses later submissions and wake-ups, and closes the
     /// waker. Called once, when the loop closes.
     func close() {

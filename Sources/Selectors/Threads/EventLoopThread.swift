@@ -11,8 +11,9 @@ import Synchronization
 /// ```
 ///
 /// The thread creates the loop (so the loop belongs to it), runs `setUp` with the loop's
-/// isolated view, and then runs the loop until `stop()`; when `run()` returns it closes the
-/// loop, so later `execute` calls throw `loopClosed`. `init` returns once `setUp` has finished,
+/// isolated view, and then runs the loop until `stop()`; when `run()` returns it runs the
+/// tasks `execute` accepted meanwhile and closes the loop, so later `execute` calls throw
+/// `loopClosed` and no accepted task is lost. `init` returns once `setUp` has finished,
 /// and throws what it threw. Use it instead of `Task.detached { loop.run() }`, which would
 /// block a thread of Swift's cooperative pool for as long as the loop runs.
 public final class EventLoopThread: Sendable {
@@ -59,7 +60,8 @@ public final class EventLoopThread: Sendable {
             } catch {
                 state.failure.withLock { $0 = error }
             }
-            io.close()
+            // Every task `execute` accepted runs, even one that came in after `stop()`.
+            io.eventLoop.closeRunningAcceptedTasks()
             state.running.store(false, ordering: .releasing)
         }
         switch started.wait() {
