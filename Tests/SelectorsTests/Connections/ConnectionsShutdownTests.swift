@@ -136,6 +136,39 @@ import Testing
         }
     }
 
+    /// A pipe adopted during a drain has no half-close, so draining it closes it at once: as
+    /// for any call, its `.closed` comes at the next turn, not inside `adopt`, and the drain
+    /// is not done while another connection is still draining.
+    @Test(arguments: Backend.available, connectionTriggers)
+    func aPipeAdoptedDuringADrainClosesWithoutEndingTheDrainEarly(backend: Backend, trigger: Trigger) throws {
+        try withDescriptors { fds in
+            let (busyClient, busyServer) = try fds.tcpLoopbackPair()
+            let (pipeRead, pipeWrite) = try fds.pipe()
+            try withConnections(backend: backend, options: connectionOptions(trigger)) {
+                loop, connections, log in
+                let busy = try fds.handOver(busyServer, to: connections)
+                try fillUntilFull(busyServer)
+                try busy.write("x")
+                var doneCalls = 0
+                connections.drain(until: loop.now.advanced(by: .seconds(30))) { doneCalls += 1 }
+                let piped = try log.calling { try fds.handOver(pipeWrite, to: connections) }
+                #expect(doneCalls == 0, "the busy connection is still draining")
+                #expect(connections.count == (piped.isOpen ? 2 : 1))
+                try runOnceUntil(loop) { log.end(of: piped) != nil }
+                #expect(log.notices(of: piped) == [.closed(.closed)])
+                #expect(readOnce(pipeRead) == .endOfFile)
+                #expect(doneCalls == 0)
+                #expect(busy.isOpen)
+                _ = try readToEnd(busyClient, running: loop)
+                #expect(shutdown(busyClient, Int32(SHUT_WR)) == 0)
+                try runOnceUntil(loop) { doneCalls > 0 }
+                #expect(doneCalls == 1)
+                #expect(connections.count == 0)
+                #expect(log.violations.isEmpty, "\(log.violations)")
+            }
+        }
+    }
+
     // MARK: closeAll
 
     @Test(arguments: Backend.available, connectionTriggers)
