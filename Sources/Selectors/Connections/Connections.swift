@@ -172,13 +172,16 @@ public final class Connections {
         let generation = slot.pointee.generation &+ 1
         slot.pointee = ConnectionSlot(
             lastActivity: ConnectionSlot.activeNow, generation: generation, flags: .open)
-        if drain != nil {
-            slot.pointee.flags.insert(.draining)
-            sendEndOfStream(fd, slot)
-        }
         count += 1
         counters.adopted.bump()
         counters.open.bump()
+        if drain != nil {
+            // Counted first: a pipe, which has no half-close, ends here, and its end must not
+            // take the count of the others down (finishing the drain early). Told at the next
+            // turn, not inside the owner's `adopt`.
+            slot.pointee.flags.insert(.draining)
+            sendEndOfStream(fd, slot, notifyLater: true)
+        }
         return Connection(fd: fd, generation: generation, owner: self)
     }
 
