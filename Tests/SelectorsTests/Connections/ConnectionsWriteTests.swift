@@ -168,6 +168,35 @@ import Testing
         }
     }
 
+    /// Paused from its own `.received` with more bytes still in the kernel (more than one
+    /// read takes): in edge mode nothing new arrives to report them, so resuming must.
+    @Test(arguments: Backend.available, connectionTriggers)
+    func pausedInsideItsHandlerWithBytesLeftInTheKernelResumingDeliversTheRest(
+        backend: Backend, trigger: Trigger
+    ) throws {
+        try withDescriptors { fds in
+            let (server, peer) = try fds.socketPair()
+            let total = 150 * 1024
+            try withConnections(backend: backend, options: connectionOptions(trigger)) {
+                loop, connections, log in
+                let connection = try fds.handOver(server, to: connections)
+                log.reaction = { connection, event in
+                    if case .received = event { connection.pauseReading() }
+                }
+                try writeAll(peer, patternBytes(from: 0, count: total))
+                try runOnceUntil(loop) { log.receivedCount(of: connection) > 0 }
+                for _ in 0..<3 { try loop.runOnce(timeout: .milliseconds(5)) }
+                let first = log.receivedCount(of: connection)
+                #expect(first < total, "one read, then paused")
+                #expect(log.events(of: connection).count == 1)
+                log.reaction = nil
+                connection.resumeReading()
+                try runOnceUntil(loop) { log.receivedCount(of: connection) == total }
+                #expect(sameBytes(log.bytes[connection] ?? [], patternBytes(from: 0, count: total)))
+            }
+        }
+    }
+
     // MARK: Full and drained when the write comes from a task
 
     /// `IsolatedEventLoop.execute` tasks run after the iteration's handlers, so a full queue
