@@ -29,7 +29,7 @@ struct ConnectionSlot {
     var flags: Flags = []
 
     struct Flags: OptionSet {
-        var rawValue: UInt16
+        var rawValue: UInt32
         /// The slot holds an open, registered connection.
         static let open = Flags(rawValue: 1 << 0)
         /// Reading stopped because too much output is pending (the high-water mark).
@@ -65,6 +65,9 @@ struct ConnectionSlot {
         static let readWaiting = Flags(rawValue: 1 << 14)
         /// Pulling, edge-triggered: the fd became readable while no task waited.
         static let readReady = Flags(rawValue: 1 << 15)
+        /// `.outputFull` is waiting to be told at the loop's next turn (see
+        /// `Connections.becameFull`); a drain before then cancels it, and is not told either.
+        static let fullNoticePending = Flags(rawValue: 1 << 16)
 
         /// Any of these keeps a connection from reading.
         static let notReading: Flags = [

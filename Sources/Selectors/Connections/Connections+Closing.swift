@@ -46,8 +46,12 @@ extension Connections {
 
     /// Sends end of stream (`shutdown(SHUT_WR)`) once nothing is queued. While draining, a
     /// connection with unread input ends with a reset instead (see `drain`). A descriptor that
-    /// is not a socket has no half-close: it is closed.
-    func sendEndOfStream(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
+    /// is not a socket has no half-close: it is closed, and `.closed` told at the next turn
+    /// unless `notifyLater` says otherwise (by default: not while `drain` goes over them all,
+    /// so its `done` comes after every `.closed`).
+    func sendEndOfStream(
+        _ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>, notifyLater: Bool? = nil
+    ) {
         let flags = slot.pointee.flags
         guard !flags.contains(.finSent), !flags.contains(.inputDropped) else { return }
         if flags.contains(.draining), let unread = try? Socket.unreadByteCount(fd), unread > 0 {
@@ -58,7 +62,7 @@ extension Connections {
         do {
             try Socket.shutdownWrite(fd)
         } catch  where error == .notSocket {
-            end(fd, slot, .closed, notifyLater: !flags.contains(.draining))
+            end(fd, slot, .closed, notifyLater: notifyLater ?? !flags.contains(.draining))
         } catch {
             // The peer is gone already; the next read or write says how.
         }

@@ -23,6 +23,8 @@ extension Connections {
                 return
             }
             counters.bytesSent.bump(by: written)
+            // Bytes the kernel took are progress for the idle timeout, as a flush's are.
+            if written > 0 { slot.pointee.lastActivity = ConnectionSlot.activeNow }
             if written == input.count { return }
             input = UnsafeRawBufferPointer(rebasing: input[written...])
         }
@@ -59,18 +61,22 @@ extension Connections {
     /// rarely takes.
     @inline(never)
     private func becameFull(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
-        slot.pointee.flags.insert(.outputFull)
+        slot.pointee.flags.insert([.outputFull, .fullNoticePending])
         if options.pausesReadingWhenFull {
             slot.pointee.flags.insert(.readPaused)
             counters.readPauses.bump()
         }
         // Told at the loop's next turn: `write` was called by the owner, who must not hear
-        // an event from inside its own call.
+        // an event from inside its own call. A write made in a loop-thread task is told only
+        // after the next iteration's handlers, which may drain the queue first: `drained`
+        // then clears the pending notice, and the owner hears neither.
         let connection = Connection(fd: fd, generation: slot.pointee.generation, owner: self)
         loop.execute { [self] in
-            if liveSlot(connection)?.pointee.flags.contains(.outputFull) == true {
-                handler(connection, .outputFull)
+            guard let slot = liveSlot(connection), slot.pointee.flags.contains(.fullNoticePending) else {
+                return
             }
+            slot.pointee.flags.remove(.fullNoticePending)
+            handler(connection, .outputFull)
         }
     }
 
@@ -111,8 +117,11 @@ extension Connections {
     /// A full connection fell to the low-water mark: reading resumes, the owner is told.
     /// Returns false if the owner closed the connection meanwhile.
     private func drained(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) -> Bool {
-        slot.pointee.flags.remove([.outputFull, .readPaused])
+        let untold = slot.pointee.flags.contains(.fullNoticePending)
+        slot.pointee.flags.remove([.outputFull, .readPaused, .fullNoticePending])
         if pulls { resumeDrainWaiter(fd) }
+        // Drained before `.outputFull` was told (see `becameFull`): neither is.
+        if untold { return true }
         let generation = slot.pointee.generation
         handler(Connection(fd: fd, generation: generation, owner: self), .outputDrained)
         return slot.pointee.generation == generation && slot.pointee.flags.contains(.open)

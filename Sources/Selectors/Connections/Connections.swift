@@ -227,14 +227,17 @@ public final class Connections {
         slot.pointee = ConnectionSlot(
             lastActivity: ConnectionSlot.activeNow, generation: generation,
             flags: pulls ? [.open, .readReady] : .open)
-        if drain != nil {
-            slot.pointee.flags.insert(.draining)
-            sendEndOfStream(fd, slot)
-        }
         if keepAlive == nil { keepAlive = Unmanaged.passRetained(self) }
         count += 1
         counters.adopted.bump()
         counters.open.bump()
+        if drain != nil {
+            // Counted first: a pipe, which has no half-close, ends here, and its end must not
+            // take the count of the others down (finishing the drain early). Told at the next
+            // turn, not inside the owner's `adopt`.
+            slot.pointee.flags.insert(.draining)
+            sendEndOfStream(fd, slot, notifyLater: true)
+        }
         return Connection(fd: fd, generation: generation, owner: self)
     }
 
@@ -305,7 +308,7 @@ public final class Connections {
             }
             count = read
         } catch {
-            end(fd, slot, .failed(error))
+            end(fd, slot, .failed(Connections.readFailure(fd, error)))
             return
         }
         guard count > 0 else {
@@ -323,6 +326,16 @@ public final class Connections {
         handler(
             Connection(fd: fd, generation: slot.pointee.generation, owner: self),
             .received(UnsafeRawBufferPointer(start: readBuffer.baseAddress, count: count)))
+    }
+
+    /// What a failed read means. A pipe's write end is not open for reading, so its read
+    /// fails with `EBADF`; it is reported ready only when its reader went away, which is the
+    /// peer going away: `EPIPE`, as a write would have said. Out of line: only for failures.
+    @inline(never)
+    static func readFailure(_ fd: Int32, _ error: Errno) -> Errno {
+        guard error == .badFileDescriptor else { return error }
+        let flags = cselectors_fcntl_get(fd, F_GETFL)
+        return flags >= 0 && flags & O_ACCMODE == O_WRONLY ? .brokenPipe : error
     }
 
     /// The peer ended its side: no more reading. Without `halfClose` the connection closes

@@ -230,6 +230,24 @@ public final class EventLoop: @unchecked Sendable {
         hasLocalWork = true
     }
 
+    /// Closes the loop for good without losing a task `execute` accepted: refuses new ones
+    /// (`execute` throws `loopClosed` from here on), runs those already queued, on this
+    /// thread, with the loop still open, then closes it. Used when a loop's thread ends
+    /// (`EventLoopThread`), where a task accepted just before the loop stopped (a
+    /// `Listener.close()`, a timer scheduled from another thread) would otherwise be dropped
+    /// although its submitter was told nothing.
+    func closeRunningAcceptedTasks() {
+        assertOnLoopThread()
+        guard !isClosed else { return }
+        for task in tasks.refuse() {
+            switch task {
+            case .closure(let body): body()
+            case .job(let job): run(job)
+            }
+        }
+        closeResources()
+    }
+
     /// Closes the selector, the waker and the signal pipe, and drops timers and queued
     /// closures; queued jobs run (see `EventLoop+Executor`).
     func closeResources() {

@@ -62,6 +62,16 @@ final class TaskQueue: Sendable {
         pending.withLock { swap(&$0.tasks, &batch) }
     }
 
+    /// Refuses later submissions and wake-ups, and hands back what was queued, for the loop
+    /// to run before it closes (`EventLoop.closeRunningAcceptedTasks`).
+    func refuse() -> [Task] {
+        pending.withLock { pending in
+            pending.isClosed = true
+            defer { pending.tasks = [] }
+            return pending.tasks
+        }
+    }
+
     /// Refuses later submissions and wake-ups, closes the waker, and returns the jobs still
     /// queued (the runtime needs every job run; closures are dropped). Called once, when the
     /// loop closes.

@@ -128,7 +128,12 @@ public struct TimerHandle: Sendable {
 
     /// Whether the timer may still fire: false once a one-shot timer has fired, or the timer
     /// was cancelled, or its loop closed.
-    public var isActive: Bool { entry.isScheduled }
+    public var isActive: Bool {
+        // The loop is asked too: a timer scheduled from another thread travels to the loop as
+        // a task, which a loop closed first drops without retiring the timer.
+        guard entry.isScheduled, let loop else { return false }
+        return !loop.isClosed
+    }
 
     /// Unschedules the timer; it will not fire again. Cancelling twice, or after a one-shot
     /// timer fired, does nothing. A repeating timer may cancel itself from its own body.

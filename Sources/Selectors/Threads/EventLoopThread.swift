@@ -11,8 +11,9 @@ import Synchronization
 /// ```
 ///
 /// The thread creates the loop (so the loop belongs to it), runs `setUp` with the loop's
-/// isolated view, and then runs the loop until `stop()`; when `run()` returns it closes the
-/// loop, so later `execute` calls throw `loopClosed`. `init` returns once `setUp` has finished,
+/// isolated view, and then runs the loop until `stop()`; when `run()` returns it runs the
+/// tasks `execute` accepted meanwhile and closes the loop, so later `execute` calls throw
+/// `loopClosed` and no accepted task is lost. `init` returns once `setUp` has finished,
 /// and throws what it threw. Use it instead of `Task.detached { loop.run() }`, which would
 /// block a thread of Swift's cooperative pool for as long as the loop runs.
 public final class EventLoopThread: Sendable {
@@ -39,11 +40,16 @@ public final class EventLoopThread: Sendable {
         let started = Latch<StartResult>()
         let state = self.state
         thread = try SystemThread(name: name) {
+            var created: IsolatedEventLoop?
             let io: IsolatedEventLoop
             do {
                 io = try EventLoop(backend: backend).assumeIsolated()
+                created = io
                 try setUp(io)
             } catch {
+                // Closed, not just dropped: a handler `setUp` registered may capture the loop,
+                // a cycle that only `close` breaks (the loop's descriptors would leak).
+                created?.close()
                 state.running.store(false, ordering: .releasing)
                 started.fulfill(.failed(error))
                 return
@@ -54,7 +60,8 @@ public final class EventLoopThread: Sendable {
             } catch {
                 state.failure.withLock { $0 = error }
             }
-            io.close()
+            // Every task `execute` accepted runs, even one that came in after `stop()`.
+            io.eventLoop.closeRunningAcceptedTasks()
             state.running.store(false, ordering: .releasing)
         }
         switch started.wait() {
@@ -83,9 +90,11 @@ public final class EventLoopThread: Sendable {
     /// Waits for the thread to end (after `stop()`, or a handler stopping or closing the loop).
     /// Any thread but the loop's own; several callers may wait at once.
     public func join() {
-        precondition(!thread.isCurrent, "EventLoopThread.join() called on its own loop thread")
         joined.withLock { joined in
+            // Checked only before the join: once joined, the thread's `pthread_t` may belong
+            // to a newer thread (glibc hands it to the next one created), which is not this.
             guard !joined else { return }
+            precondition(!thread.isCurrent, "EventLoopThread.join() called on its own loop thread")
             thread.join()
             joined = true
         }
@@ -104,7 +113,10 @@ public final class EventLoopThread: Sendable {
     public var runFailure: SelectorError? { state.failure.withLock { $0 } }
 
     /// Whether the calling thread is this loop's.
-    public var isCurrent: Bool { thread.isCurrent }
+    public var isCurrent: Bool {
+        // A joined thread's `pthread_t` may have been reused by the caller (see `join`).
+        !joined.withLock { $0 } && thread.isCurrent
+    }
 }
 
 /// What a starting loop thread tells `EventLoopThread.init`.

@@ -42,14 +42,20 @@ final class SharedFlag: Sendable {
 }
 
 /// A value shared with closures that run on other threads, behind a lock.
-final class Shared<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
+///
+/// A pthread mutex (`PosixLock`), not `Synchronization.Mutex`: ThreadSanitizer does not see
+/// the futex inside `Mutex` on Linux, and reports the guarded accesses of two threads that
+/// contend for it as a race (see `Locked` in the library).
+final class Shared<Value: Sendable>: @unchecked Sendable {
+    // @unchecked: `storage` is only touched while `lock` is held.
+    private let lock = PosixLock()
+    private var storage: Value
 
-    init(_ value: Value) { mutex = Mutex(value) }
+    init(_ value: Value) { storage = value }
 
-    var value: Value { mutex.withLock { $0 } }
+    var value: Value { lock.withLock { storage } }
 
-    func withLock<Result>(_ body: (inout Value) -> Result) -> Result { mutex.withLock { body(&$0) } }
+    func withLock<Result>(_ body: (inout Value) -> Result) -> Result { lock.withLock { body(&storage) } }
 }
 
 /// Polls `condition` every millisecond until it holds or `limit` passes; returns whether it
