@@ -41,6 +41,7 @@ public struct AcceptedConnections: AsyncSequence {
                 let made = AsyncAcceptWatch(listener: listener, loop: loop)
                 guard listener.add(made, on: loop) else { return nil }
                 watch = made
+                try await made.watchLoopClose()
             }
             return try await watch!.next(pool)
         }
@@ -103,10 +104,19 @@ final class AsyncAcceptWatch: ListenerWatch, @unchecked Sendable {
         }
     }
 
+    /// Has a closing loop stop this watch (see `AcceptWatcher.start`), from the loop's thread.
+    nonisolated(nonsending) func watchLoopClose() async throws {
+        guard loop.isOnLoopThread else {
+            return try await withTaskExecutorPreference(loop) { try await watchLoopClose() }
+        }
+        loop.onClose(self) { [unowned(unsafe) self] in stop() }
+    }
+
     /// Stops: a task waiting in `next` gets `nil` (unregistering the socket fails its wait).
     func stop() {
         guard !isStopped else { return }
         isStopped = true
+        loop.removeCloseObserver(self)
         let io = loop.assumeIsolated()
         if let waiters = loop.waiters, waiters.owns(listener.fd) { _ = try? io.unregister(listener.fd) }
         listener.watcherStopped(self)

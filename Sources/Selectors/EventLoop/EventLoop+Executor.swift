@@ -116,7 +116,7 @@ public final class LoopSerialExecutor: SerialExecutor, @unchecked Sendable {
 final class ClosedLoopJobs: Sendable {
     private struct State {
         var queue: [LoopJob] = []
-        var runner: pthread_t?
+        var runner: UInt64?
     }
 
     private let state = Locked(State())
@@ -126,7 +126,7 @@ final class ClosedLoopJobs: Sendable {
         let mine = state.withLock { state -> Bool in
             state.queue += jobs
             guard state.runner == nil else { return false }
-            state.runner = pthread_self()
+            state.runner = ThreadIdentity.current
             return true
         }
         guard mine else { return }
@@ -143,6 +143,6 @@ final class ClosedLoopJobs: Sendable {
 
     /// Whether the calling thread is running a closed loop's jobs now.
     var isRunningOnCurrentThread: Bool {
-        state.withLock { state in state.runner.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        state.withLock { state in state.runner == ThreadIdentity.current }
     }
 }

@@ -78,8 +78,9 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var measuresTime = false
     let stopRequested = Atomic<Bool>(false)
     let closed = Atomic<Bool>(false)
-    /// The thread the loop belongs to: the one that created it.
-    let ownerThread: pthread_t
+    /// The thread the loop belongs to, the one that created it, as `ThreadIdentity` numbers
+    /// it (never reused, unlike a `pthread_t`).
+    let ownerThread: UInt64
     /// `nil` on every real loop; a `VirtualEventLoop`'s clock otherwise.
     let virtualClock: VirtualClock?
 
@@ -104,7 +105,7 @@ public final class EventLoop: @unchecked Sendable {
         self.selector = selector
         self.tasks = TaskQueue(waker: waker)
         self.virtualClock = virtualClock
-        self.ownerThread = pthread_self()
+        self.ownerThread = ThreadIdentity.current
         readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
         serialExecutor.loop = self
     }
@@ -117,7 +118,7 @@ public final class EventLoop: @unchecked Sendable {
     // MARK: Any thread
 
     /// Whether the calling thread is the loop's own.
-    public var isOnLoopThread: Bool { pthread_equal(ownerThread, pthread_self()) != 0 }
+    public var isOnLoopThread: Bool { ThreadIdentity.current == ownerThread }
 
     /// The loop-thread view: registrations, timers with plain closures, signals, `run`.
     ///
@@ -269,8 +270,10 @@ public final class EventLoop: @unchecked Sendable {
         if !isRunning { releasePending() }
     }
 
-    /// Runs `body` when the loop closes, unless `observer` is removed first. Loop thread.
+    /// Runs `body` when the loop closes (at once if it is closed already), unless `observer`
+    /// is removed first. Loop thread.
     func onClose(_ observer: AnyObject, _ body: @escaping () -> Void) {
+        if isClosed { return body() }
         closeObservers[ObjectIdentifier(observer)] = body
     }
 

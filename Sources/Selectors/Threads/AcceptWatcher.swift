@@ -20,12 +20,16 @@ final class AcceptWatcher: ListenerWatch, @unchecked Sendable {
 
     func start() throws(SelectorError) {
         try watch()
+        // A loop that closes stops watching for good: the listener must hear of it, or a
+        // `close()` whose task the closing loop dropped would never close the socket.
+        io.eventLoop.onClose(self) { [unowned(unsafe) self] in stop() }
     }
 
     /// Stops watching for good and tells the listener (which may then close the socket).
     func stop() {
         guard !isStopped else { return }
         isStopped = true
+        io.eventLoop.removeCloseObserver(self)
         retry?.cancel()
         continuation?.cancel()
         if isWatching {

@@ -40,10 +40,7 @@ import Testing
 
     /// The loop of a thread that ended is not the loop of the next thread created, even when
     /// that thread is given the same `pthread_t` (glibc reuses a joined thread's descriptor).
-    @Test(
-        .disabled(
-            "Bug: EventLoop.isOnLoopThread compares pthread_t values, which glibc reuses once a thread is joined: a thread created after an EventLoopThread ended passes assumeIsolated() and LoopBound.value of its loop"
-        ))
+    @Test
     func assumeIsolatedTrapsOnAThreadCreatedAfterTheLoopsThreadEnded() async {
         await #expect(processExitsWith: .failure) {
             guard let thread = try? EventLoopThread(name: "ended") else { exit(0) }
