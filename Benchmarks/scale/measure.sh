@@ -7,6 +7,7 @@
 # Usage, from the package root:
 #   swift build -c release --product echo-server
 #   bash Benchmarks/scale/measure.sh [path/to/echo-server] [port]
+# SERVER_ARGS="--api async" passes options on to echo-server (word-split).
 set -euo pipefail
 SERVER=${1:-.build/release/echo-server}
 PORT=${2:-7400}
@@ -44,14 +45,16 @@ idle_10k() { # name command...
     kill -TERM $server; wait $server || true
 }
 
-idle_10k echo-server "$SERVER" --port "$PORT"
+# shellcheck disable=SC2086 # SERVER_ARGS is a list of options
+idle_10k echo-server "$SERVER" --port "$PORT" ${SERVER_ARGS:-}
 grep stopped "$TMP/echo-server.out" | sed 's/^/  /'
 if command -v cc > /dev/null; then
     cc -O2 -o "$TMP/c_echo" "$HERE/c_echo.c"
     idle_10k c_echo "$TMP/c_echo" "$PORT"
 fi
 
-start echo-server-19k "$SERVER" --port "$PORT"
+# shellcheck disable=SC2086
+start echo-server-19k "$SERVER" --port "$PORT" ${SERVER_ARGS:-}
 server=$PID
 python3 "$HERE/hold_connections.py" --port "$PORT" --count 9500 --sources 127.0.0.2-127.0.0.11 \
     --wait-for "$TMP/go" --hold 3 > "$TMP/a.out" 2>&1 &

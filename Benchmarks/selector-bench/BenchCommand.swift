@@ -57,9 +57,12 @@
             }
             return [PlannedTarget(target: RawEpollEchoServer(), role: .baseline)]
                 + options.backends.flatMap { backend in
-                    options.triggers.map {
-                        PlannedTarget(
-                            target: FrameworkEchoTarget(backend: backend, trigger: $0), role: .framework)
+                    options.apis.flatMap { api in
+                        options.triggers.map {
+                            PlannedTarget(
+                                target: FrameworkEchoTarget(backend: backend, trigger: $0, api: api),
+                                role: .framework)
+                        }
                     }
                 }
         }

@@ -1,4 +1,5 @@
 #if os(Linux)
+    import EchoService
     import Selectors
 
     /// The command line, parsed and with defaults applied (`--quick` changes the defaults,
@@ -12,6 +13,7 @@
         var scenarios = ScenarioKind.allCases
         var backends = Backend.available
         var triggers: [Trigger] = [.level]
+        var apis: [EchoServer.API] = [.callbacks]
         var target: SocketAddress?
         var quick = false
         var json = false
@@ -59,6 +61,9 @@
               --trigger MODE       level|edge|all: the echo server's trigger mode; all runs each
                                    backend both ways, named echo-BACKEND and echo-BACKEND-edge
                                    (default level)
+              --api API            callbacks|async|all: how the echo server serves connections; all
+                                   runs each backend both ways, async ones named echo-BACKEND-async
+                                   (default callbacks)
               --target HOST:PORT   load an external echo server instead (e.g. 127.0.0.1:7000)
               --quick              a short run for CI (well under 5 s)
               --json               one JSON line per run instead of the table
@@ -81,7 +86,7 @@
             let valued: Set<String> = [
                 "--scenario", "--duration", "--warmup", "--connections", "--size", "--idle",
                 "--stream-connections",
-                "--threads", "--backend", "--trigger", "--target",
+                "--threads", "--backend", "--trigger", "--api", "--target",
             ]
             let boolean: Set<String> = ["--quick", "--json", "--help", "-h", "--version"]
             var optionsEnded = false
@@ -168,6 +173,14 @@
                 case "level": options.triggers = [.level]
                 case "edge": options.triggers = [.edge]
                 default: throw Mistake(message: "--trigger must be level, edge or all, got '\(text)'")
+                }
+            }
+            if let text = values["--api"] {
+                switch text {
+                case "all": options.apis = EchoServer.API.allCases
+                case "callbacks": options.apis = [.callbacks]
+                case "async": options.apis = [.async]
+                default: throw Mistake(message: "--api must be callbacks, async or all, got '\(text)'")
                 }
             }
             if let text = values["--target"] {

@@ -17,7 +17,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,17 +334,6 @@ static inline int cselectors_thread_join(cselectors_thread handle) {
 
 static inline int cselectors_thread_detach(cselectors_thread handle) {
   return pthread_detach(handle.thread);
-}
-
-// A number for the calling thread that no other thread of the process ever has, unlike a
-// pthread_t, which glibc hands to the next thread created once a thread is joined. Only the
-// Selectors module calls it: each module that imports this header gets its own copy of the
-// counter and the thread-local, and their numbers would not compare.
-static inline uint64_t cselectors_thread_identity(void) {
-  static _Thread_local uint64_t identity;
-  static _Atomic uint64_t next;
-  if (identity == 0) identity = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) + 1;
-  return identity;
 }
 
 // Names the calling thread for debuggers, top -H and /proc/PID/task/*/comm. Linux keeps 15
