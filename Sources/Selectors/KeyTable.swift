@@ -82,14 +82,13 @@ struct KeyTable: ~Copyable {
         }
     }
 
-    /// Unregisters `fd`; returns its key, or nil if it was not registered.
-    mutating func remove(_ fd: Int32) -> SelectorKey? {
+    /// Unregisters `fd`; returns the events it watched, or nil if it was not registered.
+    mutating func remove(_ fd: Int32) -> Events? {
         guard let slot = slot(fd), let handler = slot.handler else { return nil }
-        let key = SelectorKey(fd: fd, slot: slot)
         slots[Int(fd)].handler = nil
         retire(handler)
         count -= 1
-        return key
+        return slot.events
     }
 
     /// Unregisters everything (the selector is closing); the handlers are retired, not

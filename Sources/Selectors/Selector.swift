@@ -101,6 +101,14 @@ public final class Selector {
     public func register(
         _ fd: Int32, events: Events, trigger: Trigger = .level, handler: SharedHandler
     ) throws(SelectorError) -> SelectorKey {
+        try add(fd, events: events, trigger: trigger, handler: handler)
+        return table.key(fd)!
+    }
+
+    /// `register` without building the key: what code that discards it calls (a key holds
+    /// its handler, so making one costs a retain and a release; `Connections` registers every
+    /// connection this way).
+    func add(_ fd: Int32, events: Events, trigger: Trigger, handler: SharedHandler) throws(SelectorError) {
         try checkOpen(.register, fd)
         try validate(.register, fd, events)
         guard fd < kernel.descriptorLimit else {
@@ -125,7 +133,6 @@ public final class Selector {
             throw SelectorError(.register, fd: fd, .system(error))
         }
         table.insert(fd, events: events, trigger: trigger, handler: handler, generation: generation)
-        return table.key(fd)!
     }
 
     /// Stops watching `fd` and returns the key it had.
@@ -138,11 +145,19 @@ public final class Selector {
     @discardableResult
     public func unregister(_ fd: Int32) throws(SelectorError) -> SelectorKey {
         try checkOpen(.unregister, fd)
-        guard let key = table.remove(fd) else { throw SelectorError(.unregister, fd: fd, .notRegistered) }
-        // Not thrown on purpose: see the doc comment. Every backend forgets the fd even when
-        // the system call fails.
-        removeFromKernel(fd, key.events)
+        guard let key = table.key(fd) else { throw SelectorError(.unregister, fd: fd, .notRegistered) }
+        remove(fd)
         return key
+    }
+
+    /// `unregister` without building the key (see `add`); false if `fd` was not registered.
+    @discardableResult
+    func remove(_ fd: Int32) -> Bool {
+        guard !isClosed, let events = table.remove(fd) else { return false }
+        // Not thrown on purpose: see `unregister`. Every backend forgets the fd even when the
+        // system call fails.
+        removeFromKernel(fd, events)
+        return true
     }
 
     /// Changes what `fd` waits for, and optionally its trigger and its handler; returns the
@@ -168,6 +183,14 @@ public final class Selector {
     public func modify(
         _ fd: Int32, events: Events, trigger: Trigger? = nil, sharedHandler handler: SharedHandler?
     ) throws(SelectorError) -> SelectorKey {
+        try change(fd, events: events, trigger: trigger, handler: handler)
+        return table.key(fd)!
+    }
+
+    /// `modify` without building the key (see `add`).
+    func change(_ fd: Int32, events: Events, trigger: Trigger? = nil, handler: SharedHandler? = nil)
+        throws(SelectorError)
+    {
         try checkOpen(.modify, fd)
         try validate(.modify, fd, events)
         guard let old = table.slot(fd) else { throw SelectorError(.modify, fd: fd, .notRegistered) }
@@ -179,13 +202,11 @@ public final class Selector {
                     to: Interest(events: events, trigger: newTrigger),
                     token: ReadyEvent.token(fd: fd, generation: old.generation))
             } catch {
-                _ = table.remove(fd)
-                removeFromKernel(fd, old.events)
+                remove(fd)
                 throw SelectorError(.modify, fd: fd, .system(error))
             }
         }
         table.update(fd, events: events, trigger: newTrigger, handler: handler)
-        return table.key(fd)!
     }
 
     /// The key registered for `fd`: Python's `get_key(fileobj)`.

@@ -82,7 +82,7 @@ extension Connections {
         let flags = slot.pointee.flags
         guard flags.contains(.open) else { return }
         // The key may be gone already (a failed modify), or never be there (`.unwatched`).
-        if !flags.contains(.unwatched) { _ = try? loop.unregister(fd) }
+        if !flags.contains(.unwatched) { selector.remove(fd) }
         var dropsInput = flags.contains(.inputDropped)
         if checkingUnread && !dropsInput, let unread = try? Socket.unreadByteCount(fd), unread > 0 {
             dropsInput = true

@@ -175,17 +175,18 @@ extension Connections {
         }
         if slot.pointee.output != nil && !flags.contains(.failed) { events.insert(.write) }
         do {
+            // The selector's key-less calls: `Connections` never needs the keys.
             if events.isEmpty {
                 if !flags.contains(.unwatched) {
-                    try loop.unregister(fd)
+                    selector.remove(fd)
                     slot.pointee.flags.insert(.unwatched)
                 }
             } else if flags.contains(.unwatched) {
-                try loop.register(fd, events: events, trigger: trigger, handler: readyHandler)
+                try selector.add(fd, events: events, trigger: trigger, handler: readyHandler)
                 slot.pointee.flags.remove(.unwatched)
             } else {
                 // No system call when the interest is unchanged.
-                try loop.modify(fd, events: events)
+                try selector.change(fd, events: events)
             }
             return true
         } catch {

@@ -71,6 +71,8 @@ public final class Connections {
     public let options: Options
     /// `options.budget`, kept apart so the read path reaches it in one load.
     let budget: OutputBudget?
+    /// The loop's selector, for the key-less registration calls.
+    let selector: Selector
     /// Whether tasks read (`AsyncConnection`) rather than the loop.
     let pulls: Bool
     /// How connections are registered: `options.trigger`, or what pulling needs.
@@ -150,6 +152,7 @@ public final class Connections {
         self.loop = loop
         self.options = options
         self.budget = options.budget
+        self.selector = loop.eventLoop.selector
         self.handler = handler
         self.pulls = pulling
         // A reading task is resumed by the edge where the kernel has one: no interest change
@@ -221,7 +224,7 @@ public final class Connections {
         guard !slot.pointee.flags.contains(.open) else {
             throw SelectorError(.adopt, fd: fd, .alreadyRegistered)
         }
-        try loop.register(fd, events: .read, trigger: trigger, handler: readyHandler)
+        try selector.add(fd, events: .read, trigger: trigger, handler: readyHandler)
         let generation = slot.pointee.generation &+ 1
         // Pulled connections may be readable already: the first read tries.
         slot.pointee = ConnectionSlot(
