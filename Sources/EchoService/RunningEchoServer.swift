@@ -49,6 +49,9 @@ public final class RunningEchoServer: Sendable {
         listenerOptions.acceptBatch = configuration.acceptBatch
         listenerOptions.retryDelay = configuration.acceptRetryDelay
         listenerOptions.trigger = configuration.trigger
+        // Echoes are small writes answered at once: Nagle's algorithm would hold each back
+        // until the previous one was acknowledged (it halved the stream scenario's rate).
+        listenerOptions.noDelay = true
         let listener: Listener
         do {
             listener = try Listener(address: requested, options: listenerOptions)
