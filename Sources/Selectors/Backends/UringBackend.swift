@@ -177,7 +177,7 @@
                     }
                 }
                 written = reap(into: buffer, written: written, settling: true)
-            } while rounds < 8 && ring.hasPendingWork
+            } while rounds < 8 + buffer.count && ring.hasPendingWork
             return written
         }
 
@@ -256,7 +256,10 @@
         {
             var written = reap(into: buffer, written: written)
             var rounds = 0
-            while rounds < 8 && (ring.hasPendingWork || !registrations.removals.isEmpty) {
+            // Each round moves at least one completion (a small CQ overflows into the kernel's
+            // list and comes back a CQ at a time); the bound stops a peer that wakes an fd
+            // faster than this loop reads from keeping the wait from ever returning.
+            while rounds < 8 + buffer.count && (ring.hasPendingWork || !registrations.removals.isEmpty) {
                 rounds += 1
                 // Only removals: a poll armed now could complete for an fd whose handler has
                 // not run yet. The level re-arms wait for the next wait.
