@@ -103,7 +103,15 @@
         {
             batch &+= 1
             var written = try prepareRing(into: buffer)
-            if ring.hasPendingWork { written = try settle(into: buffer, written: written) }
+            if ring.hasPendingWork {
+                // Wake-ups came while the caller ran; see `recheck` and `settle` for why their
+                // level and one-shot results cannot be taken as they are.
+                if registrations.quietArmed == 0 && registrations.waiting.count <= UringBackend.recheckLimit {
+                    recheckWaitingPolls()
+                } else {
+                    written = try settle(into: buffer, written: written)
+                }
+            }
             var limit = timeout
             let deadline = timeout.map { $0.nanoseconds > 0 ? MonotonicClock.now() + $0.nanoseconds : 0 }
             var rounds = 0
@@ -148,16 +156,36 @@
             }
         }
 
-        /// Runs, without waiting, the work wake-ups queued while the caller ran (the ring's
-        /// `IORING_SQ_TASKRUN` was set as the wait began), together with the queued changes.
+        /// When wake-ups were queued while the caller ran (the ring's `IORING_SQ_TASKRUN` was
+        /// set as the wait began) and few level or one-shot polls are armed: replaces each of
+        /// them with a new poll, in this wait's own `io_uring_enter`.
         ///
         /// Why: a poll woken keeps the wake-up's own mask, and a single-shot poll leaves the
         /// fd's wait queue at its first wake-up (io_uring/poll.c). A level or one-shot result
         /// taken from a wake-up that came before this wait may therefore be stale (the caller
-        /// read the data since) or partial (the fd became writable too, unseen). Those results
-        /// are only hints here: the fd is armed again in this wait, and arming checks its
-        /// readiness now, which is exact. Edge results are reported as they are: each stands
-        /// for a wake-up that did happen.
+        /// read the data since) or partial (the fd became writable too, unseen), where epoll
+        /// would check the fd at the wait. Arming a poll checks readiness then, which is exact;
+        /// the old polls' completions carry retired tags and are dropped. Which polls were woken
+        /// is not known before their work runs, so all of them are replaced: two SQEs each,
+        /// worth it while they are few (`recheckLimit`); otherwise `settle` spends a call.
+        /// Edge results are taken as they are: each stands for a wake-up that did happen.
+        private func recheckWaitingPolls() {
+            let count = registrations.waiting.count
+            for index in stride(from: count - 1, through: 0, by: -1) {
+                let fd = registrations.waiting[index]
+                registrations.disarm(fd)
+                registrations.queueArm(fd)
+            }
+        }
+
+        /// The most armed level and one-shot polls `recheckWaitingPolls` replaces.
+        private static let recheckLimit = 4
+
+        /// Runs, without waiting, the work wake-ups queued while the caller ran, together with
+        /// the queued changes, when `recheckWaitingPolls` would replace too many polls. The
+        /// level and one-shot results of polls armed before this wait are only hints: the fd
+        /// is armed again, in the wait that follows, which checks its readiness exactly. One
+        /// call more than epoll spends, for the same exact answer.
         private func settle(into buffer: UnsafeMutableBufferPointer<ReadyEvent>, written: Int) throws(Errno)
             -> Int
         {
@@ -221,19 +249,17 @@
         /// `UringSlot.isQuiet`), single-shot otherwise, under a fresh arm tag.
         @inline(__always)
         private func arm(_ fd: Int32) {
-            var slot = registrations[fd]
-            slot.isQueued = false
-            if slot.isRegistered {
-                let tag = registrations.nextTag()
-                let multishot = slot.trigger == .edge || slot.isQuiet
-                ring.preparePoll(
-                    fd: fd, events: UringPollMask.interest(slot.events), multishot: multishot,
-                    userData: UringUserData.poll(fd: fd, tag: tag).rawValue)
-                slot.tag = tag
-                slot.isMultishot = multishot
-                slot.armBatch = batch
+            let slot = registrations.update(fd) { slot in
+                slot.isQueued = false
+                return slot
             }
-            registrations[fd] = slot
+            guard slot.isRegistered else { return }
+            let tag = registrations.nextTag()
+            let multishot = slot.trigger == .edge || slot.isQuiet
+            ring.preparePoll(
+                fd: fd, events: UringPollMask.interest(slot.events), multishot: multishot,
+                userData: UringUserData.poll(fd: fd, tag: tag).rawValue)
+            registrations.armed(fd, tag: tag, multishot: multishot, batch: batch)
         }
 
         /// Makes room for one SQE, submitting what is written if the SQ is full. False when
@@ -312,62 +338,69 @@
             let data = UringUserData(rawValue: completion.user_data)
             if data.isRemoval {
                 // Failures only (success posts nothing). ENOENT: the poll had completed.
-                // EALREADY: its completion was running; it may still be armed (multishot).
+                // EALREADY: its completion was running; it may still be armed (multishot, or a
+                // single-shot that found nothing and armed itself again).
                 if completion.result == -EALREADY { registrations.retryRemoval(of: data.removedPoll) }
                 return true
             }
             let fd = data.fd
             guard registrations.contains(fd) else { return true }
-            var slot = registrations[fd]
-            guard slot.isRegistered, slot.tag == data.tag else { return true }  // stale: removed or superseded
+            let slot = registrations[fd]
+            guard slot.isRegistered, slot.tag == data.tag else {
+                // Stale: removed or superseded. If it ended, a retried removal is not needed.
+                if completion.more == 0 { registrations.forgetRemoval(of: data) }
+                return true
+            }
             let isFinal = completion.more == 0
             let ready =
                 completion.result >= 0
                 ? UringPollMask.readiness(UInt32(bitPattern: completion.result)) : Events.all
             let wanted = !ready.intersection(slot.events).isEmpty
             if settling && slot.trigger != .edge && slot.armBatch != batch {
-                // A hint: arm a single-shot poll again (or a quiet one, for POLLRDHUP alone).
+                // A hint (see `settle`): arm a single-shot poll again, or a quiet one for
+                // POLLRDHUP alone.
                 if isFinal || wanted {
-                    registrations[fd].isQuiet = !wanted
-                    if !isFinal { registrations.disarm(fd) }
-                    if isFinal { registrations[fd].tag = 0 }
+                    if isFinal { registrations.retire(fd) } else { registrations.disarm(fd) }
+                    registrations.update(fd) { $0.isQuiet = !wanted }
                     registrations.queueArm(fd)
                 }
                 return true
             }
-            let reports = wanted
-            if reports && slot.batch != batch && written == buffer.count { return false }
-            if isFinal { slot.tag = 0 }
+            if wanted && slot.batch != batch && written == buffer.count { return false }
+            if isFinal { registrations.retire(fd) }
             var rearm = false
-            var removeMultishot = false
             switch slot.trigger {
             case .edge:
                 // A multishot poll the kernel ended is armed again; one that ended on an error
                 // (EBADF: the fd was closed before it was armed) reported it once, and stops.
                 rearm = isFinal && completion.result >= 0
             case .level, .oneShot:
-                if reports {
-                    removeMultishot = slot.isMultishot && !isFinal
-                    slot.isQuiet = false
+                if wanted {
+                    // A quiet multishot poll is replaced by a single-shot one again.
+                    if slot.isMultishot && !isFinal { registrations.disarm(fd) }
+                    registrations.update(fd) { $0.isQuiet = false }
                     rearm = slot.trigger == .level
                 } else if isFinal {
                     // POLLRDHUP alone, for a `.write` registration: see `UringSlot.isQuiet`.
-                    slot.isQuiet = true
+                    registrations.update(fd) { $0.isQuiet = true }
                     rearm = true
                 }
             }
-            if reports {
-                if slot.batch == batch {
-                    buffer[Int(slot.position)].events.formUnion(ready)
+            if wanted {
+                let (batch, position) = (self.batch, written)
+                let merged = registrations.update(fd) { slot -> Int32? in
+                    if slot.batch == batch { return slot.position }
+                    slot.batch = batch
+                    slot.position = Int32(position)
+                    return nil
+                }
+                if let merged {
+                    buffer[Int(merged)].events.formUnion(ready)
                 } else {
                     buffer[written] = ReadyEvent(token: slot.token, events: ready)
-                    slot.batch = batch
-                    slot.position = Int32(written)
                     written += 1
                 }
             }
-            registrations[fd] = slot
-            if removeMultishot { registrations.disarm(fd) }
             if rearm { registrations.queueArm(fd) }
             return true
         }

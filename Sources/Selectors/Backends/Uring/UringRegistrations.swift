@@ -21,6 +21,8 @@
         var isQuiet = false
         /// The wait that armed the current poll.
         var armBatch: UInt64 = 0
+        /// Where the fd is in `UringRegistrations.waiting`, or -1.
+        var waitingIndex: Int32 = -1
         /// The wait that last put this fd in the ready buffer, and where.
         var batch: UInt64 = 0
         var position: Int32 = 0
@@ -38,12 +40,22 @@
         private(set) var armQueue: [Int32] = []
         /// Polls to remove at the next wait.
         private(set) var removals: [UringUserData] = []
+        /// The level and one-shot fds whose single-shot poll is armed (see
+        /// `UringBackend.recheck`), in no order.
+        private(set) var waiting: [Int32] = []
+        /// How many quiet (multishot, level or one-shot) polls are armed.
+        private(set) var quietArmed = 0
         private(set) var count = 0
         private var lastTag: UInt32 = 0
 
         subscript(fd: Int32) -> UringSlot {
             @inline(__always) get { slots[Int(fd)] }
-            @inline(__always) set { slots[Int(fd)] = newValue }
+        }
+
+        /// Changes the slot of `fd` in place.
+        @inline(__always)
+        mutating func update<Result>(_ fd: Int32, _ body: (inout UringSlot) -> Result) -> Result {
+            body(&slots[Int(fd)])
         }
 
         /// Whether `fd` has a slot (registered or not).
@@ -69,18 +81,22 @@
         /// removed and a new one armed at the next wait.
         mutating func modify(fd: Int32, events: Events, trigger: Trigger, token: UInt64) {
             disarm(fd)
-            slots[Int(fd)].events = events
-            slots[Int(fd)].trigger = trigger
-            slots[Int(fd)].token = token
-            slots[Int(fd)].isQuiet = false
+            update(fd) { slot in
+                slot.events = events
+                slot.trigger = trigger
+                slot.token = token
+                slot.isQuiet = false
+            }
             queueArm(fd)
         }
 
         /// Forgets the registration; its poll, if the kernel holds one, is removed at the next wait.
         mutating func remove(fd: Int32) {
             disarm(fd)
-            slots[Int(fd)].isRegistered = false
-            slots[Int(fd)].isQueued = false
+            update(fd) { slot in
+                slot.isRegistered = false
+                slot.isQueued = false
+            }
             count -= 1
         }
 
@@ -98,19 +114,60 @@
             armQueue.append(fd)
         }
 
-        /// Stops counting on the poll the kernel holds for `fd` and queues its removal. From
-        /// here on its completions carry a tag the slot no longer has, and are dropped.
+        /// Records the poll just submitted for `fd`.
         @inline(__always)
-        mutating func disarm(_ fd: Int32) {
+        mutating func armed(_ fd: Int32, tag: UInt32, multishot: Bool, batch: UInt64) {
+            let slot = slots[Int(fd)]
+            slots[Int(fd)].tag = tag
+            slots[Int(fd)].isMultishot = multishot
+            slots[Int(fd)].armBatch = batch
+            if slot.trigger == .edge { return }
+            if multishot {
+                quietArmed += 1
+            } else {
+                slots[Int(fd)].waitingIndex = Int32(waiting.count)
+                waiting.append(fd)
+            }
+        }
+
+        /// The kernel no longer holds the current poll of `fd` for us (it completed, or is being
+        /// removed): from here on its completions carry a tag the slot does not have.
+        @inline(__always)
+        mutating func retire(_ fd: Int32) {
             let slot = slots[Int(fd)]
             guard slot.tag != 0 else { return }
-            removals.append(.poll(fd: fd, tag: slot.tag))
             slots[Int(fd)].tag = 0
+            if slot.trigger == .edge { return }
+            if slot.isMultishot {
+                quietArmed -= 1
+            } else if slot.waitingIndex >= 0 {
+                let last = waiting.removeLast()
+                if last != fd {
+                    waiting[Int(slot.waitingIndex)] = last
+                    slots[Int(last)].waitingIndex = slot.waitingIndex
+                }
+                slots[Int(fd)].waitingIndex = -1
+            }
+        }
+
+        /// Retires the poll the kernel holds for `fd` and queues its removal.
+        @inline(__always)
+        mutating func disarm(_ fd: Int32) {
+            let tag = slots[Int(fd)].tag
+            guard tag != 0 else { return }
+            removals.append(.poll(fd: fd, tag: tag))
+            retire(fd)
         }
 
         /// Queues the removal of a poll again (its first removal found its completion running).
         mutating func retryRemoval(of poll: UringUserData) {
             removals.append(poll)
+        }
+
+        /// A retired poll completed after all: a removal queued for it is not needed.
+        mutating func forgetRemoval(of poll: UringUserData) {
+            guard !removals.isEmpty, let index = removals.lastIndex(of: poll) else { return }
+            removals.remove(at: index)
         }
 
         /// A fresh arm tag: 1 through 2^31 - 1, then around again.
@@ -136,7 +193,10 @@
         /// ring took its polls with it). A disarmed one-shot registration stays disarmed.
         mutating func forgetKernelState() {
             removals.removeAll()
+            waiting.removeAll()
+            quietArmed = 0
             for index in slots.indices where slots[index].isRegistered {
+                slots[index].waitingIndex = -1
                 if slots[index].tag != 0 || slots[index].isQueued {
                     slots[index].tag = 0
                     slots[index].isQueued = false
