@@ -319,17 +319,17 @@ static inline unsigned cselectors_uring_publish(struct cselectors_uring *ring) {
 static inline int cselectors_uring_enter(struct cselectors_uring *ring, unsigned min_complete,
                                          int get_events, int64_t timeout_ns) {
   unsigned to_submit = cselectors_uring_publish(ring);
-  struct __kernel_timespec timeout;
+  unsigned flags = get_events ? IORING_ENTER_GETEVENTS : 0;
+  if (timeout_ns < 0) {  // no limit: no argument either
+    return cselectors_uring_error(
+        syscall(__NR_io_uring_enter, ring->fd, to_submit, min_complete, flags, NULL, 0));
+  }
+  struct __kernel_timespec timeout = {timeout_ns / 1000000000, timeout_ns % 1000000000};
   struct io_uring_getevents_arg argument;
   memset(&argument, 0, sizeof argument);
-  if (timeout_ns >= 0) {
-    timeout.tv_sec = timeout_ns / 1000000000;
-    timeout.tv_nsec = timeout_ns % 1000000000;
-    argument.ts = (uint64_t)(uintptr_t)&timeout;
-  }
-  unsigned flags = IORING_ENTER_EXT_ARG | (get_events ? IORING_ENTER_GETEVENTS : 0);
+  argument.ts = (uint64_t)(uintptr_t)&timeout;
   return cselectors_uring_error(syscall(__NR_io_uring_enter, ring->fd, to_submit, min_complete,
-                                        flags, &argument, sizeof argument));
+                                        flags | IORING_ENTER_EXT_ARG, &argument, sizeof argument));
 }
 
 // ---- Completion ----
