@@ -362,6 +362,11 @@ static inline int cselectors_uring_work_pending(const struct cselectors_uring *r
           (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
 }
 
+// Whether completions wait in the kernel's overflow list (the CQ was full).
+static inline int cselectors_uring_overflowed(const struct cselectors_uring *ring) {
+  return (__atomic_load_n(ring->sq_kflags, __ATOMIC_ACQUIRE) & IORING_SQ_CQ_OVERFLOW) != 0;
+}
+
 #else  // no <linux/io_uring.h>: the backend reports itself unavailable.
 
 static inline int cselectors_uring_setup(struct cselectors_uring *ring, unsigned sq_entries,
@@ -439,6 +444,10 @@ static inline void cselectors_uring_consume(struct cselectors_uring *ring, unsig
   (void)count;
 }
 static inline int cselectors_uring_work_pending(const struct cselectors_uring *ring) {
+  (void)ring;
+  return 0;
+}
+static inline int cselectors_uring_overflowed(const struct cselectors_uring *ring) {
   (void)ring;
   return 0;
 }

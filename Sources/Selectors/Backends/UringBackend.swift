@@ -202,8 +202,10 @@
                     default: throw error
                     }
                 }
+                let brought = ring.completionsReady
                 written = reap(into: buffer, written: written, settling: true)
-            } while rounds < 8 + buffer.count && ring.hasPendingWork
+                guard UringBackend.goesOn(rounds: rounds, brought: brought, ring: ring) else { break }
+            } while true
             return written
         }
 
@@ -215,10 +217,8 @@
         {
             var written = written
             var rounds = 0
-            // Each round moves at least one completion (a small CQ overflows into the kernel's
-            // list and comes back a CQ at a time); the bound stops a peer that wakes an fd
-            // faster than this loop reads from keeping the wait from ever returning.
-            while rounds < 8 + buffer.count && (ring.hasPendingWork || !registrations.removals.isEmpty) {
+            while rounds < UringBackend.workRounds && (ring.hasPendingWork || !registrations.removals.isEmpty)
+            {
                 rounds += 1
                 // Only removals: a poll armed now could complete for an fd whose handler has
                 // not run yet. The level re-arms wait for the next wait.
@@ -233,10 +233,28 @@
                     }
                 }
                 let before = written
+                let brought = ring.completionsReady
                 written = reap(into: buffer, written: written)
                 if written == buffer.count && written == before && ring.completionsReady > 0 { break }
+                if !UringBackend.goesOn(rounds: rounds, brought: brought, ring: ring) { break }
+                rounds = min(rounds, UringBackend.workRounds - 1)  // overflow: keep bringing it in
             }
             return written
+        }
+
+        /// Calls after the first that a wait makes for queued work: one call with a large
+        /// `min_complete` runs all of it, so more only chase wake-ups that keep arriving, which
+        /// the next wait serves as well (a busy peer must not keep this one from returning).
+        private static let workRounds = 3
+
+        /// Whether another call is worth it: it brought completions in, and either the kernel
+        /// still holds some in its overflow list (a small CQ brings them back a CQ at a time),
+        /// or work is queued and the rounds are not spent. A call that brings nothing in ends
+        /// it: `IORING_SQ_TASKRUN` can be set with nothing queued (a resize sets it, and only
+        /// running queued work clears it).
+        private static func goesOn(rounds: Int, brought: Int, ring: UringRing) -> Bool {
+            guard brought > 0 else { return false }
+            return ring.hasOverflow || (rounds < workRounds && ring.hasPendingWork)
         }
     }
 #endif

@@ -39,6 +39,43 @@
             }
         }
 
+        // Found by the benchmark: registrations arriving between waits made the rings grow with
+        // polls armed, and a resize leaves IORING_SQ_TASKRUN set with nothing queued; waits
+        // then kept calling io_uring_enter while the flag stayed set (thousands of calls, 0.1 s
+        // per zero-timeout select at 1,000 fds), and busy peers kept them from returning.
+        @Test(requiresUring) func waitsStayPromptWhileTheRingsGrowUnderBusyPeers() throws {
+            try withDescriptors { fds in
+                let selector = try Selector(backend: .uring)
+                defer { selector.close() }
+                let pairs = try readyPairs(5_000, fds)
+                for (index, pair) in pairs.enumerated() {
+                    try selector.register(pair.reader, events: .read, handler: ignoreEvents)
+                    guard index % 100 == 99 else { continue }
+                    let (entries, elapsed) = try measure { try selector.readyEntries(timeout: .zero) }
+                    #expect(entries == [])
+                    #expect(
+                        elapsed < .milliseconds(50), "\(index + 1) registrations: select(0) took \(elapsed)")
+                }
+                // 32 peers write as fast as they can; every wait returns within a bound.
+                let busy = pairs.prefix(32).map(\.peer)
+                let stop = SharedFlag()
+                try withBackgroundThread({
+                    var byte: UInt8 = 1
+                    while !stop.isSet { for fd in busy { _ = write(fd, &byte, 1) } }
+                }) {
+                    defer { stop.set() }
+                    for round in 0..<200 {
+                        let (entries, elapsed) = try measure {
+                            try selector.readyEntries(timeout: .seconds(2))
+                        }
+                        #expect(
+                            !entries.isEmpty && elapsed < .milliseconds(200), "round \(round): \(elapsed)")
+                        for entry in entries { _ = try? drain(entry.fd) }
+                    }
+                }
+            }
+        }
+
         // A ring that never grows, 2 SQEs and 4 CQEs, with 300 level registrations: changes go
         // in chunks of two, completions overflow into the kernel's list (none is lost), and
         // level still means every wait.

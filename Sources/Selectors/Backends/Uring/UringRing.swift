@@ -113,5 +113,9 @@
         /// another `enter` with `getEvents` brings them in.
         @inline(__always)
         var hasPendingWork: Bool { cselectors_uring_work_pending(ring) != 0 }
+
+        /// Whether completions wait in the kernel's overflow list (the CQ was full).
+        @inline(__always)
+        var hasOverflow: Bool { cselectors_uring_overflowed(ring) != 0 }
     }
 #endif
