@@ -203,7 +203,7 @@
                     }
                 }
                 let brought = ring.completionsReady
-                written = reap(into: buffer, written: written, settling: true)
+                written = reapSettling(into: buffer, written: written)
                 guard UringBackend.goesOn(rounds: rounds, brought: brought, ring: ring) else { break }
             } while true
             return written
