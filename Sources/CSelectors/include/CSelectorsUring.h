@@ -230,8 +230,8 @@ static inline int cselectors_uring_resize(struct cselectors_uring *ring, unsigne
   return cselectors_uring_map(ring, &params);
 }
 
-// IORING_REGISTER_PROBE: 1 when the kernel supports IORING_OP_POLL_ADD and POLL_REMOVE, 0 when
-// not, or -errno.
+// IORING_REGISTER_PROBE: 1 when the kernel supports IORING_OP_POLL_ADD, POLL_REMOVE and
+// ASYNC_CANCEL (the backend removes polls with the last), 0 when not, or -errno.
 static inline int cselectors_uring_supports_poll(struct cselectors_uring *ring) {
   // A struct io_uring_probe with room for every opcode (at most 256), 8-byte aligned.
   uint64_t storage[(sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op)) / 8 + 1];
@@ -240,9 +240,13 @@ static inline int cselectors_uring_supports_poll(struct cselectors_uring *ring) 
   int result = cselectors_uring_error(
       syscall(__NR_io_uring_register, ring->fd, IORING_REGISTER_PROBE, probe, 256));
   if (result < 0) return result;
-  int add = IORING_OP_POLL_ADD, remove = IORING_OP_POLL_REMOVE;
-  return probe->ops_len > remove && (probe->ops[add].flags & IO_URING_OP_SUPPORTED) &&
-         (probe->ops[remove].flags & IO_URING_OP_SUPPORTED);
+  int ops[] = {IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE, IORING_OP_ASYNC_CANCEL};
+  for (unsigned index = 0; index < sizeof ops / sizeof ops[0]; index++) {
+    if (probe->ops_len <= ops[index] || !(probe->ops[ops[index]].flags & IO_URING_OP_SUPPORTED)) {
+      return 0;
+    }
+  }
+  return 1;
 }
 
 // Whether the kernel has what the backend needs beyond the setup flags: CQEs kept when the CQ
@@ -290,14 +294,16 @@ static inline void cselectors_uring_prepare_poll(struct cselectors_uring *ring, 
   sqe->user_data = user_data;
 }
 
-// IORING_OP_POLL_REMOVE of the poll whose user data is `target`. Success posts no CQE of its
-// own (IOSQE_CQE_SKIP_SUCCESS): the removed poll completes with -ECANCELED instead, so either
-// way exactly one CQE follows. A failure (-ENOENT: it already completed; -EALREADY: its
-// completion is being run) posts one with `user_data`.
+// IORING_OP_ASYNC_CANCEL of the poll whose user data is `target`. Unlike IORING_OP_POLL_REMOVE,
+// which fails with -EALREADY when the poll's completion is already queued (and leaves a
+// multishot poll armed), a cancel marks the poll cancelled whatever its state, and the poll
+// then completes with -ECANCELED. Success posts no CQE of its own (IOSQE_CQE_SKIP_SUCCESS), so
+// exactly one CQE follows either way: the poll's -ECANCELED, or the cancel's failure (-ENOENT:
+// the poll had completed) with `user_data`.
 static inline void cselectors_uring_prepare_remove(struct cselectors_uring *ring, uint64_t target,
                                                    uint64_t user_data) {
   struct io_uring_sqe *sqe = cselectors_uring_next_sqe(ring);
-  sqe->opcode = IORING_OP_POLL_REMOVE;
+  sqe->opcode = IORING_OP_ASYNC_CANCEL;
   sqe->fd = -1;
   sqe->addr = target;
   sqe->flags = IOSQE_CQE_SKIP_SUCCESS;

@@ -29,9 +29,9 @@
     /// Stale completions: every poll carries an arm tag in its user data (`UringUserData`),
     /// and the backend keeps the tag of each fd's current poll. `modify`, `remove` and a new
     /// registration of the same number retire the old tag and queue the old poll's removal
-    /// (`IORING_OP_POLL_REMOVE`), so whatever the old poll still completes is recognised and
-    /// dropped. A removal that finds the poll's completion running (`EALREADY`) is tried
-    /// again unless that poll is seen to end. The selector's generation check then drops
+    /// (`IORING_OP_ASYNC_CANCEL`, which, unlike `IORING_OP_POLL_REMOVE`, also reaches a poll
+    /// whose completion is already queued), so whatever the old poll still completes is
+    /// recognised and dropped. The selector's generation check then drops
     /// events of registrations replaced while a batch is being dispatched, as on every backend.
     ///
     /// What differs from epoll, and why:

@@ -76,7 +76,7 @@
             }
             do {
                 guard try ring.supportsPoll() else {
-                    return "the kernel's io_uring has no IORING_OP_POLL_ADD or IORING_OP_POLL_REMOVE"
+                    return "the kernel's io_uring lacks IORING_OP_POLL_ADD, POLL_REMOVE or ASYNC_CANCEL"
                 }
             } catch {
                 return "IORING_REGISTER_PROBE failed with \(error)"

@@ -7,10 +7,11 @@
     /// number replaced: the kernel may still deliver them (one already running when the
     /// removal arrives is not stopped), and the backend must drop them by their arm tag.
     @Suite(requiresUring) struct UringStaleCompletionTests {
-        // The modify's removal reaches the old multishot poll while its wake-up is queued
-        // (EALREADY): the old poll still completes, with the wake-up's .read although the data
-        // was read since, and stays armed until the removal is retried. The new poll sees
-        // only .write. The old completion must not surface, nor any later one.
+        // The modify's removal reaches the old multishot poll while its wake-up is queued, with
+        // the wake-up's .read although the data was read since: the old poll then completes
+        // (-ECANCELED, or with that .read were it removed with IORING_OP_POLL_REMOVE, which
+        // fails with EALREADY there). The new poll sees only .write. Nothing of the old poll
+        // may surface, now or later.
         @Test func completionOfAPollAModifyReplacedWhileItsWakeUpWasQueuedIsDropped() throws {
             try withDescriptors { fds in
                 let selector = try Selector(backend: .uring)

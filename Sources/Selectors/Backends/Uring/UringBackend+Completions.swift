@@ -47,8 +47,8 @@
             let data = UringUserData(rawValue: completion.user_data)
             if data.isRemoval {
                 // Failures only (success posts nothing). ENOENT: the poll had completed.
-                // EALREADY: its completion was running; it may still be armed (multishot, or a
-                // single-shot that found nothing and armed itself again).
+                // EALREADY (a request being run; not seen for polls, which a cancel always
+                // reaches): tried again.
                 if completion.result == -EALREADY { registrations.removals.append(data.removedPoll) }
                 return true
             }

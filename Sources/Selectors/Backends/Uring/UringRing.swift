@@ -34,7 +34,7 @@
         /// `EXT_ARG`, `CQE_SKIP`, `SINGLE_MMAP`).
         var hasNeededFeatures: Bool { cselectors_uring_has_features(ring) != 0 }
 
-        /// Whether `IORING_REGISTER_PROBE` lists `IORING_OP_POLL_ADD` and `POLL_REMOVE`.
+        /// Whether `IORING_REGISTER_PROBE` lists `IORING_OP_POLL_ADD`, `POLL_REMOVE` and `ASYNC_CANCEL`.
         func supportsPoll() throws(Errno) -> Bool {
             let result = cselectors_uring_supports_poll(ring)
             if result < 0 { throw Errno(rawValue: -result) }
@@ -75,7 +75,8 @@
             cselectors_uring_prepare_poll(ring, fd, events, multishot ? 1 : 0, userData)
         }
 
-        /// Writes an `IORING_OP_POLL_REMOVE` SQE for the poll whose user data is `target`.
+        /// Writes an `IORING_OP_ASYNC_CANCEL` SQE for the poll whose user data is `target` (see
+        /// `cselectors_uring_prepare_remove` for why not `IORING_OP_POLL_REMOVE`).
         @inline(__always)
         func prepareRemove(target: UInt64, userData: UInt64) {
             cselectors_uring_prepare_remove(ring, target, userData)

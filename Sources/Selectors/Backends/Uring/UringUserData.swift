@@ -9,7 +9,7 @@
     /// `unregister`, or a register of the same number), and is dropped. The registration's
     /// generation is not needed here: the backend keeps the current token per fd.
     ///
-    /// A removal (`IORING_OP_POLL_REMOVE`) carries bit 63 plus the user data of the poll it
+    /// A removal (`IORING_OP_ASYNC_CANCEL`) carries bit 63 plus the user data of the poll it
     /// removes, so a failed removal says which poll to try again.
     struct UringUserData: Equatable {
         let rawValue: UInt64
