@@ -57,7 +57,8 @@
                                    --quick 0,100,400); capped to what the fd limit allows
               --stream-connections N  connections in stream (default 4; --quick 2)
               --threads N          client threads, each with its own epoll loop (default 1)
-              --backend NAME       framework backends to run: all|epoll|poll|select (default all)
+              --backend NAME       framework backends to run: all|epoll|uring|poll|select (default
+                                   all available; uring where io_uring is usable)
               --trigger MODE       level|edge|all: the echo server's trigger mode; all runs each
                                    backend both ways, named echo-BACKEND and echo-BACKEND-edge
                                    (default level)
@@ -164,6 +165,11 @@
                     options.backends = [backend]
                 } else {
                     let names = (["all"] + Backend.available.map(\.rawValue)).joined(separator: "|")
+                    // One this system lacks (io_uring switched off, say) is named with the reason.
+                    if let known = Backend(name: text), known != .scripted {
+                        let reason = SelectorError(.create, fd: nil, .backendUnavailable(known)).reason
+                        throw Mistake(message: "--backend must be \(names): \(reason)")
+                    }
                     throw Mistake(message: "--backend must be \(names), got '\(text)'")
                 }
             }

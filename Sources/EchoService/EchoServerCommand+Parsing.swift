@@ -60,6 +60,11 @@ extension EchoServerCommand {
                 // Exactly as listed: `Backend(name:)` would also take `EPOLL`.
                 guard let backend = Backend(rawValue: text), backend.isAvailable else {
                     let names = Backend.available.map(\.rawValue).joined(separator: ", ")
+                    // One this system lacks (io_uring switched off, say) is named with the reason.
+                    if let known = Backend(rawValue: text), known != .scripted {
+                        let reason = SelectorError(.create, fd: nil, .backendUnavailable(known)).reason
+                        throw UsageError(description: "\(reason) (available: \(names))")
+                    }
                     throw UsageError(description: "unknown backend '\(text)' (available: \(names))")
                 }
                 options.configuration.backend = backend

@@ -7,6 +7,10 @@ public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     case epoll
     /// BSD and Apple `kqueue(2)`.
     case kqueue
+    /// Linux `io_uring(7)` polls: interest changes ride with the wait in one system call.
+    /// Available only where a probe at first use finds io_uring enabled and recent enough
+    /// (Linux 6.1); see `Backend.available`.
+    case uring
     /// POSIX `poll(2)`: each wait passes every watched fd to the kernel.
     case poll
     /// POSIX `select(2)`: like poll; limited to fds below `FD_SETSIZE` (1024) where the kernel

@@ -3,7 +3,8 @@
 public struct BackendCapabilities: Equatable, Sendable, CustomStringConvertible {
     /// How a trigger mode is provided.
     public enum Support: String, Equatable, Sendable {
-        /// By the kernel (`EPOLLET`, `EPOLLONESHOT`, `EV_CLEAR`, `EV_DISPATCH`).
+        /// By the kernel (`EPOLLET`, `EPOLLONESHOT`, `EV_CLEAR`, `EV_DISPATCH`, io_uring's
+        /// multishot and single-shot polls).
         case native
         /// By the library in user space, to the rules written on `Trigger`.
         case emulated
@@ -42,6 +43,13 @@ extension Backend {
                 edge: .native, oneShot: .native, acceptsRegularFiles: false, descriptorLimit: nil,
                 reportsHangUpSeparately: true)
         case .kqueue:
+            BackendCapabilities(
+                edge: .native, oneShot: .native, acceptsRegularFiles: true, descriptorLimit: nil,
+                reportsHangUpSeparately: true)
+        case .uring:
+            // Edge is a multishot poll, which the kernel completes on wake-ups only, as epoll's
+            // EPOLLET reports; one-shot a single-shot poll. A closed fd or a regular file is
+            // accepted and reported ready, as by poll(2).
             BackendCapabilities(
                 edge: .native, oneShot: .native, acceptsRegularFiles: true, descriptorLimit: nil,
                 reportsHangUpSeparately: true)

@@ -105,7 +105,11 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
                 "fd is not below FD_SETSIZE (\(limit)); the select backend cannot watch it, use epoll or poll"
             case .backendUnavailable(.scripted):
                 "the scripted backend is made with Selector(script:) or VirtualEventLoop(), not by name"
-            case .backendUnavailable(let backend): "the \(backend) backend is not available on this platform"
+            case .backendUnavailable(let backend):
+                Platform.unavailabilityReason(of: backend).map {
+                    "the \(backend) backend is not available: \($0)"
+                }
+                    ?? "the \(backend) backend is not available on this platform"
             case .system(let errno): "\(errno)"
             case .virtualLoop:
                 "not on a virtual loop: drive it with VirtualEventLoop's run() and advance(by:)"

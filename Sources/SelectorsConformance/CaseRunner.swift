@@ -22,7 +22,8 @@ final class CaseRunner {
         refusesClosedDescriptors = backend == .epoll || backend == .kqueue
         base = firstDescriptor
         selector = try Selector(backend: backend)
-        model = ContractModel(slotCount: slotCount)
+        // uring's polls hold the files they watch (see ContractModel).
+        model = ContractModel(slotCount: slotCount, registrationsHoldFiles: backend == .uring)
         buffer.initializeMemory(as: UInt8.self, repeating: 0x5A)
     }
 
@@ -242,6 +243,7 @@ final class CaseRunner {
     private func write(_ slot: Int, bytes: Int) throws(Violation) {
         guard let file = model.file(at: slot), file.kind.canWrite else { return skipped() }
         let peerClosed = model.peerIsClosed(slot)
+        let peerLingers = model.peerLingers(slot)
         switch Kernel.write(fd(slot), UnsafeRawBufferPointer(rebasing: buffer[..<bytes])) {
         case .success(let count):
             guard !peerClosed else {
@@ -253,14 +255,17 @@ final class CaseRunner {
         case .failure(let error) where error == .wouldBlock:
             model.wrote(0, from: slot, filled: true)
         case .failure(let error):
-            guard peerClosed else {
+            guard peerClosed || peerLingers else {
                 throw Violation(check: "kernel model", detail: "write to fd \(fd(slot)) failed: \(error)")
             }
+            model.peerWasLetGo(slot)
         }
     }
 
     private func fill(_ slot: Int) throws(Violation) {
-        guard let file = model.file(at: slot), file.kind.canWrite, !model.peerIsClosed(slot) else {
+        guard let file = model.file(at: slot), file.kind.canWrite, !model.peerIsClosed(slot),
+            !model.peerLingers(slot)
+        else {
             return skipped()
         }
         let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<(file.kind == .socket ? 65_536 : 4_096)])
@@ -301,6 +306,19 @@ final class CaseRunner {
             return true
         case .success(0) where file.queued == 0 && !file.resetPending && model.peerIsClosed(slot):
             return false
+        // A lingering peer may be gone already: its end (or its reset, if it dies with unread
+        // bytes) shows here first.
+        case .success(0)
+        where file.queued == 0 && !file.resetPending && model.peerLingers(slot)
+            && !leavesAReset(model.peer(of: slot)):
+            model.peerWasLetGo(slot)
+            return false
+        case .failure(let error)
+        where file.queued == 0 && !file.resetPending && model.peerLingers(slot)
+            && leavesAReset(model.peer(of: slot)) && error == .connectionReset:
+            model.peerWasLetGo(slot)
+            model.consumeReset(at: slot)
+            return true
         case .failure(let error) where file.queued == 0 && !model.peerIsClosed(slot) && error == .wouldBlock:
             return false
         default:
@@ -317,6 +335,11 @@ final class CaseRunner {
             detail: "read from fd \(number) (\(file.kind)) gave \(result); expected \(expected)")
     }
 
+    /// Whether closing `file` resets its peer's next read: a socket with unread bytes.
+    private func leavesAReset(_ file: ContractModel.File?) -> Bool {
+        file.map { $0.kind == .socket && $0.queued > 0 } ?? false
+    }
+
     private func drain(_ slot: Int) throws(Violation) {
         guard let file = model.file(at: slot), file.kind.canRead else { return skipped() }
         for _ in 0..<100 where try read(slot, limit: 65_536) {}
@@ -328,6 +351,8 @@ final class CaseRunner {
     /// entry is yielded, as a handler would run them, and the later entries are checked
     /// against the registrations as they are then.
     private func select(_ wait: FuzzOperation.Wait, midBatch: [FuzzOperation]? = nil) throws(Violation) {
+        model.selectStarting()
+        defer { model.selectFinished() }
         var expectations: [Int32: (must: Events, may: Events)] = [:]
         var serials: [Int32: (serial: Int, may: Events)] = [:]
         var anyMust = false

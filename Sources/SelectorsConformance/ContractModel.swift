@@ -38,6 +38,15 @@ import Selectors
 /// When a handler changes registrations while a batch is dispatched, each entry yielded
 /// after the change must still belong to the registration that was live at the wait (not a
 /// new one of the same number), masked by its interest at that moment.
+///
+/// **Held files** (`registrationsHoldFiles`, the uring backend): a kernel poll holds a
+/// reference to the file it watches, so a file whose last number is closed stays open while a
+/// registration may still hold it. Polls are armed by number at each select, so a
+/// registration may hold every file its number referred to at a select since it was made,
+/// until it is unregistered and the next select has run (which removes its poll). Such a file
+/// *lingers*: what its peer sees (end of file or `EAGAIN`, a write taken or `EPIPE`, a
+/// hang-up reported or not) may go either way, and one observed end settles it; once nothing
+/// may hold it, it is closed for certain and the usual rules apply again.
 struct ContractModel {
     enum Kind: CustomStringConvertible {
         case socket
@@ -69,7 +78,10 @@ struct ContractModel {
         /// A socket whose peer closed with unread bytes: the next read past the queued data
         /// fails with `ECONNRESET` (Linux `unix_release_sock`) before end of file.
         var resetPending = false
-        var isClosed: Bool { references == 0 }
+        /// No slot refers to it, but a registration's poll may still hold it open.
+        var isLingering = false
+        /// Closed for certain.
+        var isClosed: Bool { references == 0 && !isLingering }
 
         init(kind: Kind, peer: Int) {
             self.kind = kind
@@ -90,15 +102,25 @@ struct ContractModel {
         var incarnation: Int?
         /// Tells registrations of one number apart, as the selector's generations do.
         var serial: Int
+        /// With held files: the files its polls may hold (see the type's comment).
+        var holds: Set<Int> = []
     }
 
     private(set) var files: [File] = []
     private(set) var slots: [Slot]
     private(set) var registrations: [Int: Registration] = [:]
     private var serials = 0
+    /// Whether the backend's kernel requests hold the files they watch.
+    let registrationsHoldFiles: Bool
+    /// With held files: what unregistered registrations held, let go by the end of select
+    /// number `after`.
+    private var released: [(files: Set<Int>, after: Int)] = []
+    /// Selects started so far.
+    private var selects = 0
 
-    init(slotCount: Int) {
+    init(slotCount: Int, registrationsHoldFiles: Bool = false) {
         slots = Array(repeating: Slot(), count: slotCount)
+        self.registrationsHoldFiles = registrationsHoldFiles
     }
 
     // MARK: Queries
@@ -152,6 +174,8 @@ struct ContractModel {
             if peer.queued == 0 { must.insert(.write) }
             if !file.filled || peer.isClosed { may.insert(.write) }
         }
+        // A lingering peer may have been let go already: its hang-up may show.
+        if peer.isLingering { may = .all }
         may.formUnion(must)
         return (must, may)
     }
@@ -181,11 +205,55 @@ struct ContractModel {
         slots[slot].file = nil
         slots[slot].incarnation += 1
         files[index].references -= 1
-        guard files[index].isClosed else { return }
+        guard files[index].references == 0 else { return }
+        if registrationsHoldFiles && isHeld(index) {
+            files[index].isLingering = true
+        } else {
+            finishClosing(index)
+        }
+    }
+
+    /// The last reference to a file is gone: its peer sees the hang-up.
+    private mutating func finishClosing(_ index: Int) {
+        files[index].isLingering = false
         let peer = files[index].peer
         // Closing a socket with unread bytes resets its peer's next read past the data.
         if files[index].kind == .socket && files[index].queued > 0 { files[peer].resetPending = true }
         files[index].queued = 0
+    }
+
+    /// Whether some registration's poll may hold the file open.
+    private func isHeld(_ index: Int) -> Bool {
+        registrations.values.contains { $0.holds.contains(index) }
+            || released.contains { $0.files.contains(index) }
+    }
+
+    /// A select is starting: with held files, each registration's poll is armed on the file
+    /// its number refers to now.
+    mutating func selectStarting() {
+        selects += 1
+        guard registrationsHoldFiles else { return }
+        for (slot, registration) in registrations {
+            guard let file = slots[slot].file, !registration.holds.contains(file) else { continue }
+            registrations[slot]?.holds.insert(file)
+        }
+    }
+
+    /// A select has ended: the polls of registrations unregistered before it started are
+    /// gone, and a lingering file nothing holds any more is closed.
+    mutating func selectFinished() {
+        guard registrationsHoldFiles else { return }
+        released.removeAll { $0.after <= selects }
+        for index in files.indices where files[index].isLingering && !isHeld(index) {
+            finishClosing(index)
+        }
+    }
+
+    /// The kernel showed that the lingering peer of the file in `slot` is gone (end of file,
+    /// a reset, `EPIPE`).
+    mutating func peerWasLetGo(_ slot: Int) {
+        guard let index = slots[slot].file, files[files[index].peer].isLingering else { return }
+        finishClosing(files[index].peer)
     }
 
     mutating func register(_ slot: Int, _ events: Events) {
@@ -202,6 +270,10 @@ struct ContractModel {
     }
 
     mutating func unregister(_ slot: Int) {
+        if let holds = registrations[slot]?.holds, !holds.isEmpty {
+            // Removed with the next select, so let go by its end.
+            released.append((holds, selects + 1))
+        }
         registrations[slot] = nil
     }
 
@@ -231,9 +303,22 @@ struct ContractModel {
 }
 
 extension ContractModel {
-    /// Whether the file in `slot` has lost its other end (every descriptor of it closed).
+    /// Whether the file in `slot` has lost its other end (every descriptor of it closed, and
+    /// nothing holding it).
     func peerIsClosed(_ slot: Int) -> Bool {
         guard let file = file(at: slot) else { return false }
         return files[file.peer].isClosed
+    }
+
+    /// Whether the other end of the file in `slot` lingers (see `ContractModel`).
+    func peerLingers(_ slot: Int) -> Bool {
+        guard let file = file(at: slot) else { return false }
+        return files[file.peer].isLingering
+    }
+
+    /// The file at the other end of `slot`'s file.
+    func peer(of slot: Int) -> File? {
+        guard let file = file(at: slot) else { return nil }
+        return files[file.peer]
     }
 }

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 import Selectors
 import SelectorsConformance
 

@@ -1,4 +1,4 @@
-import CSelectors
+internal import CSelectors
 
 switch FuzzCommand.parse(Array(CommandLine.arguments.dropFirst())) {
 case .success(let command):

@@ -5,7 +5,8 @@ import Testing
 /// One registered fd closed without unregistering made select(2) fail with `EBADF`, and the
 /// select backend then reported only the closed fds, on every wait: ready live fds were never
 /// reported until the closed one was unregistered. Every backend must report the live fds in
-/// the same batch; poll and select, whose lists live in user space, also report the closed one.
+/// the same batch; poll and select, whose lists live in user space, also report the closed one,
+/// and so does uring, which arms a registration at the next wait (after the close: `EBADF`).
 @Suite struct ClosedDescriptorDoesNotHideOthersTests {
     @Test(arguments: Backend.available)
     func closedRegisteredDescriptorDoesNotHideReadyLiveOnes(backend: Backend) throws {
@@ -33,7 +34,7 @@ import Testing
                     #expect(map[readable] == .read, "round \(round): \(entries)")
                     #expect(map[idle] == nil, "round \(round): \(entries)")
                     switch backend {
-                    case .poll, .select:
+                    case .poll, .select, .uring:
                         #expect(map[closed] == .read, "round \(round): \(entries)")
                     case .scripted:
                         Issue.record("a kernel test ran on the scripted backend (not in Backend.available)")

@@ -87,6 +87,8 @@ import Testing
 
     // Re-arming is what modify is for on a one-shot key, so even unchanged events reach the
     // kernel: on the closed fd epoll says EBADF, and the key goes as for any rejected modify.
+    // uring re-arms natively too, but with the next wait (which then reports the closed fd),
+    // so like the emulations its modify succeeds.
     @Test(arguments: Backend.available)
     func oneShotModifyWithUnchangedEventsReachesTheKernelToRearm(backend: Backend) throws {
         try FixedDescriptorNumbers.withClosedNumber { number in
@@ -98,12 +100,12 @@ import Testing
                 try selector.register(number, events: .read, trigger: .oneShot, handler: ignoreEvents)
                 fds.close(number)
                 switch backend.capabilities.oneShot {
-                case .native:
+                case .native where backend != .uring:
                     expectSelectorError(.modify, fd: number, .system(.badFileDescriptor)) {
                         try selector.modify(number, events: .read)
                     }
                     #expect(selector.count == 0)
-                case .emulated:
+                case .native, .emulated:
                     #expect(try selector.modify(number, events: .read).trigger == .oneShot)
                     try selector.unregister(number)
                 }
@@ -130,9 +132,9 @@ import Testing
                     expectSelectorError(.key, fd: number, .notRegistered) { try selector.key(for: number) }
                     #expect(selector.count == 0)
                     #expect(try selector.readyEntries(timeout: .zero) == [])
-                case .poll, .select:
+                case .poll, .select, .uring:
                     // Nothing asks the kernel until the wait, which reports the closed fd
-                    // as ready so its handler finds out.
+                    // as ready so its handler finds out (uring: the poll fails with EBADF).
                     #expect(try selector.modify(number, events: .write).events == .write)
                     #expect(
                         try selector.readyEntries(timeout: .seconds(5)) == [

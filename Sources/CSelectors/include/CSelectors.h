@@ -58,6 +58,9 @@
 // an umbrella header that leaves out a header in its directory draws a compiler warning.
 #include "CSelectorsBSDStandIn.h"
 
+// The io_uring rings of the uring backend (Linux; elsewhere stubs that fail with ENOSYS).
+#include "CSelectorsUring.h"
+
 static inline int cselectors_errno(void) { return errno; }
 static inline void cselectors_set_errno(int value) { errno = value; }
 

@@ -13,9 +13,13 @@
                 }
             case .poll: return PollBackend()
             case .select: return SelectBackend()
-            case .epoll, .scripted: throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
+            case .epoll, .uring, .scripted:
+                throw SelectorError(.create, fd: nil, .backendUnavailable(backend))
             }
         }
+
+        /// Why a backend is missing here beyond "not on this platform": nothing to add.
+        static func unavailabilityReason(of backend: Backend) -> String? { nil }
 
         static func makeWaker() throws(Errno) -> any Waker { try PipeWaker() }
 

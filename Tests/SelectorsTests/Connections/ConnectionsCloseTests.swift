@@ -240,6 +240,7 @@ import Testing
                 let idleFor = adopted.duration(to: try #require(closedAt))
                 #expect(idleFor >= timeout, "closed after \(idleFor)")
                 #expect(log.notices(of: connection) == [.closed(.idle)])
+                try settleClosedDescriptors(loop)
                 #expect(readOnce(peer) == .endOfFile, "nothing was lost: an orderly end")
                 #expect(connections.counters.snapshot.idle == 1)
             }

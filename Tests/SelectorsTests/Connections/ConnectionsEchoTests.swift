@@ -39,6 +39,7 @@ import Testing
             try runOnceUntil(loop) { log.end(of: connection) != nil }
             #expect(log.notices(of: connection).suffix(2) == [.endOfInput, .closed(.peerClosed)])
             #expect(log.violations.isEmpty, "\(log.violations)")
+            try settleClosedDescriptors(loop)
             #expect(readOnce(peerFD) == .endOfFile)
 
             let statistics = connections.counters.snapshot

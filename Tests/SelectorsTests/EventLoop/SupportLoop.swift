@@ -133,6 +133,14 @@ func runBounded(
     }
 }
 
+/// Runs one wait that does not block, so that fds the loop's handlers closed are released by
+/// the kernel. On uring a registered fd's poll request holds its file open, and unregistering
+/// only queues the request's cancellation for the next wait (README, uring): until that wait,
+/// the peer of a closed socket sees no end of stream. Other backends release it at `close`.
+func settleClosedDescriptors(_ loop: IsolatedEventLoop) throws {
+    try loop.runOnce(timeout: .zero)
+}
+
 /// Calls `loop.runOnce(timeout: step)` until `done()` holds, at most until `limit` has passed
 /// or `maximumIterations` iterations ran. Returns whether `done()` came true; if not, records
 /// an issue at the caller's line.
