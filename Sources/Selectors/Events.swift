@@ -3,7 +3,7 @@
 /// The analogue of Python's `EVENT_READ` and `EVENT_WRITE`. Error and hang-up conditions have
 /// no bits of their own: they are reported as `.read` and/or `.write` (whichever the key asked
 /// for), so a handler notices them when its `read` returns 0 or its `write` fails.
-public struct Events: OptionSet, Hashable, Sendable, CustomStringConvertible {
+public struct Events: OptionSet, Hashable, Sendable, BitwiseCopyable, CustomStringConvertible {
     /// The raw bits; only the bits of `.all` are valid in a registration.
     public let rawValue: UInt8
 

@@ -1,5 +1,5 @@
-/// The registrations, indexed by fd: fds are small dense integers, so an array beats a
-/// dictionary on the per-event lookup. Each slot also remembers the generation of its last
+/// The registrations, indexed by fd (a `DescriptorTable`, so the per-event lookup is one
+/// bounds check and a load). Each slot also remembers the generation of its last
 /// registration, which survives unregistration so the next registration of the same number
 /// gets a new one.
 ///
@@ -13,7 +13,8 @@
 /// handlers are released only once no handler is running (`releaseRetired`), so the one
 /// being called is alive until it returns.
 struct KeyTable: ~Copyable {
-    private var slots: [Slot] = []
+    /// All-zero bytes are an empty slot: no handler, no events, `.level`, generation 0.
+    private var slots = DescriptorTable<Slot>(capacity: 64)
     private(set) var count = 0
     /// Handlers removed since the last `releaseRetired`: a plain buffer, since an array's
     /// append (a uniqueness check) and clearing (a generic range replacement) cost the
@@ -30,7 +31,10 @@ struct KeyTable: ~Copyable {
     }
 
     deinit {
-        for slot in slots { slot.handler?.release() }
+        if slots.highestFD >= 0 {
+            for fd in 0...slots.highestFD { slots[fd].pointee.handler?.release() }
+        }
+        slots.deallocate()
         for index in 0..<retiredCount { retired[index].release() }
         retired.deallocate()
     }
@@ -38,9 +42,8 @@ struct KeyTable: ~Copyable {
     /// The live registration of `fd`, if any.
     @inline(__always)
     func slot(_ fd: Int32) -> Slot? {
-        let index = Int(fd)
-        guard index >= 0, index < slots.count, slots[index].handler != nil else { return nil }
-        return slots[index]
+        guard let slot = slots.existing(fd), slot.pointee.handler != nil else { return nil }
+        return slot.pointee
     }
 
     /// The key of `fd`'s live registration, if any (one retain, for the key's reference).
@@ -50,20 +53,14 @@ struct KeyTable: ~Copyable {
 
     /// The generation the next registration of `fd` will carry.
     func nextGeneration(for fd: Int32) -> UInt32 {
-        let index = Int(fd)
-        return (index < slots.count ? slots[index].generation : 0) &+ 1
+        (slots.existing(fd)?.pointee.generation ?? 0) &+ 1
     }
 
     /// Registers `fd`, which must not be registered.
     mutating func insert(
         _ fd: Int32, events: Events, trigger: Trigger, handler: SharedHandler, generation: UInt32
     ) {
-        let index = Int(fd)
-        if index >= slots.count {
-            slots.append(
-                contentsOf: repeatElement(Slot(), count: max(index + 1, slots.count * 2) - slots.count))
-        }
-        slots[index] = Slot(
+        slots.entry(for: fd).pointee = Slot(
             handler: Unmanaged.passRetained(handler), events: events, trigger: trigger, generation: generation
         )
         count += 1
@@ -71,13 +68,13 @@ struct KeyTable: ~Copyable {
 
     /// Changes a live registration; a new handler replaces (and retires) the old one.
     mutating func update(_ fd: Int32, events: Events, trigger: Trigger, handler: SharedHandler?) {
-        let index = Int(fd)
-        slots[index].events = events
-        slots[index].trigger = trigger
-        if let handler, let old = slots[index].handler,
+        let slot = slots[fd]
+        slot.pointee.events = events
+        slot.pointee.trigger = trigger
+        if let handler, let old = slot.pointee.handler,
             old.toOpaque() != Unmanaged.passUnretained(handler).toOpaque()
         {
-            slots[index].handler = Unmanaged.passRetained(handler)
+            slot.pointee.handler = Unmanaged.passRetained(handler)
             retire(old)
         }
     }
@@ -85,7 +82,7 @@ struct KeyTable: ~Copyable {
     /// Unregisters `fd`; returns the events it watched, or nil if it was not registered.
     mutating func remove(_ fd: Int32) -> Events? {
         guard let slot = slot(fd), let handler = slot.handler else { return nil }
-        slots[Int(fd)].handler = nil
+        slots[fd].pointee.handler = nil
         retire(handler)
         count -= 1
         return slot.events
@@ -94,10 +91,11 @@ struct KeyTable: ~Copyable {
     /// Unregisters everything (the selector is closing); the handlers are retired, not
     /// released, since one of them may be running.
     mutating func removeAll() {
-        for index in slots.indices {
-            if let handler = slots[index].handler {
+        guard slots.highestFD >= 0 else { return }
+        for fd in 0...slots.highestFD {
+            if let handler = slots[fd].pointee.handler {
                 retire(handler)
-                slots[index].handler = nil
+                slots[fd].pointee.handler = nil
             }
         }
         count = 0
@@ -127,8 +125,9 @@ struct KeyTable: ~Copyable {
     var allKeys: [SelectorKey] {
         var keys: [SelectorKey] = []
         keys.reserveCapacity(count)
-        for index in slots.indices where slots[index].handler != nil {
-            keys.append(SelectorKey(fd: Int32(index), slot: slots[index]))
+        guard slots.highestFD >= 0 else { return keys }
+        for fd in 0...slots.highestFD where slots[fd].pointee.handler != nil {
+            keys.append(SelectorKey(fd: fd, slot: slots[fd].pointee))
         }
         return keys
     }

@@ -43,7 +43,7 @@
 /// mid-batch, whatever its mode; a `modify` mid-batch masks a pending event with the new
 /// interest; re-arming a one-shot key mid-batch still delivers the pending event of the arming
 /// before, and the new arming reports at a later `select`.
-public enum Trigger: String, CaseIterable, Sendable, CustomStringConvertible {
+public enum Trigger: String, CaseIterable, Sendable, BitwiseCopyable, CustomStringConvertible {
     /// Report at every `select` while ready (`EPOLLIN` without flags, plain `EV_ADD`).
     case level
     /// Report when readiness arises; drain until `EAGAIN` (`EPOLLET`, `EV_CLEAR`).

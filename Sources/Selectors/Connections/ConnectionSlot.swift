@@ -175,59 +175,6 @@ struct OutputBuffer {
     }
 }
 
-/// Connection slots indexed by fd: fds are small dense integers, so a flat array beats a
-/// dictionary. The table comes from `calloc` (all-zero bytes are an empty `ConnectionSlot`),
-/// so the kernel maps pages only as fds reach them: resident cost is 24 bytes per open fd,
-/// not per slot of capacity.
-struct ConnectionSlots {
-    private(set) var slots: UnsafeMutablePointer<ConnectionSlot>
-    private(set) var capacity: Int
-    /// The highest fd ever stored, so sweeps can stop there.
-    private(set) var highestFD: Int32 = -1
-
-    init() {
-        capacity = 1024
-        slots = ConnectionSlots.allocateZeroed(capacity)
-    }
-
-    /// Makes room for `fd` and returns its slot.
-    @inline(__always)
-    mutating func slot(for fd: Int32) -> UnsafeMutablePointer<ConnectionSlot> {
-        if Int(fd) >= capacity { grow(to: Int(fd) + 1) }
-        if fd > highestFD { highestFD = fd }
-        return slots + Int(fd)
-    }
-
-    /// The slot of an fd that is already stored.
-    @inline(__always)
-    subscript(fd: Int32) -> UnsafeMutablePointer<ConnectionSlot> { slots + Int(fd) }
-
-    /// The slot of `fd` if the table reaches that far (it may not, for a stale handle).
-    @inline(__always)
-    func existing(_ fd: Int32) -> UnsafeMutablePointer<ConnectionSlot>? {
-        fd >= 0 && Int(fd) < capacity ? slots + Int(fd) : nil
-    }
-
-    private mutating func grow(to needed: Int) {
-        let grown = max(needed, capacity * 2)
-        let larger = ConnectionSlots.allocateZeroed(grown)
-        // `ConnectionSlot` is a trivial type: copying its bytes is a valid move.
-        memcpy(larger, slots, capacity * MemoryLayout<ConnectionSlot>.stride)
-        free(slots)
-        slots = larger
-        capacity = grown
-    }
-
-    private static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<ConnectionSlot> {
-        guard let memory = calloc(count, MemoryLayout<ConnectionSlot>.stride) else {
-            fatalError("Connections: cannot allocate a table of \(count) connections")
-        }
-        // Zero bytes are `ConnectionSlot()`: a nil pointer, time 0, generation 0, no flags.
-        return memory.bindMemory(to: ConnectionSlot.self, capacity: count)
-    }
-
-    /// Frees the table; every connection's output must have been released.
-    func deallocate() {
-        free(slots)
-    }
-}
+/// Connection slots indexed by fd (all-zero bytes are an empty `ConnectionSlot`: a nil
+/// pointer, time 0, generation 0, no flags): 24 bytes of resident memory per open fd.
+typealias ConnectionSlots = DescriptorTable<ConnectionSlot>

@@ -95,7 +95,7 @@ public final class Connections {
     // per access) cost more than the rest of a round trip's bookkeeping (measured: 62
     // instructions per echo round trip).
     let handler: (Connection, ConnectionEvent) -> Void
-    @exclusivity(unchecked) var slots = ConnectionSlots()
+    @exclusivity(unchecked) var slots = ConnectionSlots(capacity: 1024)
     /// The one handler every connection's registration shares.
     @exclusivity(unchecked) var readyHandler = SharedHandler { _, _ in }
     let readBuffer: UnsafeMutableRawBufferPointer
@@ -220,7 +220,7 @@ public final class Connections {
     ///   the fd is then still the caller's.
     @discardableResult
     public func adopt(_ fd: Int32) throws(SelectorError) -> Connection {
-        let slot = slots.slot(for: fd)
+        let slot = slots.entry(for: fd)
         guard !slot.pointee.flags.contains(.open) else {
             throw SelectorError(.adopt, fd: fd, .alreadyRegistered)
         }

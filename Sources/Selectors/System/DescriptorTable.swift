@@ -1,0 +1,66 @@
+internal import CSelectors
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A flat table of entries indexed by fd, for the selector's registrations and the
+/// connections' state: fds are small dense integers, so this beats a dictionary, and unlike
+/// an `Array` a write needs no uniqueness check and no retain of the storage (an `Array` of
+/// registrations cost a register-and-remove cycle about 40 instructions for those).
+///
+/// The storage comes from `calloc` and all-zero bytes must be the empty entry, so the kernel
+/// maps pages only as fds reach them: resident cost is per fd in use, not per slot of
+/// capacity. Entries are bitwise-copyable, so growing moves them with `memcpy`. The owner
+/// calls `deallocate()` once.
+struct DescriptorTable<Entry: BitwiseCopyable> {
+    private(set) var base: UnsafeMutablePointer<Entry>
+    private(set) var capacity: Int
+    /// The highest fd ever made room for, so sweeps can stop there (-1: none).
+    private(set) var highestFD: Int32 = -1
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        base = DescriptorTable.allocateZeroed(capacity)
+    }
+
+    /// Makes room for `fd` (which must not be negative) and returns its entry.
+    @inline(__always)
+    mutating func entry(for fd: Int32) -> UnsafeMutablePointer<Entry> {
+        if Int(fd) >= capacity { grow(to: Int(fd) + 1) }
+        if fd > highestFD { highestFD = fd }
+        return base + Int(fd)
+    }
+
+    /// The entry of an fd already made room for.
+    @inline(__always)
+    subscript(fd: Int32) -> UnsafeMutablePointer<Entry> { base + Int(fd) }
+
+    /// The entry of `fd` if the table reaches that far (a stale or foreign fd may not).
+    @inline(__always)
+    func existing(_ fd: Int32) -> UnsafeMutablePointer<Entry>? {
+        fd >= 0 && Int(fd) < capacity ? base + Int(fd) : nil
+    }
+
+    private mutating func grow(to needed: Int) {
+        let grown = max(needed, capacity * 2)
+        let larger = DescriptorTable.allocateZeroed(grown)
+        memcpy(larger, base, capacity * MemoryLayout<Entry>.stride)
+        free(base)
+        base = larger
+        capacity = grown
+    }
+
+    private static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<Entry> {
+        guard let memory = calloc(count, MemoryLayout<Entry>.stride) else {
+            fatalError("cannot allocate a table for \(count) descriptors")
+        }
+        return memory.bindMemory(to: Entry.self, capacity: count)
+    }
+
+    func deallocate() {
+        free(base)
+    }
+}
