@@ -101,16 +101,18 @@ struct KeyTable: ~Copyable {
         count = 0
     }
 
+    @inline(__always)
     private mutating func retire(_ handler: Unmanaged<SharedHandler>) {
-        if retiredCount == retired.count {
-            let grown = UnsafeMutableBufferPointer<Unmanaged<SharedHandler>>.allocate(
-                capacity: retired.count * 2)
-            _ = grown.initialize(fromContentsOf: retired)
-            retired.deallocate()
-            retired = grown
-        }
+        if retiredCount == retired.count { growRetired() }
         retired[retiredCount] = handler
         retiredCount += 1
+    }
+
+    private mutating func growRetired() {
+        let grown = UnsafeMutableBufferPointer<Unmanaged<SharedHandler>>.allocate(capacity: retired.count * 2)
+        _ = grown.initialize(fromContentsOf: retired)
+        retired.deallocate()
+        retired = grown
     }
 
     /// Releases the handlers removed since the last call. Only when no handler is running.
