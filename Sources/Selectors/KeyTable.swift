@@ -58,11 +58,10 @@ struct KeyTable: ~Copyable {
 
     /// Registers `fd`, which must not be registered.
     mutating func insert(
-        _ fd: Int32, events: Events, trigger: Trigger, handler: SharedHandler, generation: UInt32
+        _ fd: Int32, events: Events, trigger: Trigger, handler: Unmanaged<SharedHandler>, generation: UInt32
     ) {
         slots.entry(for: fd).pointee = Slot(
-            handler: Unmanaged.passRetained(handler), events: events, trigger: trigger, generation: generation
-        )
+            handler: handler.retain(), events: events, trigger: trigger, generation: generation)
         count += 1
     }
 

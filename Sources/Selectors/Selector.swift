@@ -101,14 +101,19 @@ public final class Selector {
     public func register(
         _ fd: Int32, events: Events, trigger: Trigger = .level, handler: SharedHandler
     ) throws(SelectorError) -> SelectorKey {
-        try add(fd, events: events, trigger: trigger, handler: handler)
+        try add(fd, events: events, trigger: trigger, handler: Unmanaged.passUnretained(handler))
         return table.key(fd)!
     }
 
     /// `register` without building the key: what code that discards it calls (a key holds
     /// its handler, so making one costs a retain and a release; `Connections` registers every
-    /// connection this way).
-    func add(_ fd: Int32, events: Events, trigger: Trigger, handler: SharedHandler) throws(SelectorError) {
+    /// connection this way). The handler comes unretained, borrowed from the caller, which
+    /// keeps it alive for the call: passing a strong reference read from a caller's stored
+    /// property cost a retain and release around the call (callgrind: 58 instructions per
+    /// connection cycle). The table takes its own reference.
+    func add(_ fd: Int32, events: Events, trigger: Trigger, handler: Unmanaged<SharedHandler>)
+        throws(SelectorError)
+    {
         try checkOpen(.register, fd)
         try validate(.register, fd, events)
         guard fd < kernel.descriptorLimit else {

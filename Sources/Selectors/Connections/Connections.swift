@@ -224,7 +224,7 @@ public final class Connections {
         guard !slot.pointee.flags.contains(.open) else {
             throw SelectorError(.adopt, fd: fd, .alreadyRegistered)
         }
-        try selector.add(fd, events: .read, trigger: trigger, handler: readyHandler)
+        try selector.add(fd, events: .read, trigger: trigger, handler: Unmanaged.passUnretained(readyHandler))
         let generation = slot.pointee.generation &+ 1
         // Pulled connections may be readable already: the first read tries.
         slot.pointee = ConnectionSlot(
