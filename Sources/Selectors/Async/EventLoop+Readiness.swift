@@ -56,11 +56,14 @@ extension EventLoop {
                 }
             }
         } onCancel: {
+            // Through `readinessWaiters()`, not `waiters?`: a cancellation that comes before
+            // the loop's first wait must still be noted (`cancelledEarly`), or that wait,
+            // installed next, would never hear of it.
             if isOnLoopThread {
-                waiters?.cancel(fd, direction, id: id)
+                readinessWaiters().cancel(fd, direction, id: id)
             } else {
                 // A closed loop resumed every waiter already.
-                try? execute { [self] in waiters?.cancel(fd, direction, id: id) }
+                try? execute { [self] in readinessWaiters().cancel(fd, direction, id: id) }
             }
         }
     }
