@@ -211,7 +211,8 @@ public final class Connections {
         let generation = slot.pointee.generation &+ 1
         // Pulled connections may be readable already: the first read tries.
         slot.pointee = ConnectionSlot(
-            lastActivity: ConnectionSlot.activeNow, generation: generation, flags: pulls ? [.open, .readReady] : .open)
+            lastActivity: ConnectionSlot.activeNow, generation: generation,
+            flags: pulls ? [.open, .readReady] : .open)
         if drain != nil {
             slot.pointee.flags.insert(.draining)
             sendEndOfStream(fd, slot)
