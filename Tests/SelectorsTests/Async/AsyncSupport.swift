@@ -30,7 +30,20 @@ func finish<Result: Sendable, Failure: Error>(
     _ task: Task<Result, Failure>, within limit: Duration = .seconds(10), _ what: String = "the task",
     sourceLocation: SourceLocation = #_sourceLocation
 ) async throws -> Result {
-    let outcome = await withCheckedContinuation {
+    guard let outcome = await race(task, limit) else {
+        task.cancel()
+        Issue.record("\(what) did not finish within \(limit)", sourceLocation: sourceLocation)
+        throw AsyncTimeout(what: what, limit: limit)
+    }
+    return try outcome.get()
+}
+
+/// What `task` ended with, or nil if it had not ended after `limit` (then it is left behind,
+/// neither cancelled nor awaited). Records nothing.
+func race<Result: Sendable, Failure: Error>(_ task: Task<Result, Failure>, _ limit: Duration) async
+    -> Swift.Result<Result, any Error>?
+{
+    await withCheckedContinuation {
         (continuation: CheckedContinuation<Swift.Result<Result, any Error>?, Never>) in
         let once = ResumeOnce(continuation)
         let timer = Task {
@@ -42,12 +55,6 @@ func finish<Result: Sendable, Failure: Error>(
             timer.cancel()
         }
     }
-    guard let outcome else {
-        task.cancel()
-        Issue.record("\(what) did not finish within \(limit)", sourceLocation: sourceLocation)
-        throw AsyncTimeout(what: what, limit: limit)
-    }
-    return try outcome.get()
 }
 
 /// What `task` ended with (its value or its error), awaited for at most `limit`; nil (with an
