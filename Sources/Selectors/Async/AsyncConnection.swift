@@ -77,10 +77,12 @@ public final class AsyncConnection: @unchecked Sendable {
         }
     }
 
-    /// Reads up to `maximum` bytes, waiting until some are there; empty at end of stream.
+    /// Reads up to `maximum` bytes (at most 64 KiB, the loop's buffer), waiting until some
+    /// are there; empty at end of stream. What is left stays for the next read.
     nonisolated(nonsending) public func read(upTo maximum: Int = 64 * 1024) async throws -> [UInt8] {
+        precondition(maximum > 0, "AsyncConnection.read(upTo:) needs a maximum above 0")
         var bytes: [UInt8] = []
-        _ = try await read { chunk in bytes = Array(chunk.prefix(maximum)) }
+        _ = try await read(atMost: maximum) { chunk in bytes = Array(chunk) }
         return bytes
     }
 
@@ -92,11 +94,20 @@ public final class AsyncConnection: @unchecked Sendable {
     nonisolated(nonsending) public func read(_ body: (UnsafeRawBufferPointer) throws -> Void) async throws
         -> Int
     {
+        try await read(atMost: Int.max, body)
+    }
+
+    /// `read(_:)`, reading no more than `maximum` bytes (the kernel keeps the rest).
+    nonisolated(nonsending) private func read(
+        atMost maximum: Int, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) async throws -> Int {
         while true {
             guard loop.isOnLoopThread else {
-                return try await withTaskExecutorPreference(loop) { try await read(body) }
+                return try await withTaskExecutorPreference(loop) { try await read(atMost: maximum, body) }
             }
-            let buffer = loop.readBuffer
+            let whole = loop.readBuffer
+            let buffer =
+                maximum < whole.count ? UnsafeMutableRawBufferPointer(rebasing: whole[..<maximum]) : whole
             if case .bytes(let count) = try connection.owner.pullRead(connection, into: buffer) {
                 if count > 0 { try body(UnsafeRawBufferPointer(start: buffer.baseAddress, count: count)) }
                 return count
