@@ -68,7 +68,7 @@ public final class AsyncConnection: @unchecked Sendable {
         while true {
             guard loop.isOnLoopThread else {
                 let target = UncheckedSendable(buffer)
-                return try await withTaskExecutorPreference(loop) { try await read(into: target.value) }
+                return try await onLoop(.read) { try await read(into: target.value) }
             }
             if case .bytes(let count) = try connection.owner.pullRead(connection, into: buffer) {
                 return count
@@ -103,7 +103,7 @@ public final class AsyncConnection: @unchecked Sendable {
     ) async throws -> Int {
         while true {
             guard loop.isOnLoopThread else {
-                return try await withTaskExecutorPreference(loop) { try await read(atMost: maximum, body) }
+                return try await onLoop(.read) { try await read(atMost: maximum, body) }
             }
             let whole = loop.readBuffer
             let buffer =
@@ -139,7 +139,7 @@ public final class AsyncConnection: @unchecked Sendable {
     nonisolated(nonsending) public func write(_ bytes: UnsafeRawBufferPointer) async throws {
         guard loop.isOnLoopThread else {
             let source = UncheckedSendable(bytes)
-            return try await withTaskExecutorPreference(loop) { try await write(source.value) }
+            return try await onLoop(.write) { try await write(source.value) }
         }
         try send(bytes)
         try await drained()
@@ -148,7 +148,7 @@ public final class AsyncConnection: @unchecked Sendable {
     /// Sends `bytes`; see `write(_:)`.
     nonisolated(nonsending) public func write(_ bytes: [UInt8]) async throws {
         guard loop.isOnLoopThread else {
-            return try await withTaskExecutorPreference(loop) { try await write(bytes) }
+            return try await onLoop(.write) { try await write(bytes) }
         }
         try bytes.withUnsafeBytes { raw in Result { () throws(SelectorError) in try send(raw) } }.get()
         try await drained()
@@ -163,7 +163,7 @@ public final class AsyncConnection: @unchecked Sendable {
     nonisolated(nonsending) public func drained() async throws {
         while true {
             guard loop.isOnLoopThread else {
-                return try await withTaskExecutorPreference(loop) { try await drained() }
+                return try await onLoop(.write) { try await drained() }
             }
             // Most calls find room: no cancellation handler, no continuation.
             guard connection.isOutputFull else { return }
@@ -223,6 +223,19 @@ public final class AsyncConnection: @unchecked Sendable {
             try await engine.waitReadable(connection, id: id)
         } onCancel: {
             cancel(id)
+        }
+    }
+
+    /// Runs `body` on the loop's thread, with the loop as the task's executor preference.
+    /// Once the loop is closed its jobs run on other threads (see `EventLoop+Executor`) and
+    /// the connection has ended with it: then this throws `connectionClosed`, rather than let
+    /// the caller hop again, which would be at once and forever.
+    nonisolated(nonsending) private func onLoop<Result>(
+        _ operation: SelectorError.Operation, _ body: () async throws -> Result
+    ) async throws -> Result {
+        try await withTaskExecutorPreference(loop) {
+            guard loop.isOnLoopThread else { throw SelectorError(operation, fd: fd, .connectionClosed) }
+            return try await body()
         }
     }
 
