@@ -26,7 +26,7 @@ struct AsyncConnectionTests {
             }
             let echoed = try await within(.seconds(60)) { try await Peer.read(peer, count: message.count) }
             try await finish(writer)
-            #expect(echoed == message)
+            #expect(sameBytes(echoed, message))
             #expect(try await finish(echoing) == message.count)
             let end = try await within { try await Peer.readToEnd(peer) }
             #expect(end.bytes.isEmpty && !end.reset)
@@ -70,12 +70,12 @@ struct AsyncConnectionTests {
                     while true {
                         let count = try await receiving.read(into: buffer)
                         if count == 0 { return bytes }
-                        bytes += buffer[..<count]
+                        bytes += UnsafeRawBufferPointer(rebasing: buffer[..<count]).bindMemory(to: UInt8.self)
                     }
                 }
                 try await finish(writer)
                 #expect(received.count == message.count)
-                #expect(received == message)
+                #expect(sameBytes(received, message))
                 sending.close()
                 receiving.close()
             }
@@ -126,7 +126,7 @@ struct AsyncConnectionTests {
                 while bytes.count < 100 {
                     let count = try await connection.read(into: buffer)
                     counts.append(count)
-                    bytes += buffer[..<count]
+                    bytes += UnsafeRawBufferPointer(rebasing: buffer[..<count]).bindMemory(to: UInt8.self)
                 }
                 #expect(bytes == message)
                 return counts
@@ -203,7 +203,7 @@ struct AsyncConnectionTests {
             #expect(await race(writer, .milliseconds(50)) == nil, "write returned while the queue was full")
             #expect(try await pendingOutput(connection) == pending, "the queue moved while nobody read")
             let received = try await within(.seconds(30)) { try await Peer.read(peer, count: message.count) }
-            #expect(received == message)
+            #expect(sameBytes(received, message))
             let pendingAfterwards = try await finish(writer)
             #expect(pendingAfterwards <= 16 * 1024)
             #expect(try await waiterCount(pool) == 0)
@@ -236,7 +236,7 @@ struct AsyncConnectionTests {
                 try await Task.sleep(for: .microseconds(200))
             }
             try await finish(writer)
-            #expect(received == message)
+            #expect(sameBytes(received, message))
             let peak = pool.counters.snapshot.peakPendingBytes
             #expect(peak > 0 && peak <= 64 * 1024 + 8 * 1024, "peak queue \(peak)")
             connection.close()
@@ -292,7 +292,7 @@ struct AsyncConnectionTests {
             let tail = Array("and the tail".utf8)
             let reader = Task { try await Peer.read(peer, count: message.count + tail.count) }
             try await within(on: onLoop ? loop : nil) { try await connection.write(tail) }
-            #expect(try await finish(reader, within: .seconds(30)) == message + tail)
+            #expect(sameBytes(try await finish(reader, within: .seconds(30)), message + tail))
             connection.close()
         }
     }
@@ -324,7 +324,9 @@ struct AsyncConnectionTests {
             #expect(try await waiterCount(pool) == 0)
             // What the cancelled write queued still arrives; reading works.
             #expect(
-                try await within(.seconds(30)) { try await Peer.read(peer, count: message.count) } == message)
+                sameBytes(
+                    try await within(.seconds(30)) { try await Peer.read(peer, count: message.count) },
+                    message))
             try await Peer.write(peer, "ok")
             #expect(try await within { try await connection.read(upTo: 10) } == Array("ok".utf8))
             connection.close()
@@ -411,7 +413,7 @@ struct AsyncConnectionTests {
                 connection.close()
             }
             let end = try await within(.seconds(30)) { try await Peer.readToEnd(peer) }
-            #expect(end.bytes == message && !end.reset)
+            #expect(sameBytes(end.bytes, message) && !end.reset)
         }
     }
 
@@ -477,7 +479,7 @@ struct AsyncConnectionTests {
                 return bytes
             }
             try await finish(writing)
-            #expect(received == message)
+            #expect(sameBytes(received, message))
             input.close()
             try await until { try await onLoopThread(loop) { _ in pool.count } == 0 }
         }

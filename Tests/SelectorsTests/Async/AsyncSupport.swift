@@ -180,9 +180,21 @@ func tcpPair() throws -> (client: Int32, server: Int32) {
     return (client, server)
 }
 
-/// `count` bytes of a pattern that never lines up with buffer sizes (period 251).
+/// `count` bytes of a pattern that never lines up with buffer sizes (period 251, shifted by
+/// `seed`). Built by doubling, so megabytes cost a few copies even in a debug build.
 func patternBytes(_ count: Int, seed: Int = 0) -> [UInt8] {
-    (0..<count).map { UInt8(truncatingIfNeeded: ($0 &+ seed) % 251 &* 7 &+ seed) }
+    var bytes = (0..<251).map { UInt8(truncatingIfNeeded: ($0 &+ seed) % 251 &* 7 &+ seed) }
+    while bytes.count < count { bytes += bytes }
+    return Array(bytes[..<count])
+}
+
+/// Whether `a` and `b` hold the same bytes (`memcmp`: comparing megabytes element by element
+/// is slow in a debug build, and a failed `==` would print them all).
+func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    a.count == b.count
+        && a.withUnsafeBytes { x in
+            b.withUnsafeBytes { y in a.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 }
+        }
 }
 
 /// Writes into `fd` (non-blocking) until the kernel takes no more; returns how much it took.
