@@ -188,7 +188,8 @@ public final class AsyncConnection: @unchecked Sendable {
         onLoopLater { $0.shutdownOutput() }
     }
 
-    /// Writes what is queued, then closes. Waiting calls fail with `connectionClosed`.
+    /// Writes what is queued, then closes. Waiting calls fail with `connectionClosed`. During
+    /// a drain (`AsyncConnections.drain`), which closes the connection already, it does nothing.
     public func close() {
         onLoopLater { $0.close() }
     }
