@@ -55,6 +55,11 @@ extension Connections {
             throw SelectorError(.read, fd: connection.fd, .connectionClosed)
         }
         if slot.pointee.flags.contains(.peerClosed) { return .bytes(0) }
+        // Draining: the loop reads now, and drops the input (see `drain`); a task that was not
+        // waiting when the drain began learns here what the waiting ones were told.
+        if slot.pointee.flags.contains(.draining) {
+            throw SelectorError(.read, fd: connection.fd, .connectionClosed)
+        }
         // Nothing since the last `EAGAIN`: no system call (see above).
         guard slot.pointee.flags.contains(.readReady) else { return .wouldBlock }
         do {
