@@ -224,21 +224,25 @@ struct LoopExecutorTests {
         #expect(failed(await outcome(of: elsewhere), with: .loopClosed))
     }
 
-    /// A task suspended (in `Task.sleep`) with the loop as its executor when the loop closes:
-    /// its next job arrives after the close, runs on the enqueuing thread, and the task ends.
+    /// A task suspended with the loop as its executor when the loop closes: it is resumed
+    /// after the close, so its next job arrives at a closed loop, runs on the resuming thread,
+    /// and the task ends.
     @Test(arguments: Backend.available)
     func aTaskSuspendedWhenItsLoopClosesFinishesOnAnotherThread(backend: Backend) async throws {
         let thread = try EventLoopThread(name: "closing", backend: backend)
         let loop = thread.loop
-        let started = SharedFlag()
-        let task = Task(executorPreference: loop) { () -> Bool in
-            started.set()
-            try await Task.sleep(for: .milliseconds(200))
-            return loop.isOnLoopThread
+        let parked = Locked<CheckedContinuation<Void, Never>?>(nil)
+        let task = Task(executorPreference: loop) { () -> (Bool, Bool) in
+            let before = loop.isOnLoopThread
+            await withCheckedContinuation { continuation in parked.withLock { $0 = continuation } }
+            return (before, loop.isOnLoopThread)
         }
-        try await until { started.isSet }
+        try await until("the task suspended") { parked.withLock { $0 != nil } }
         thread.shutdown()
-        #expect(try await finish(task) == false)
+        parked.withLock { $0.take() }?.resume()
+        let (before, after) = try await finish(task)
+        #expect(before)
+        #expect(!after)
     }
 
     /// Jobs queued when the loop closes (submitted while its thread was busy) all run.
