@@ -17,7 +17,7 @@ struct AsyncTimeout: Error, CustomStringConvertible {
 /// When the time is up the test records an issue, the task is cancelled and left behind
 /// (never awaited, so a hang cannot hang the test), and this throws `AsyncTimeout`.
 func within<Result: Sendable>(
-    _ limit: Duration = .seconds(10), _ what: String = "the awaited work",
+    _ limit: Duration = .seconds(30), _ what: String = "the awaited work",
     on executor: (any TaskExecutor)? = nil,
     sourceLocation: SourceLocation = #_sourceLocation, _ body: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
@@ -27,7 +27,7 @@ func within<Result: Sendable>(
 
 /// Awaits `task` for at most `limit`; see `within`.
 func finish<Result: Sendable, Failure: Error>(
-    _ task: Task<Result, Failure>, within limit: Duration = .seconds(10), _ what: String = "the task",
+    _ task: Task<Result, Failure>, within limit: Duration = .seconds(30), _ what: String = "the task",
     sourceLocation: SourceLocation = #_sourceLocation
 ) async throws -> Result {
     guard let outcome = await race(task, limit) else {
@@ -40,27 +40,38 @@ func finish<Result: Sendable, Failure: Error>(
 
 /// What `task` ended with, or nil if it had not ended after `limit` (then it is left behind,
 /// neither cancelled nor awaited). Records nothing.
+///
+/// The timer and the waiter run on a loop thread of their own (`raceThread`), not in Swift's
+/// cooperative pool: the suite's blocking tests can hold the pool's few threads for seconds,
+/// and a verdict taken there could come late, or wrong.
 func race<Result: Sendable, Failure: Error>(_ task: Task<Result, Failure>, _ limit: Duration) async
     -> Swift.Result<Result, any Error>?
 {
-    await withCheckedContinuation {
+    let loop = raceThread.loop
+    return await withCheckedContinuation {
         (continuation: CheckedContinuation<Swift.Result<Result, any Error>?, Never>) in
         let once = ResumeOnce(continuation)
-        let timer = Task {
-            try? await Task.sleep(for: limit)
-            once.resume(nil)
-        }
-        Task {
+        let timer = loop.schedule(after: limit) { once.resume(nil) }
+        Task(executorPreference: loop) {
             once.resume(await task.result.mapError { $0 as any Error })
             timer.cancel()
         }
     }
 }
 
+/// The loop thread `race` keeps its timers and waiters on, made on first use.
+let raceThread: EventLoopThread = {
+    do {
+        return try EventLoopThread(name: "test-race")
+    } catch {
+        fatalError("cannot start the tests' timer loop: \(error)")
+    }
+}()
+
 /// What `task` ended with (its value or its error), awaited for at most `limit`; nil (with an
 /// issue recorded) if it did not end in time.
 func outcome<Result: Sendable, Failure: Error>(
-    of task: Task<Result, Failure>, within limit: Duration = .seconds(10),
+    of task: Task<Result, Failure>, within limit: Duration = .seconds(30),
     sourceLocation: SourceLocation = #_sourceLocation
 ) async -> Swift.Result<Result, any Error>? {
     do {
@@ -84,7 +95,7 @@ private final class ResumeOnce<Value: Sendable>: Sendable {
 /// and returns false if it never did.
 @discardableResult
 func until(
-    within limit: Duration = .seconds(10), _ what: String = "condition",
+    within limit: Duration = .seconds(30), _ what: String = "condition",
     sourceLocation: SourceLocation = #_sourceLocation,
     _ condition: () async throws -> Bool
 ) async throws -> Bool {
@@ -116,7 +127,7 @@ func onLoopThread<Result: Sendable>(
     _ loop: EventLoop, sourceLocation: SourceLocation = #_sourceLocation,
     _ body: @escaping @Sendable (IsolatedEventLoop) -> Result
 ) async throws -> Result {
-    try await within(.seconds(10), "a closure on the loop", sourceLocation: sourceLocation) {
+    try await within(.seconds(30), "a closure on the loop", sourceLocation: sourceLocation) {
         try await withCheckedThrowingContinuation { continuation in
             do {
                 try loop.execute { continuation.resume(returning: body(loop.assumeIsolated())) }
@@ -155,7 +166,7 @@ final class LoopBlocker: Sendable {
             entered.store(true, ordering: .releasing)
             while !gate.withLock({ $0 }) { usleep(200) }
         }
-        try await until(within: .seconds(10), "the loop entering the blocker") {
+        try await until(within: .seconds(30), "the loop entering the blocker") {
             entered.load(ordering: .acquiring)
         }
     }
@@ -225,7 +236,7 @@ func readAvailableNow(_ fd: Int32) throws -> [UInt8]? {
 /// at a time, so it relies on nothing of the library under test.
 enum Peer {
     /// Writes all of `bytes`.
-    static func write(_ fd: Int32, _ bytes: [UInt8], limit: Duration = .seconds(20)) async throws {
+    static func write(_ fd: Int32, _ bytes: [UInt8], limit: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now.advanced(by: limit)
         var sent = 0
         while sent < bytes.count {
@@ -247,7 +258,7 @@ enum Peer {
 
     /// Reads exactly `count` bytes.
     /// - Throws: at end of stream or a reset before `count` bytes, or after `limit`.
-    static func read(_ fd: Int32, count: Int, limit: Duration = .seconds(20)) async throws -> [UInt8] {
+    static func read(_ fd: Int32, count: Int, limit: Duration = .seconds(30)) async throws -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(count)
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -271,7 +282,7 @@ enum Peer {
     }
 
     /// Reads until end of stream or a reset: the bytes, and whether it was a reset.
-    static func readToEnd(_ fd: Int32, limit: Duration = .seconds(20)) async throws -> (
+    static func readToEnd(_ fd: Int32, limit: Duration = .seconds(30)) async throws -> (
         bytes: [UInt8], reset: Bool
     ) {
         var bytes: [UInt8] = []
