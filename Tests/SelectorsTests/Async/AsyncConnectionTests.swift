@@ -314,13 +314,13 @@ struct AsyncConnectionTests {
                 withUnsafeCurrentTask { $0?.cancel() }
                 return try await connection.read(upTo: 100)
             }
-            #expect(wasCancelled(await outcome(of: reader, within: .seconds(5))))
+            #expect(wasCancelled(await outcome(of: reader)))
             let message = patternBytes(256 * 1024, seed: 19)
             let writer = Task(executorPreference: onLoop ? loop : nil) {
                 withUnsafeCurrentTask { $0?.cancel() }
                 try await connection.write(message)
             }
-            #expect(wasCancelled(await outcome(of: writer, within: .seconds(5))))
+            #expect(wasCancelled(await outcome(of: writer)))
             #expect(try await waiterCount(pool) == 0)
             // What the cancelled write queued still arrives; reading works.
             #expect(
@@ -447,8 +447,8 @@ struct AsyncConnectionTests {
         for executor in [nil, loop] as [(any TaskExecutor)?] {
             let read = Task(executorPreference: executor) { try await first.read(upTo: 10) }
             let write = Task(executorPreference: executor) { try await second.write("late") }
-            let readResult = await outcome(of: read, within: .seconds(5))
-            let writeResult = await outcome(of: write, within: .seconds(5))
+            let readResult = await outcome(of: read)
+            let writeResult = await outcome(of: write)
             #expect(failed(readResult, with: .connectionClosed), "\(String(describing: readResult))")
             #expect(failed(writeResult, with: .connectionClosed), "\(String(describing: writeResult))")
         }

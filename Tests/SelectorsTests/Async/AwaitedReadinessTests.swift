@@ -156,7 +156,7 @@ struct AwaitedReadinessTests {
                     withUnsafeCurrentTask { $0?.cancel() }
                     try await loop.readable(ours)
                 }
-                #expect(wasCancelled(await outcome(of: task, within: .seconds(5))))
+                #expect(wasCancelled(await outcome(of: task)))
                 #expect(try await readinessWaiterCount(loop) == 0)
             }
             try await withLoopThreadUnregister(loop, ours)
@@ -256,7 +256,7 @@ struct AwaitedReadinessTests {
         thread.stop()
         blocker.release()
         thread.join()
-        let result = await outcome(of: waiter, within: .seconds(5))
+        let result = await outcome(of: waiter)
         #expect(failed(result, with: .loopClosed), "\(String(describing: result))")
     }
 
