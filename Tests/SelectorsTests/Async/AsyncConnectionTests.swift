@@ -35,51 +35,54 @@ struct AsyncConnectionTests {
 
     /// Two connections, each on a loop of its own, talk through a socket pair: one writes
     /// 2 MiB (suspending in `write` whenever its output is full) and half-closes; the other
-    /// reads with `read(into:)` from a task elsewhere until end of stream.
+    /// reads with `read(into:)` from a task elsewhere (on a third loop, so that its hundreds of
+    /// hops there and back need no thread of the cooperative pool) until end of stream.
     @Test(arguments: Backend.available, Transport.allCases)
     func twoLoopsStreamMegabytesWithWriteAndReadInto(backend: Backend, transport: Transport) async throws {
-        try await withLoopThread(backend, name: "writer") { writerThread in
-            try await withLoopThread(backend, name: "reader") { readerThread in
-                let (a, b) = try transport.makePair()
-                let sending = try await AsyncConnection.adopt(a, on: writerThread.loop)
-                let receiving = try await AsyncConnection.adopt(b, on: readerThread.loop)
-                let message = patternBytes(2 << 20, seed: 5)
-                let writer = Task(executorPreference: writerThread.loop) {
-                    // Half the writes from an array, half from raw memory.
-                    let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: message.count, alignment: 1)
-                    defer { raw.deallocate() }
-                    raw.copyBytes(from: message)
-                    var offset = 0
-                    var writes = 0
-                    while offset < message.count {
-                        let end = min(message.count, offset + 48 * 1024 + offset % 977)
-                        if writes.isMultiple(of: 2) {
-                            try await sending.write(Array(message[offset..<end]))
-                        } else {
-                            try await sending.write(UnsafeRawBufferPointer(rebasing: raw[offset..<end]))
-                        }
-                        offset = end
-                        writes += 1
-                    }
-                    sending.shutdownOutput()
+        let writerThread = try EventLoopThread(name: "writer", backend: backend)
+        let readerThread = try EventLoopThread(name: "reader", backend: backend)
+        let elsewhere = try EventLoopThread(name: "elsewhere", backend: backend)
+        defer {
+            for thread in [writerThread, readerThread, elsewhere] { thread.shutdown() }
+        }
+        let (a, b) = try transport.makePair()
+        let sending = try await AsyncConnection.adopt(a, on: writerThread.loop)
+        let receiving = try await AsyncConnection.adopt(b, on: readerThread.loop)
+        let message = patternBytes(2 << 20, seed: 5)
+        let writer = Task(executorPreference: writerThread.loop) {
+            // Half the writes from an array, half from raw memory.
+            let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: message.count, alignment: 1)
+            defer { raw.deallocate() }
+            raw.copyBytes(from: message)
+            var offset = 0
+            var writes = 0
+            while offset < message.count {
+                let end = min(message.count, offset + 48 * 1024 + offset % 977)
+                if writes.isMultiple(of: 2) {
+                    try await sending.write(Array(message[offset..<end]))
+                } else {
+                    try await sending.write(UnsafeRawBufferPointer(rebasing: raw[offset..<end]))
                 }
-                let received = try await within(.seconds(60)) { () -> [UInt8] in
-                    var bytes: [UInt8] = []
-                    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 10_000, alignment: 1)
-                    defer { buffer.deallocate() }
-                    while true {
-                        let count = try await receiving.read(into: buffer)
-                        if count == 0 { return bytes }
-                        bytes += UnsafeRawBufferPointer(rebasing: buffer[..<count]).bindMemory(to: UInt8.self)
-                    }
-                }
-                try await finish(writer)
-                #expect(received.count == message.count)
-                #expect(sameBytes(received, message))
-                sending.close()
-                receiving.close()
+                offset = end
+                writes += 1
+            }
+            sending.shutdownOutput()
+        }
+        let received = try await within(.seconds(60), on: elsewhere.loop) { () -> [UInt8] in
+            var bytes: [UInt8] = []
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 10_000, alignment: 1)
+            defer { buffer.deallocate() }
+            while true {
+                let count = try await receiving.read(into: buffer)
+                if count == 0 { return bytes }
+                bytes += UnsafeRawBufferPointer(rebasing: buffer[..<count]).bindMemory(to: UInt8.self)
             }
         }
+        try await finish(writer)
+        #expect(received.count == message.count)
+        #expect(sameBytes(received, message))
+        sending.close()
+        receiving.close()
     }
 
     /// `read(upTo:)` returns at most the maximum and leaves the rest to the next read.
@@ -224,17 +227,17 @@ struct AsyncConnectionTests {
             let pool = try await makePool(loop, smallWaterMarks())
             let connection = try await pool.adopt(ours)
             let message = patternBytes(2 << 20, seed: 13)
-            let writer = Task {
+            // From another loop (hundreds of hops: none through the cooperative pool).
+            let elsewhere = try EventLoopThread(name: "elsewhere", backend: backend)
+            defer { elsewhere.shutdown() }
+            let writer = Task(executorPreference: elsewhere.loop) {
                 for start in stride(from: 0, to: message.count, by: 8 * 1024) {
                     try await connection.write(Array(message[start..<min(message.count, start + 8 * 1024)]))
                 }
             }
-            // A slow reader: 16 KiB every millisecond or so.
-            var received: [UInt8] = []
-            while received.count < message.count {
-                received += try await Peer.read(peer, count: min(16 * 1024, message.count - received.count))
-                try await Task.sleep(for: .microseconds(200))
-            }
+            // A slow reader: 16 KiB at a time, a pause after each.
+            let received = try await Peer.read(
+                peer, count: message.count, chunk: 16 * 1024, pause: .microseconds(200))
             try await finish(writer)
             #expect(sameBytes(received, message))
             let peak = pool.counters.snapshot.peakPendingBytes
@@ -473,7 +476,7 @@ struct AsyncConnectionTests {
                 }
                 if shutdownInsteadOfClose { output.shutdownOutput() } else { output.close() }
             }
-            let received = try await within(.seconds(30)) { () -> [UInt8] in
+            let received = try await within(.seconds(30), on: loop) { () -> [UInt8] in
                 var bytes: [UInt8] = []
                 for try await chunk in input.inbound { bytes += chunk }
                 return bytes

@@ -232,11 +232,75 @@ func readAvailableNow(_ fd: Int32) throws -> [UInt8]? {
     }
 }
 
-/// A test's side of a connection, on a raw non-blocking fd: waits by sleeping a millisecond
-/// at a time, so it relies on nothing of the library under test.
+/// Runs `body` on a thread of its own, not in Swift's cooperative pool, and returns what it
+/// returned: for blocking work, which must neither hold one of the pool's few threads nor
+/// wait for one (the suite's blocking tests can hold them all for seconds).
+func onOwnThread<Result: Sendable>(_ body: @escaping @Sendable () throws -> Result) async throws -> Result {
+    try await withCheckedThrowingContinuation { continuation in
+        startDetachedThread { continuation.resume(with: Swift.Result { try body() }) }
+    }
+}
+
+private final class DetachedThreadBody {
+    let run: @Sendable () -> Void
+    init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+}
+
+private func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
+    let context = Unmanaged.passRetained(DetachedThreadBody(body)).toOpaque()
+    var thread = pthread_t()
+    let result = pthread_create(
+        &thread, nil,
+        { context in
+            Unmanaged<DetachedThreadBody>.fromOpaque(context!).takeRetainedValue().run()
+            return nil
+        }, context)
+    precondition(result == 0, "pthread_create failed: \(result)")
+    pthread_detach(thread)
+}
+
+/// A test's side of a connection, on a raw non-blocking fd: each call runs on a thread of its
+/// own (`onOwnThread`) and waits with `poll`, so it relies on nothing of the library under
+/// test, nor on the cooperative pool.
 enum Peer {
     /// Writes all of `bytes`.
     static func write(_ fd: Int32, _ bytes: [UInt8], limit: Duration = .seconds(30)) async throws {
+        try await onOwnThread { try writeNow(fd, bytes, limit: limit) }
+    }
+
+    static func write(_ fd: Int32, _ text: String) async throws { try await write(fd, Array(text.utf8)) }
+
+    /// Reads exactly `count` bytes, `chunk` at a time, pausing `pause` after each read (a slow
+    /// reader).
+    /// - Throws: at end of stream or a reset before `count` bytes, or after `limit`.
+    static func read(
+        _ fd: Int32, count: Int, chunk: Int = 64 * 1024, pause: Duration = .zero,
+        limit: Duration = .seconds(30)
+    ) async throws -> [UInt8] {
+        try await onOwnThread { try readNow(fd, count: count, chunk: chunk, pause: pause, limit: limit) }
+    }
+
+    /// Reads until end of stream or a reset: the bytes, and whether it was a reset.
+    static func readToEnd(_ fd: Int32, limit: Duration = .seconds(30)) async throws -> (
+        bytes: [UInt8], reset: Bool
+    ) {
+        try await onOwnThread { try readToEndNow(fd, limit: limit) }
+    }
+
+    /// Checks that nothing arrives on `fd` for `duration` (and that it has not ended).
+    static func expectNothing(
+        _ fd: Int32, for duration: Duration, sourceLocation: SourceLocation = #_sourceLocation
+    )
+        async throws
+    {
+        try await Task.sleep(for: duration)
+        let now = try readAvailableNow(fd)
+        #expect(
+            now == [], "expected nothing, got \(now.map { "\($0.count) bytes" } ?? "end of stream")",
+            sourceLocation: sourceLocation)
+    }
+
+    private static func writeNow(_ fd: Int32, _ bytes: [UInt8], limit: Duration) throws {
         let deadline = ContinuousClock.now.advanced(by: limit)
         var sent = 0
         while sent < bytes.count {
@@ -246,22 +310,17 @@ enum Peer {
             if let count {
                 sent += count
             } else {
-                guard ContinuousClock.now < deadline else {
-                    throw AsyncTimeout(what: "peer write", limit: limit)
-                }
-                try await Task.sleep(for: .milliseconds(1))
+                try wait(fd, Int32(POLLOUT), until: deadline, "peer write (\(sent) of \(bytes.count) bytes)")
             }
         }
     }
 
-    static func write(_ fd: Int32, _ text: String) async throws { try await write(fd, Array(text.utf8)) }
-
-    /// Reads exactly `count` bytes.
-    /// - Throws: at end of stream or a reset before `count` bytes, or after `limit`.
-    static func read(_ fd: Int32, count: Int, limit: Duration = .seconds(30)) async throws -> [UInt8] {
+    private static func readNow(_ fd: Int32, count: Int, chunk: Int, pause: Duration, limit: Duration) throws
+        -> [UInt8]
+    {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(count)
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var buffer = [UInt8](repeating: 0, count: chunk)
         let deadline = ContinuousClock.now.advanced(by: limit)
         while bytes.count < count {
             let wanted = min(buffer.count, count - bytes.count)
@@ -271,20 +330,15 @@ enum Peer {
             if let read {
                 guard read > 0 else { throw PeerEnded(after: bytes.count, wanted: count) }
                 bytes += buffer[..<read]
+                if pause > .zero { sleep(for: pause) }
             } else {
-                guard ContinuousClock.now < deadline else {
-                    throw AsyncTimeout(what: "peer read", limit: limit)
-                }
-                try await Task.sleep(for: .milliseconds(1))
+                try wait(fd, Int32(POLLIN), until: deadline, "peer read (\(bytes.count) of \(count) bytes)")
             }
         }
         return bytes
     }
 
-    /// Reads until end of stream or a reset: the bytes, and whether it was a reset.
-    static func readToEnd(_ fd: Int32, limit: Duration = .seconds(30)) async throws -> (
-        bytes: [UInt8], reset: Bool
-    ) {
+    private static func readToEndNow(_ fd: Int32, limit: Duration) throws -> (bytes: [UInt8], reset: Bool) {
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
         let deadline = ContinuousClock.now.advanced(by: limit)
@@ -299,25 +353,23 @@ enum Peer {
                 if read == 0 { return (bytes, false) }
                 bytes += buffer[..<read]
             } else {
-                guard ContinuousClock.now < deadline else {
-                    throw AsyncTimeout(what: "peer read to the end (\(bytes.count) bytes came)", limit: limit)
-                }
-                try await Task.sleep(for: .milliseconds(1))
+                try wait(
+                    fd, Int32(POLLIN), until: deadline, "peer read to the end (\(bytes.count) bytes came)")
             }
         }
     }
 
-    /// Checks that nothing arrives on `fd` for `duration` (and that it has not ended).
-    static func expectNothing(
-        _ fd: Int32, for duration: Duration, sourceLocation: SourceLocation = #_sourceLocation
+    /// Waits with `poll` for `events` on `fd`, at most until `deadline`.
+    private static func wait(
+        _ fd: Int32, _ events: Int32, until deadline: ContinuousClock.Instant, _ what: String
     )
-        async throws
+        throws
     {
-        try await Task.sleep(for: duration)
-        let now = try readAvailableNow(fd)
-        #expect(
-            now == [], "expected nothing, got \(now.map { "\($0.count) bytes" } ?? "end of stream")",
-            sourceLocation: sourceLocation)
+        let left = ContinuousClock.now.duration(to: deadline)
+        guard left > .zero else { throw AsyncTimeout(what: what, limit: left) }
+        let milliseconds = Int32(clamping: left.components.seconds * 1_000 + 1)
+        var entry = pollfd(fd: fd, events: Int16(events), revents: 0)
+        _ = poll(&entry, 1, min(milliseconds, 1_000))
     }
 }
 
