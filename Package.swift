@@ -47,6 +47,8 @@ let package = Package(
         .executableTarget(name: "loop-threads", dependencies: ["Selectors"], path: "Examples/LoopThreads"),
         // Sample programs: what a user builds first, each with a test that runs it.
         .executableTarget(name: "chat-relay", dependencies: ["Selectors"], path: "Examples/ChatRelay"),
+        .executableTarget(
+            name: "async-chat-relay", dependencies: ["Selectors"], path: "Examples/AsyncChatRelay"),
         .executableTarget(name: "pipe-watcher", dependencies: ["Selectors"], path: "Examples/PipeWatcher"),
         .executableTarget(name: "http-hello", dependencies: ["Selectors"], path: "Examples/HTTPHello"),
     ]

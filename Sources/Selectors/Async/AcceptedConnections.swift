@@ -107,9 +107,20 @@ final class AsyncAcceptWatch: ListenerWatch, @unchecked Sendable {
     /// Has a closing loop stop this watch (see `AcceptWatcher.start`), from the loop's thread.
     nonisolated(nonsending) func watchLoopClose() async throws {
         guard loop.isOnLoopThread else {
-            return try await withTaskExecutorPreference(loop) { try await watchLoopClose() }
+            return try await withTaskExecutorPreference(loop) {
+                // A closed loop runs the job here instead, off its thread: hopping again would
+                // never end. The watch is over before it began.
+                guard loop.isOnLoopThread else { return stopOnClosedLoop() }
+                try await watchLoopClose()
+            }
         }
         loop.onClose(self) { [unowned(unsafe) self] in stop() }
+    }
+
+    /// Stops a watch whose loop closed before it could watch: nothing was registered.
+    private func stopOnClosedLoop() {
+        isStopped = true
+        listener.watcherStopped(self)
     }
 
     /// Stops: a task waiting in `next` gets `nil` (unregistering the socket fails its wait).

@@ -68,7 +68,7 @@ public final class AsyncConnection: @unchecked Sendable {
         while true {
             guard loop.isOnLoopThread else {
                 let target = UncheckedSendable(buffer)
-                return try await withTaskExecutorPreference(loop) { try await read(into: target.value) }
+                return try await onLoop(.read) { try await read(into: target.value) }
             }
             if case .bytes(let count) = try connection.owner.pullRead(connection, into: buffer) {
                 return count
@@ -77,10 +77,12 @@ public final class AsyncConnection: @unchecked Sendable {
         }
     }
 
-    /// Reads up to `maximum` bytes, waiting until some are there; empty at end of stream.
+    /// Reads up to `maximum` bytes (at most 64 KiB, the loop's buffer), waiting until some
+    /// are there; empty at end of stream. What is left stays for the next read.
     nonisolated(nonsending) public func read(upTo maximum: Int = 64 * 1024) async throws -> [UInt8] {
+        precondition(maximum > 0, "AsyncConnection.read(upTo:) needs a maximum above 0")
         var bytes: [UInt8] = []
-        _ = try await read { chunk in bytes = Array(chunk.prefix(maximum)) }
+        _ = try await read(atMost: maximum) { chunk in bytes = Array(chunk) }
         return bytes
     }
 
@@ -92,11 +94,20 @@ public final class AsyncConnection: @unchecked Sendable {
     nonisolated(nonsending) public func read(_ body: (UnsafeRawBufferPointer) throws -> Void) async throws
         -> Int
     {
+        try await read(atMost: Int.max, body)
+    }
+
+    /// `read(_:)`, reading no more than `maximum` bytes (the kernel keeps the rest).
+    nonisolated(nonsending) private func read(
+        atMost maximum: Int, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) async throws -> Int {
         while true {
             guard loop.isOnLoopThread else {
-                return try await withTaskExecutorPreference(loop) { try await read(body) }
+                return try await onLoop(.read) { try await read(atMost: maximum, body) }
             }
-            let buffer = loop.readBuffer
+            let whole = loop.readBuffer
+            let buffer =
+                maximum < whole.count ? UnsafeMutableRawBufferPointer(rebasing: whole[..<maximum]) : whole
             if case .bytes(let count) = try connection.owner.pullRead(connection, into: buffer) {
                 if count > 0 { try body(UnsafeRawBufferPointer(start: buffer.baseAddress, count: count)) }
                 return count
@@ -128,7 +139,7 @@ public final class AsyncConnection: @unchecked Sendable {
     nonisolated(nonsending) public func write(_ bytes: UnsafeRawBufferPointer) async throws {
         guard loop.isOnLoopThread else {
             let source = UncheckedSendable(bytes)
-            return try await withTaskExecutorPreference(loop) { try await write(source.value) }
+            return try await onLoop(.write) { try await write(source.value) }
         }
         try send(bytes)
         try await drained()
@@ -137,7 +148,7 @@ public final class AsyncConnection: @unchecked Sendable {
     /// Sends `bytes`; see `write(_:)`.
     nonisolated(nonsending) public func write(_ bytes: [UInt8]) async throws {
         guard loop.isOnLoopThread else {
-            return try await withTaskExecutorPreference(loop) { try await write(bytes) }
+            return try await onLoop(.write) { try await write(bytes) }
         }
         try bytes.withUnsafeBytes { raw in Result { () throws(SelectorError) in try send(raw) } }.get()
         try await drained()
@@ -152,7 +163,7 @@ public final class AsyncConnection: @unchecked Sendable {
     nonisolated(nonsending) public func drained() async throws {
         while true {
             guard loop.isOnLoopThread else {
-                return try await withTaskExecutorPreference(loop) { try await drained() }
+                return try await onLoop(.write) { try await drained() }
             }
             // Most calls find room: no cancellation handler, no continuation.
             guard connection.isOutputFull else { return }
@@ -177,7 +188,8 @@ public final class AsyncConnection: @unchecked Sendable {
         onLoopLater { $0.shutdownOutput() }
     }
 
-    /// Writes what is queued, then closes. Waiting calls fail with `connectionClosed`.
+    /// Writes what is queued, then closes. Waiting calls fail with `connectionClosed`. During
+    /// a drain (`AsyncConnections.drain`), which closes the connection already, it does nothing.
     public func close() {
         onLoopLater { $0.close() }
     }
@@ -212,6 +224,19 @@ public final class AsyncConnection: @unchecked Sendable {
             try await engine.waitReadable(connection, id: id)
         } onCancel: {
             cancel(id)
+        }
+    }
+
+    /// Runs `body` on the loop's thread, with the loop as the task's executor preference.
+    /// Once the loop is closed its jobs run on other threads (see `EventLoop+Executor`) and
+    /// the connection has ended with it: then this throws `connectionClosed`, rather than let
+    /// the caller hop again, which would be at once and forever.
+    nonisolated(nonsending) private func onLoop<Result>(
+        _ operation: SelectorError.Operation, _ body: () async throws -> Result
+    ) async throws -> Result {
+        try await withTaskExecutorPreference(loop) {
+            guard loop.isOnLoopThread else { throw SelectorError(operation, fd: fd, .connectionClosed) }
+            return try await body()
         }
     }
 

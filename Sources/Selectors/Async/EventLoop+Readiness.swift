@@ -47,20 +47,28 @@ extension EventLoop {
                     readinessWaiters().install(fd, direction, id: id, continuation, operation: operation)
                     return
                 }
+                // The continuation travels in a `QueuedWait`: a loop that closes before running
+                // the closure drops it, and the wait then fails with `loopClosed` rather than
+                // never being resumed.
+                let queued = QueuedWait(continuation, fd: fd, operation: operation)
                 do {
                     try execute { [self] in
+                        guard let continuation = queued.take() else { return }
                         readinessWaiters().install(fd, direction, id: id, continuation, operation: operation)
                     }
                 } catch {
-                    continuation.resume(throwing: SelectorError(operation, fd: fd, .loopClosed))
+                    queued.take()?.resume(throwing: SelectorError(operation, fd: fd, .loopClosed))
                 }
             }
         } onCancel: {
+            // Through `readinessWaiters()`, not `waiters?`: a cancellation that comes before
+            // the loop's first wait must still be noted (`cancelledEarly`), or that wait,
+            // installed next, would never hear of it.
             if isOnLoopThread {
-                waiters?.cancel(fd, direction, id: id)
+                readinessWaiters().cancel(fd, direction, id: id)
             } else {
                 // A closed loop resumed every waiter already.
-                try? execute { [self] in waiters?.cancel(fd, direction, id: id) }
+                try? execute { [self] in readinessWaiters().cancel(fd, direction, id: id) }
             }
         }
     }
@@ -71,5 +79,33 @@ extension EventLoop {
         let made = ReadinessWaiters(loop: self)
         waiters = made
         return made
+    }
+}
+
+/// A readiness wait on its way to the loop (from another thread, in an `execute` closure).
+/// Whoever takes the continuation resumes it; if nobody has when the closure is dropped (the
+/// loop closed before running it), the wait fails with `loopClosed`, so it is resumed exactly
+/// once either way.
+private final class QueuedWait: Sendable {
+    private let continuation: Locked<UnsafeContinuation<Void, any Error>?>
+    private let fd: Int32
+    private let operation: SelectorError.Operation
+
+    init(_ continuation: UnsafeContinuation<Void, any Error>, fd: Int32, operation: SelectorError.Operation) {
+        self.continuation = Locked(continuation)
+        self.fd = fd
+        self.operation = operation
+    }
+
+    deinit {
+        take()?.resume(throwing: SelectorError(operation, fd: fd, .loopClosed))
+    }
+
+    /// The continuation, the first time only.
+    func take() -> UnsafeContinuation<Void, any Error>? {
+        continuation.withLock { continuation in
+            defer { continuation = nil }
+            return continuation
+        }
     }
 }

@@ -48,7 +48,7 @@ public struct Connection: Hashable, CustomStringConvertible {
     }
 
     /// Stops reading, writes what is queued, then closes (`.closed(.closed)`). Does nothing on
-    /// a dead handle.
+    /// a dead handle, nor during a drain (`Connections.drain`), which closes it already.
     public func close() {
         owner.close(self)
     }

@@ -4,6 +4,11 @@ extension Connections {
     /// `Connection.close`: stop reading, write what is queued, then close.
     func close(_ connection: Connection) {
         guard let slot = liveSlot(connection), !slot.pointee.flags.contains(.failed) else { return }
+        // Draining: the drain closes it already, the careful way (a close of its own, once the
+        // queue is written, could come while input sits unread, and the kernel would then
+        // reset at once, destroying what was written and not yet delivered). An async task
+        // whose wait the drain failed calls exactly this.
+        if slot.pointee.flags.contains(.draining) { return }
         slot.pointee.flags.insert(.closeRequested)
         if slot.pointee.output == nil {
             end(connection.fd, slot, endOfClose(slot), notifyLater: true)

@@ -168,8 +168,10 @@ extension Connections {
     func updateInterest(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) -> Bool {
         var events: Events = []
         let flags = slot.pointee.flags
+        // Pulled and level-triggered: read is watched while a task waits, and while draining
+        // (the loop then reads and drops the input, and sees the peer's end).
         if flags.isDisjoint(with: ConnectionSlot.Flags.notReading)
-            && (!pulls || trigger == .edge || flags.contains(.readWaiting))
+            && (!pulls || trigger == .edge || !flags.isDisjoint(with: [.readWaiting, .draining]))
         {
             events.insert(.read)
         }

@@ -55,6 +55,11 @@ extension Connections {
             throw SelectorError(.read, fd: connection.fd, .connectionClosed)
         }
         if slot.pointee.flags.contains(.peerClosed) { return .bytes(0) }
+        // Draining: the loop reads now, and drops the input (see `drain`); a task that was not
+        // waiting when the drain began learns here what the waiting ones were told.
+        if slot.pointee.flags.contains(.draining) {
+            throw SelectorError(.read, fd: connection.fd, .connectionClosed)
+        }
         // Nothing since the last `EAGAIN`: no system call (see above).
         guard slot.pointee.flags.contains(.readReady) else { return .wouldBlock }
         do {
@@ -79,15 +84,17 @@ extension Connections {
     /// Suspends the calling task (on the loop's thread) until the connection may be readable.
     nonisolated(nonsending) func waitReadable(_ connection: Connection, id: UInt64) async throws {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            // Cancelled on the way here (a task cancelled before it called): it must throw,
+            // not return, or its read would try again, find nothing and come straight back.
+            let cancelled = !cancelledEarly.isEmpty && cancelledEarly.remove(id) != nil
             guard let slot = liveSlot(connection) else {
                 return continuation.resume(
                     throwing: SelectorError(.read, fd: connection.fd, .connectionClosed))
             }
+            if cancelled { return continuation.resume(throwing: CancellationError()) }
             let fd = connection.fd
-            if slot.pointee.flags.contains(.readReady)
-                || (!cancelledEarly.isEmpty && cancelledEarly.remove(id) != nil)
-            {
-                // Readable since the last read, or cancelled on the way here: no wait.
+            if slot.pointee.flags.contains(.readReady) {
+                // Readable since the last read: no wait.
                 return continuation.resume()
             }
             guard !slot.pointee.flags.contains(.readWaiting) else {
@@ -105,16 +112,15 @@ extension Connections {
     /// low-water mark; returns at once if it is not full.
     nonisolated(nonsending) func waitDrained(_ connection: Connection, id: UInt64) async throws {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            // Cancelled on the way here: it throws (see `waitReadable`).
+            let cancelled = !cancelledEarly.isEmpty && cancelledEarly.remove(id) != nil
             guard let slot = liveSlot(connection) else {
                 return continuation.resume(
                     throwing: SelectorError(.write, fd: connection.fd, .connectionClosed))
             }
             let fd = connection.fd
-            guard slot.pointee.flags.contains(.outputFull),
-                cancelledEarly.isEmpty || cancelledEarly.remove(id) == nil
-            else {
-                return continuation.resume()
-            }
+            guard slot.pointee.flags.contains(.outputFull) else { return continuation.resume() }
+            if cancelled { return continuation.resume(throwing: CancellationError()) }
             growWaiters(to: fd)
             guard pullWaiters[Int(fd)].drain == nil else {
                 return continuation.resume(throwing: SelectorError(.write, fd: fd, .alreadyWaiting))
@@ -127,14 +133,17 @@ extension Connections {
     /// The task of waiter `id` was cancelled: it resumes with `CancellationError`; the
     /// connection stays as it is.
     func cancelWait(_ connection: Connection, id: UInt64) {
+        guard liveSlot(connection) != nil else { return }
         let index = Int(connection.fd)
-        guard index < pullWaiters.count, liveSlot(connection) != nil else { return }
-        if pullWaiters[index].read != nil, pullWaiters[index].readID == id {
+        let waiters = index < pullWaiters.count ? pullWaiters[index] : PullWaiters()
+        if waiters.read != nil, waiters.readID == id {
             slots[connection.fd].pointee.flags.remove(.readWaiting)
             takeWaiter(connection.fd, read: true)?.resume(throwing: CancellationError())
-        } else if pullWaiters[index].drain != nil, pullWaiters[index].drainID == id {
+        } else if waiters.drain != nil, waiters.drainID == id {
             takeWaiter(connection.fd, read: false)?.resume(throwing: CancellationError())
         } else {
+            // Not waiting yet (also before the first wait on this fd, which has no entry in
+            // `pullWaiters` yet): the wait, when it begins, throws.
             cancelledEarly.insert(id)
         }
     }

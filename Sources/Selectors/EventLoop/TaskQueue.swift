@@ -78,13 +78,16 @@ final class TaskQueue: Sendable {
     func close() -> [LoopJob] {
         let left = pending.withLock { pending in
             pending.isClosed = true
-            defer { pending.tasks.removeAll() }
-            return pending.tasks.compactMap { task -> LoopJob? in
-                if case .job(let job) = task { return job }
-                return nil
-            }
+            var left: [Task] = []
+            swap(&left, &pending.tasks)
+            return left
         }
         waker.close()
-        return left
+        // The closures are dropped here, outside the lock: dropping one may resume a task
+        // (a readiness wait on its way to the loop fails with `loopClosed`).
+        return left.compactMap { task -> LoopJob? in
+            if case .job(let job) = task { return job }
+            return nil
+        }
     }
 }

@@ -188,11 +188,6 @@ func patternBytes(from offset: Int, count: Int) -> [UInt8] {
 private let patternBlock: [UInt8] = patternBytes(from: 0, count: patternChunkLimit + 251)
 let patternChunkLimit = 256 * 1024
 
-/// Whether `bytes` equals `expected`; a plain function so a failed `#expect` does not print
-/// megabytes of both.
-func sameBytes(_ bytes: [UInt8], _ expected: [UInt8]) -> Bool {
-    bytes == expected
-}
 
 /// The far end of a connection, played by the test between loop iterations: writes a
 /// pattern stream as fast as the kernel takes it and checks every byte that comes back.
