@@ -289,7 +289,7 @@ public final class Selector {
     private func waitOnce(limit: WaitTimeout?) throws(SelectorError) {
         do {
             readyCount = try kernel.wait(timeout: limit, into: ready)
-        } catch where error == .interrupted {
+        } catch  where error == .interrupted {
             // A signal is not an event: `finishWait` resumes the wait for the time left, if any.
             readyCount = 0
         } catch {

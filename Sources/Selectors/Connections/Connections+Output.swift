@@ -184,7 +184,8 @@ extension Connections {
                     slot.pointee.flags.insert(.unwatched)
                 }
             } else if flags.contains(.unwatched) {
-                try selector.add(fd, events: events, trigger: trigger, handler: Unmanaged.passUnretained(readyHandler))
+                try selector.add(
+                    fd, events: events, trigger: trigger, handler: Unmanaged.passUnretained(readyHandler))
                 slot.pointee.flags.remove(.unwatched)
             } else {
                 // No system call when the interest is unchanged.

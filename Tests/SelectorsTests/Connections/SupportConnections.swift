@@ -188,7 +188,6 @@ func patternBytes(from offset: Int, count: Int) -> [UInt8] {
 private let patternBlock: [UInt8] = patternBytes(from: 0, count: patternChunkLimit + 251)
 let patternChunkLimit = 256 * 1024
 
-
 /// The far end of a connection, played by the test between loop iterations: writes a
 /// pattern stream as fast as the kernel takes it and checks every byte that comes back.
 final class PatternPeer {
