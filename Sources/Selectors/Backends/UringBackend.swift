@@ -193,20 +193,28 @@
                 rounds += 1
                 _ = writeQueued(arms: true)
                 do {
-                    try ring.enter(
-                        minComplete: ring.completionEntries, getEvents: true, timeoutNanoseconds: 0)
-                } catch {
-                    switch error.rawValue {
-                    case ETIME, EBUSY, EAGAIN, EINTR: break
-                    case EEXIST: return try replaceRing(into: buffer, written: written)
-                    default: throw error
-                    }
+                    try enterWithoutWaiting()
+                } catch  where error.rawValue == EEXIST {
+                    return try replaceRing(into: buffer, written: written)
                 }
                 let brought = ring.completionsReady
-                written = reapSettling(into: buffer, written: written)
+                written = reap(into: buffer, written: written, settling: true)
                 guard UringBackend.goesOn(rounds: rounds, brought: brought, ring: ring) else { break }
             } while true
             return written
+        }
+
+        /// Submits what is queued and collects what has completed, without waiting; the
+        /// errors that only mean "nothing more for now" (or a signal) are not errors here.
+        private func enterWithoutWaiting() throws(Errno) {
+            do {
+                try ring.enter(minComplete: ring.completionEntries, getEvents: true, timeoutNanoseconds: 0)
+            } catch {
+                switch error.rawValue {
+                case ETIME, EBUSY, EAGAIN, EINTR: return
+                default: throw error
+                }
+            }
         }
 
         /// After the completions were read: enters again (without waiting) while the kernel
@@ -223,15 +231,7 @@
                 // Only removals: a poll armed now could complete for an fd whose handler has
                 // not run yet. The level re-arms wait for the next wait.
                 _ = writeQueued(arms: false)
-                do {
-                    try ring.enter(
-                        minComplete: ring.completionEntries, getEvents: true, timeoutNanoseconds: 0)
-                } catch {
-                    switch error.rawValue {
-                    case ETIME, EBUSY, EAGAIN, EINTR: break
-                    default: throw error
-                    }
-                }
+                try enterWithoutWaiting()
                 let before = written
                 let brought = ring.completionsReady
                 written = reap(into: buffer, written: written)

@@ -4,30 +4,19 @@
     extension UringBackend {
         /// Handles the completions in the CQ, in order, and hands them back to the kernel.
         /// Stops early only when the buffer is full and a completion needs a new entry (it is
-        /// read at the next wait).
+        /// read at the next wait). While `settling` (see `settle`), level and one-shot results
+        /// of polls armed before this wait are hints.
         @inline(__always)
-        func reap(into buffer: UnsafeMutableBufferPointer<ReadyEvent>, written start: Int) -> Int {
+        func reap(
+            into buffer: UnsafeMutableBufferPointer<ReadyEvent>, written start: Int, settling: Bool = false
+        ) -> Int {
             let ready = ring.completionsReady
             if ready == 0 { return start }
             var written = start
             var consumed = 0
             while consumed < ready {
-                guard handle(ring.completion(at: consumed), into: buffer, written: &written, settling: false)
-                else { break }
-                consumed += 1
-            }
-            ring.consume(consumed)
-            return written
-        }
-
-        /// `reap` for `settle`: level and one-shot results of polls armed before this wait are
-        /// hints.
-        func reapSettling(into buffer: UnsafeMutableBufferPointer<ReadyEvent>, written start: Int) -> Int {
-            let ready = ring.completionsReady
-            var written = start
-            var consumed = 0
-            while consumed < ready {
-                guard handle(ring.completion(at: consumed), into: buffer, written: &written, settling: true)
+                guard
+                    handle(ring.completion(at: consumed), into: buffer, written: &written, settling: settling)
                 else { break }
                 consumed += 1
             }
