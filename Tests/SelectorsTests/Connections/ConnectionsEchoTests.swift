@@ -40,7 +40,7 @@ import Testing
             #expect(log.notices(of: connection).suffix(2) == [.endOfInput, .closed(.peerClosed)])
             #expect(log.violations.isEmpty, "\(log.violations)")
             try settleClosedDescriptors(loop)
-            #expect(readOnce(peerFD) == .endOfFile)
+            #expect(readOnceWhenReady(peerFD) == .endOfFile)
 
             let statistics = connections.counters.snapshot
             #expect(statistics.adopted == 1)

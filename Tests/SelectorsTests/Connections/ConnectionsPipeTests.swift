@@ -89,7 +89,7 @@ import Testing
                 log.calling { connection.shutdownOutput() }
                 #expect(log.events.isEmpty)
                 #expect(!connection.isOpen)
-                #expect(readOnce(readEnd) == .endOfFile)
+                #expect(readOnceWhenReady(readEnd) == .endOfFile)
                 try runOnceUntil(loop) { log.end(of: connection) != nil }
                 #expect(log.notices(of: connection) == [.closed(.closed)])
                 #expect(log.violations.isEmpty, "\(log.violations)")

@@ -25,7 +25,7 @@ import Testing
                 connections.drain(until: loop.now.advanced(by: .seconds(30))) { doneCalls += 1 }
                 #expect(connections.isDraining)
                 #expect(log.end(of: idle) == .closed, "nothing in flight: closed at once")
-                #expect(readOnce(idleClient) == .endOfFile)
+                #expect(readOnceWhenReady(idleClient) == .endOfFile)
                 #expect(busy.isOpen)
                 #expect(doneCalls == 0)
                 // Its queue is still being written, so it still takes bytes; they go out
@@ -123,7 +123,8 @@ import Testing
                 var doneCalls = 0
                 connections.drain(until: loop.now.advanced(by: .seconds(30))) { doneCalls += 1 }
                 let late = try fds.handOver(lateServer, to: connections)
-                #expect(readOnce(lateClient) == .endOfFile, "the late one got its end of stream at once")
+                #expect(
+                    readOnceWhenReady(lateClient) == .endOfFile, "the late one got its end of stream at once")
                 #expect(shutdown(lateClient, Int32(SHUT_WR)) == 0)
                 try runOnceUntil(loop) { log.end(of: late) != nil }
                 #expect(log.notices(of: late) == [.closed(.peerClosed)])
@@ -156,7 +157,7 @@ import Testing
                 #expect(connections.count == (piped.isOpen ? 2 : 1))
                 try runOnceUntil(loop) { log.end(of: piped) != nil }
                 #expect(log.notices(of: piped) == [.closed(.closed)])
-                #expect(readOnce(pipeRead) == .endOfFile)
+                #expect(readOnceWhenReady(pipeRead) == .endOfFile)
                 #expect(doneCalls == 0)
                 #expect(busy.isOpen)
                 _ = try readToEnd(busyClient, running: loop)
@@ -338,7 +339,7 @@ import Testing
                 loop.close()
             }
             #expect(released == nil, "the Connections went away")
-            #expect(readOnce(peer) == .endOfFile, "its connection's fd was closed")
+            #expect(readOnceWhenReady(peer) == .endOfFile, "its connection's fd was closed")
         }
     }
 }

@@ -247,7 +247,7 @@ import Testing
                 #expect(log.events.isEmpty, ".closed comes at the next turn")
                 try runOnceUntil(loop) { log.end(of: connection) != nil }
                 #expect(log.notices(of: connection) == [.closed(.closed)])
-                #expect(readOnce(peer) == .endOfFile)
+                #expect(readOnceWhenReady(peer) == .endOfFile)
 
                 #expect(throws: SelectorError(.write, fd: server, .connectionClosed)) {
                     try connection.write("late")
@@ -306,7 +306,7 @@ import Testing
                     old.close()
                     try runOnceUntil(loop) { log.end(of: old) != nil }
                     fds.close(oldEnd)
-                    #expect(readOnce(oldPeer) == .endOfFile)
+                    #expect(readOnceWhenReady(oldPeer) == .endOfFile)
 
                     try fds.duplicate(newEnd, onto: number)
                     let new = try fds.handOver(number, to: connections)

@@ -264,6 +264,16 @@ func readOnce(_ fd: Int32) -> ReadOutcome {
     return error == .wouldBlock ? .wouldBlock : .failed(error)
 }
 
+/// `readOnce` once `fd` has something to report, waiting up to `limit` for it: for checking
+/// the end of stream a close on our side sent. On loopback the peer's kernel usually has the
+/// FIN before `close` returns, but on a loaded machine the packet is handed to the softirq
+/// thread and arrives a moment later (a single read then saw `EAGAIN`).
+func readOnceWhenReady(_ fd: Int32, limit: Duration = .seconds(10)) -> ReadOutcome {
+    var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+    _ = poll(&entry, 1, Int32(limit.components.seconds * 1000))
+    return readOnce(fd)
+}
+
 /// Reads `fd` until end of file or an error, running `loop` in between (the loop is what
 /// writes); returns the bytes and how the stream ended.
 func readToEnd(

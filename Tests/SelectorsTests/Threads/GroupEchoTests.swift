@@ -81,6 +81,6 @@ import Testing
         if let error = peer.error { return "\(error)" }
         guard peer.received == total else { return "got \(peer.received) of \(total), then end of file" }
         guard shutdown(fd, Int32(SHUT_WR)) == 0, waitFor(fd, milliseconds: 10_000) else { return "no end" }
-        return readOnce(fd) == .endOfFile ? "ok" : "no orderly end"
+        return readOnceWhenReady(fd) == .endOfFile ? "ok" : "no orderly end"
     }
 }
