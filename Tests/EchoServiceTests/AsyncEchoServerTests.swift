@@ -42,7 +42,7 @@ struct AsyncEchoServerTests {
         #expect(eventually { server.statistics.active == 0 })
         let statistics = server.statistics
         #expect(statistics.accepted == 16)
-        #expect(statistics.bytesEchoed == UInt64(total))
+        #expect(statistics.bytesEchoed == UInt64(total), "\(statistics)")
         #expect(statistics.bytesReceived == UInt64(total))
         #expect(statistics.errors.total == 0)
         #expect(statistics.pendingBytes == 0)
@@ -100,7 +100,7 @@ struct AsyncEchoServerTests {
         let total = 8 << 20
         try Client.finishStream(fd, pattern, sent: sent, total: total)
         let statistics = server.statistics
-        #expect(statistics.bytesEchoed == UInt64(total))
+        #expect(statistics.bytesEchoed == UInt64(total), "\(statistics)")
         #expect(
             statistics.peakPendingBytes <= highWaterMark + 64 * 1024, "peak \(statistics.peakPendingBytes)")
         #expect(
@@ -220,7 +220,7 @@ struct AsyncEchoServerTests {
         #expect(now() - start < 1.5, "the server should end when clients close, before the deadline")
         #expect(!server.isRunning)
         let statistics = server.statistics
-        #expect(statistics.bytesEchoed == UInt64(received))
+        #expect(statistics.bytesEchoed == UInt64(received), "\(statistics)")
         #expect(statistics.active == 0)
         #expect(throws: (any Error).self) { try Client.roundTrip(server.address) }
     }

@@ -34,7 +34,7 @@ struct EchoServerTests {
         #expect(eventually { server.statistics.active == 0 })
         let statistics = server.statistics
         #expect(statistics.accepted == clients)
-        #expect(statistics.bytesEchoed == UInt64(total))
+        #expect(statistics.bytesEchoed == UInt64(total), "\(statistics)")
         #expect(statistics.bytesReceived == UInt64(total))
         #expect(statistics.errors.total == 0)
         #expect(statistics.pendingBytes == 0)
@@ -68,7 +68,7 @@ struct EchoServerTests {
         let total = 8 << 20
         try Client.finishStream(fd, pattern, sent: sent, total: total)
         let statistics = server.statistics
-        #expect(statistics.bytesEchoed == UInt64(total))
+        #expect(statistics.bytesEchoed == UInt64(total), "\(statistics)")
         #expect(statistics.readPauses >= 1)
         #expect(
             statistics.peakPendingBytes <= highWaterMark + 64 * 1024, "peak \(statistics.peakPendingBytes)")
@@ -220,7 +220,7 @@ struct EchoServerTests {
         #expect(now() - start < 1.5, "the server should end when clients close, before the deadline")
         #expect(!server.isRunning)
         let statistics = server.statistics
-        #expect(statistics.bytesEchoed == UInt64(received))
+        #expect(statistics.bytesEchoed == UInt64(received), "\(statistics)")
         #expect(statistics.aborted == 1)
         #expect(statistics.active == 0)
         #expect(throws: (any Error).self) { try Client.roundTrip(server.address) }

@@ -5,7 +5,7 @@ import Testing
 /// `for try await connection in listener.connections(on: loop)` with real clients over TCP and
 /// Unix-domain sockets, on every backend: several clients served at once, the sequence ending
 /// when the listener or the loop closes.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(2)), .aheadOfBlockingTests)
 struct AsyncAcceptTests {
     enum Where: String, CaseIterable, CustomStringConvertible {
         /// The accepting task prefers the loop.

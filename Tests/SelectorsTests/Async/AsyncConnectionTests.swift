@@ -5,7 +5,7 @@ import Testing
 /// `AsyncConnection` on real Unix-domain and TCP sockets and pipes, on every backend: the
 /// three ways to read, writes with backpressure, cancellation of waiting calls, half-close,
 /// close, abort and the loop's closing.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(2)), .aheadOfBlockingTests)
 struct AsyncConnectionTests {
     // MARK: Moving bytes
 

@@ -6,7 +6,7 @@ import Testing
 /// backend: what the tasks do then must not undo what the drain promises (everything written
 /// is delivered; a peer whose input was dropped learns it by a reset; the drain ends when the
 /// peers have gone, not at its deadline).
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(2)), .aheadOfBlockingTests)
 struct AsyncConnectionsDrainTests {
     /// A task waiting in `write` (the peer does not read, and sent input nobody read) fails
     /// when the drain begins, and does what a task does then: `close()`. The peer must still

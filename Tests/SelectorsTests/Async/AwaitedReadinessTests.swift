@@ -6,7 +6,7 @@ import Testing
 /// `loop.readable(fd)` and `loop.writable(fd)` on real socket pairs, on every backend: from a
 /// task on the loop and from tasks elsewhere; resumed by readiness, cancellation, unregister
 /// and close, each exactly once, with nothing left behind.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(2)), .aheadOfBlockingTests)
 struct AwaitedReadinessTests {
     /// A waiting task is resumed by the data, whether it runs on the loop or elsewhere, and a
     /// second wait after a read that emptied the socket waits again.

@@ -41,7 +41,7 @@ actor LoopPinnedCounter {
 
 /// The loop as a Swift concurrency executor (`EventLoop+Executor`): actors pinned to it, tasks
 /// preferring it, isolation checks from handlers, and jobs of a closed loop.
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(2)), .aheadOfBlockingTests)
 struct LoopExecutorTests {
     @Test(arguments: Backend.available)
     func anActorPinnedToTheLoopRunsOnTheLoopThreadOneJobAtATime(backend: Backend) async throws {
