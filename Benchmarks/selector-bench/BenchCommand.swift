@@ -1,4 +1,5 @@
 #if os(Linux)
+    import EchoService
     import Selectors
 
     /// The whole run: parse, start targets, run every scenario on every target, report, and
@@ -20,7 +21,8 @@
             }
             let fdLimit = FileLimit.raiseToHardLimit()
             let planned = plannedTargets(options)
-            let report = Report(json: options.json, targetNames: planned.map(\.target.name))
+            let report = Report(
+                json: options.json, repeats: options.repeats, targetNames: planned.map(\.target.name))
 
             var started: [(target: PlannedTarget, address: SocketAddress)] = []
             for target in planned {
@@ -34,18 +36,27 @@
             }
             let threads =
                 options.clientThreads == 1 ? "1 client thread" : "\(options.clientThreads) client threads"
+            let runs = options.repeats == 1 ? "1 run" : "\(options.repeats) runs (ABBA)"
             report.header(
                 "selector-bench: \(started.map(\.target.target.name).joined(separator: ", ")); \(threads); "
-                    + "\(Format.fixed(options.duration, 2)) s runs after \(Format.fixed(options.warmUp, 2)) s warm-up; "
-                    + "fd limit \(fdLimit)")
+                    + "\(runs) of \(Format.fixed(options.duration, 2)) s after \(Format.fixed(options.warmUp, 2)) s warm-up; "
+                    + "fd limit \(fdLimit)",
+                metadata: metadata(options, fdLimit: fdLimit, targets: started.map(\.target.target.name)))
 
             let runner = ScenarioRunner(options: options, fdLimit: fdLimit, report: report)
-            // Targets take turns within each scenario, so slow drift of the machine affects them alike.
+            // Targets take turns within each scenario, in reverse order every other round (A B B
+            // A), so slow drift of the machine, and whatever running first or last does to a
+            // run, falls on every target alike.
             for scenario in options.scenarios {
-                for (target, address) in started { runner.run(scenario, on: target, at: address) }
+                for round in 1...options.repeats {
+                    let order = round % 2 == 1 ? started : started.reversed()
+                    for (target, address) in order {
+                        runner.run(scenario, round: round, on: target, at: address)
+                    }
+                }
             }
             for (target, _) in started { target.target.stop() }
-            report.summarizeRatios()
+            report.summarize()
             return verdict(report)
         }
 
@@ -65,6 +76,34 @@
                         }
                     }
                 }
+        }
+
+        /// The `--json` metadata record's fields (values already JSON).
+        static func metadata(_ options: Options, fdLimit: Int, targets: [String]) -> [(String, String)] {
+            func text(_ value: String) -> String { Report.quoted(value) }
+            func list(_ values: [String]) -> String { "[" + values.map(text).joined(separator: ",") + "]" }
+            return [
+                ("date", text(UTCTimestamp.now())),
+                ("host", text(MachineInfo.hostName)),
+                ("processor", text(MachineInfo.processor)),
+                ("cores", String(MachineInfo.cores)),
+                ("kernel", text(MachineInfo.kernel)),
+                ("toolchain", text(MachineInfo.toolchain)),
+                ("build", text(MachineInfo.buildMode)),
+                ("version", text(SelectorsPackage.version)),
+                ("targets", list(targets)),
+                ("backends", list(options.target == nil ? options.backends.map(\.rawValue) : [])),
+                ("triggers", list(options.triggers.map { $0 == .edge ? "edge" : "level" })),
+                ("apis", list(options.apis.map(\.rawValue))),
+                ("scenarios", list(options.scenarios.map(\.rawValue))),
+                ("repeats", String(options.repeats)),
+                ("duration_s", Format.fixed(options.duration, 3)),
+                ("warmup_s", Format.fixed(options.warmUp, 3)),
+                ("connections", String(options.connections)),
+                ("size", String(options.size)),
+                ("client_threads", String(options.clientThreads)),
+                ("fd_limit", String(fdLimit)),
+            ]
         }
 
         /// Any error fails the run; byte errors (a wrong or short echo) are called out loudly.

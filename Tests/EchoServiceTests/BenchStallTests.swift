@@ -14,7 +14,7 @@ extension EchoServerProcessTests {
         let server = try SwallowingEchoServer(swallowEvery: 50)
         defer { server.stop() }
         let (status, output, errors) = try runBenchmark(
-            ["--quick", "--scenario", "conn"], target: server.address)
+            ["--quick", "--scenario", "conn", "--repeat", "1"], target: server.address)
         #expect(status == 1, "stdout: \(output) stderr: \(errors)")
         #expect(errors.contains("stalled"), "stderr: \(errors)")
         #expect(server.swallowed > 0)
@@ -25,18 +25,14 @@ extension EchoServerProcessTests {
         let server = try startServer(.default)
         defer { server.stop() }
         let (status, output, errors) = try runBenchmark(
-            ["--quick", "--scenario", "conn,rr,stream"], target: server.address)
+            ["--quick", "--scenario", "conn,rr,stream", "--repeat", "1"], target: server.address)
         #expect(status == 0, "stdout: \(output) stderr: \(errors)")
         #expect(!output.contains("stalled") && !errors.contains("stalled"))
     }
 
     private func runBenchmark(_ arguments: [String], target: SocketAddress) throws -> (Int32?, String, String)
     {
-        let executable = try builtExecutable("selector-bench")
-        let child = try ChildProcess(
-            path: executable, arguments: [executable] + arguments + ["--target", "\(target)"])
-        let status = child.waitForExit(timeout: 60)
-        return (status.flatMap(ChildProcess.exitCode), child.stdoutText, child.stderrText)
+        try runSelectorBench(arguments + ["--target", "\(target)"])
     }
 }
 

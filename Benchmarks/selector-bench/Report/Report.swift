@@ -22,6 +22,8 @@
         let connections: Int
         let size: Int
         let measurement: Measurement
+        /// Which of the repeated runs this is, from 1.
+        let round: Int
         /// Extra errors found outside the client threads (idle connections that died).
         var note: String?
 
@@ -34,16 +36,20 @@
         var key: String { idle.map { "idle \($0)" } ?? scenario.rawValue }
     }
 
-    /// Prints each result as it arrives (a table row, or a JSON line with `--json`), keeps the
-    /// baseline's rates to show framework-to-raw ratios, and decides the exit status.
+    /// Prints each result as it arrives (a table row, or a JSON line with `--json`), then a
+    /// summary of each row over the repeated runs (median and range) with the framework-to-raw
+    /// ratios, and decides the exit status.
     final class Report {
         private let json: Bool
+        private let repeats: Int
         private var baselineRates: [String: Double] = [:]
         private(set) var results: [ScenarioResult] = []
 
-        init(json: Bool, targetNames: [String]) {
+        init(json: Bool, repeats: Int, targetNames: [String]) {
             self.json = json
+            self.repeats = repeats
             columns[0].width = targetNames.reduce(14) { max($0, $1.count) }
+            if repeats > 1 { columns.insert(("run", 5, false), at: 2) }
         }
 
         private var columns: [(title: String, width: Int, left: Bool)] = [
@@ -52,9 +58,14 @@
             ("errors", 7, false), ("vs raw", 7, false),
         ]
 
-        /// The run's settings and the column titles.
-        func header(_ settings: String) {
-            guard !json else { return }
+        /// The run's settings and the column titles; with `--json`, the metadata record.
+        func header(_ settings: String, metadata: [(String, String)]) {
+            guard !json else {
+                let fields = [("type", Report.quoted("metadata"))] + metadata
+                Terminal.line(
+                    "{" + fields.map { "\(Report.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}")
+                return
+            }
             Terminal.line(settings)
             Terminal.line(row(columns.map(\.title)))
         }
@@ -67,22 +78,27 @@
         func add(_ result: ScenarioResult) {
             results.append(result)
             if result.role == .baseline { baselineRates[result.key] = result.rate }
-            let ratio = ratioToBaseline(result)
+            // With repeats, a row's ratio waits for the summary: in reversed rounds the
+            // baseline has not run yet, and one run's ratio is what the summary is there to avoid.
+            let ratio = repeats == 1 ? ratioToBaseline(result) : nil
             if json {
                 Terminal.line(Report.json(result, ratio: ratio))
                 return
             }
             let histogram = result.measurement.histogram
             let hasLatency = histogram.count > 0 && result.scenario != .stream
+            let run = repeats > 1 ? ["\(result.round)/\(repeats)"] : []
             Terminal.line(
-                row([
-                    result.target, result.key, String(result.connections), Format.bytes(result.size),
-                    result.scenario.unit.format(result.rate), result.scenario.unit.rawValue,
-                    hasLatency ? Format.latency(histogram.percentile(0.50)) : "-",
-                    hasLatency ? Format.latency(histogram.percentile(0.99)) : "-",
-                    hasLatency ? Format.latency(histogram.percentile(0.999)) : "-",
-                    String(result.measurement.errors.total), ratio.map { Format.fixed($0, 2) + "x" } ?? "",
-                ]))
+                row(
+                    [result.target, result.key] + run + [
+                        String(result.connections), Format.bytes(result.size),
+                        result.scenario.unit.format(result.rate), result.scenario.unit.rawValue,
+                        hasLatency ? Format.latency(histogram.percentile(0.50)) : "-",
+                        hasLatency ? Format.latency(histogram.percentile(0.99)) : "-",
+                        hasLatency ? Format.latency(histogram.percentile(0.999)) : "-",
+                        String(result.measurement.errors.total),
+                        ratio.map { Format.fixed($0, 2) + "x" } ?? "",
+                    ]))
             if result.measurement.errors.total > 0 {
                 Terminal.line("    errors: \(result.measurement.errors.summary)")
             }
@@ -92,22 +108,85 @@
             }
         }
 
-        /// Each framework target's rates divided by the baseline's, one line per target; only
-        /// when both ran.
-        func summarizeRatios() {
-            let frameworks = results.filter { $0.role == .framework && ratioToBaseline($0) != nil }
-            guard !json, !frameworks.isEmpty else { return }
+        /// Each row over its runs: median and range; and each framework target's medians
+        /// divided by the baseline's, marked "within noise" where the two ranges overlap.
+        func summarize() {
+            let rows = spreads()
+            if json {
+                for row in rows { Terminal.line(Report.json(row, ratio: ratio(row, rows))) }
+                return
+            }
+            if repeats > 1 {
+                Terminal.line()
+                Terminal.line(
+                    "medians of \(repeats) runs (min-max); a ratio is within noise when the framework's range "
+                        + "overlaps the baseline's:")
+                for row in rows {
+                    let unit = row.scenario.unit
+                    var line =
+                        "  \(Format.padRight(row.target, columns[0].width)) \(Format.padRight(row.key, 11)) "
+                        + Format.padLeft(unit.format(row.spread.median), 13) + " \(unit.rawValue)  ("
+                        + "\(unit.format(row.spread.minimum))-\(unit.format(row.spread.maximum)))"
+                    if let ratio = ratio(row, rows) {
+                        line +=
+                            "  \(Format.fixed(ratio.value, 2))x" + (ratio.withinNoise ? " within noise" : "")
+                    }
+                    Terminal.line(line)
+                }
+            }
+            let frameworks = rows.filter { ratio($0, rows) != nil }
+            guard !frameworks.isEmpty else { return }
             Terminal.line()
-            Terminal.line("framework / raw baseline (rate; above 1.00x the framework is faster):")
+            Terminal.line(
+                "framework / raw baseline (rate\(repeats > 1 ? ", medians" : ""); above 1.00x the framework is faster"
+                    + (repeats > 1
+                        ? "; ~ marks a difference within noise):" : "; single runs, no noise estimate):"))
             var order: [String] = []
-            for result in frameworks where !order.contains(result.target) { order.append(result.target) }
+            for row in frameworks where !order.contains(row.target) { order.append(row.target) }
             for target in order {
-                let parts = frameworks.filter { $0.target == target }.map {
-                    "\($0.key) \(Format.fixed(ratioToBaseline($0)!, 2))x"
+                let parts = frameworks.filter { $0.target == target }.map { row in
+                    let ratio = ratio(row, rows)!
+                    return "\(row.key) \(Format.fixed(ratio.value, 2))x\(ratio.withinNoise ? "~" : "")"
                 }
                 Terminal.line(
                     "  \(Format.padRight(target, columns[0].width)) " + parts.joined(separator: "  "))
             }
+        }
+
+        /// One row of the summary: a scenario (at one idle level) on one target, over its runs.
+        struct SpreadRow {
+            let target: String
+            let role: TargetRole
+            let scenario: ScenarioKind
+            let key: String
+            let spread: RunSpread
+        }
+
+        /// The results grouped by target and key, in the order they first ran.
+        private func spreads() -> [SpreadRow] {
+            var order: [String] = []
+            var groups: [String: [ScenarioResult]] = [:]
+            for result in results {
+                let id = result.target + "\u{0}" + result.key
+                if groups[id] == nil { order.append(id) }
+                groups[id, default: []].append(result)
+            }
+            return order.map { id in
+                let runs = groups[id]!
+                let first = runs[0]
+                return SpreadRow(
+                    target: first.target, role: first.role, scenario: first.scenario, key: first.key,
+                    spread: RunSpread(runs.map(\.rate)))
+            }
+        }
+
+        /// A framework row's median over the baseline's, and whether their ranges overlap.
+        private func ratio(_ row: SpreadRow, _ rows: [SpreadRow]) -> (value: Double, withinNoise: Bool)? {
+            guard row.role == .framework,
+                let baseline = rows.first(where: { $0.role == .baseline && $0.key == row.key }),
+                baseline.spread.median > 0
+            else { return nil }
+            return (row.spread.median / baseline.spread.median, row.spread.overlaps(baseline.spread))
         }
 
         var totalErrors: ErrorCounts {
@@ -139,6 +218,8 @@
                 return Format.fixed(Double(value) / 1000, 3)
             }
             var fields: [String] = [
+                "\"type\":\"run\"",
+                "\"round\":\(result.round)",
                 "\"target\":\(quoted(result.target))",
                 "\"role\":\(quoted(result.role.rawValue))",
                 "\"scenario\":\(quoted(result.scenario.rawValue))",
@@ -163,7 +244,25 @@
             return "{" + fields.joined(separator: ",") + "}"
         }
 
-        private static func quoted(_ text: String) -> String {
+        private static func json(_ row: SpreadRow, ratio: (value: Double, withinNoise: Bool)?) -> String {
+            let fields: [String] = [
+                "\"type\":\"summary\"",
+                "\"target\":\(quoted(row.target))",
+                "\"role\":\(quoted(row.role.rawValue))",
+                "\"scenario\":\(quoted(row.scenario.rawValue))",
+                "\"key\":\(quoted(row.key))",
+                "\"runs\":\(row.spread.rates.count)",
+                "\"unit\":\(quoted(row.scenario.unit.rawValue))",
+                "\"median\":\(Format.fixed(row.spread.median, 2))",
+                "\"min\":\(Format.fixed(row.spread.minimum, 2))",
+                "\"max\":\(Format.fixed(row.spread.maximum, 2))",
+                "\"vs_raw_median\":\(ratio.map { Format.fixed($0.value, 4) } ?? "null")",
+                "\"within_noise\":\(ratio.map { String($0.withinNoise) } ?? "null")",
+            ]
+            return "{" + fields.joined(separator: ",") + "}"
+        }
+
+        static func quoted(_ text: String) -> String {
             var escaped = "\""
             for scalar in text.unicodeScalars {
                 switch scalar {

@@ -7,8 +7,8 @@
         let fdLimit: Int
         let report: Report
 
-        /// conn, rr or stream on `target` at `address`.
-        func run(_ scenario: ScenarioKind, on target: PlannedTarget, at address: SocketAddress) {
+        /// One run (round `round`, from 1) of `scenario` on `target` at `address`.
+        func run(_ scenario: ScenarioKind, round: Int, on target: PlannedTarget, at address: SocketAddress) {
             switch scenario {
             case .conn:
                 let measurement = measure(
@@ -16,14 +16,14 @@
                 ) {
                     EchoClientWorker(mode: .connectPerCycle, settings: $0)
                 }
-                add(target, scenario, idle: nil, options.connections, options.size, measurement)
+                add(target, scenario, round, idle: nil, options.connections, options.size, measurement)
             case .rr:
                 let measurement = measure(
                     target, scenario, address, connections: options.connections, size: options.size
                 ) {
                     EchoClientWorker(mode: .persistent, settings: $0)
                 }
-                add(target, scenario, idle: nil, options.connections, options.size, measurement)
+                add(target, scenario, round, idle: nil, options.connections, options.size, measurement)
             case .stream:
                 let count = options.streamConnections
                 let measurement = measure(
@@ -31,14 +31,14 @@
                 ) {
                     StreamWorker(settings: $0)
                 }
-                add(target, scenario, idle: nil, count, options.streamWriteSize, measurement)
+                add(target, scenario, round, idle: nil, count, options.streamWriteSize, measurement)
             case .idle:
-                runIdle(on: target, at: address)
+                runIdle(round: round, on: target, at: address)
             }
         }
 
         /// rr at each idle level, growing one set of idle connections from level to level.
-        private func runIdle(on target: PlannedTarget, at address: SocketAddress) {
+        private func runIdle(round: Int, on target: PlannedTarget, at address: SocketAddress) {
             let perConnection = target.role.descriptorsPerConnection
             // Headroom for the active connections, listeners, epoll and event fds, and stdio.
             let reserve = 128 + options.connections * perConnection
@@ -75,7 +75,8 @@
                 }
                 var result = ScenarioResult(
                     target: target.target.name, role: target.role, scenario: .idle, idle: count,
-                    connections: options.connections, size: options.size, measurement: measurement)
+                    connections: options.connections, size: options.size, measurement: measurement,
+                    round: round)
                 result.note = note
                 report.add(result)
             }
@@ -112,13 +113,13 @@
         }
 
         private func add(
-            _ target: PlannedTarget, _ scenario: ScenarioKind, idle: Int?, _ connections: Int, _ size: Int,
-            _ measurement: Measurement
+            _ target: PlannedTarget, _ scenario: ScenarioKind, _ round: Int, idle: Int?, _ connections: Int,
+            _ size: Int, _ measurement: Measurement
         ) {
             report.add(
                 ScenarioResult(
                     target: target.target.name, role: target.role, scenario: scenario, idle: idle,
-                    connections: connections, size: size, measurement: measurement))
+                    connections: connections, size: size, measurement: measurement, round: round))
         }
     }
 #endif
