@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # User-space instructions per echo operation in the echo-server, counted by callgrind.
 #
-# Usage: Benchmarks/callgrind/count.sh [backend|c] [rr|conn] [N1] [N2] [level|edge]
+# Usage: Benchmarks/callgrind/count.sh [backend|c] [rr|rr10|conn] [N1] [N2] [level|edge]
+# (rr10: ten connections, a message on each per round, so waits return batches; N1 and N2
+# count round trips in all and must be multiples of ten)
 # (backend: epoll, uring, poll, select, or c for the C reference server)
 # Runs the release echo-server (or, with backend "c", the minimal C epoll server in
 # Benchmarks/scale/c_echo.c, as a reference) under callgrind twice, driven by drive.py with

@@ -2,6 +2,9 @@
 """Drive an echo server with an exact number of operations, for instruction counting.
 
 rr:   one connection, N round trips of SIZE bytes (send, read the echo back, verify).
+rr10: ten connections, N round trips in all: each round sends one message on every
+      connection, then reads every echo back, so the server finds up to ten ready
+      connections per wait (the batched case). N must be a multiple of ten.
 conn: N cycles of connect, send SIZE bytes, read the echo back, verify, close.
 An optional sixth argument pauses that many seconds after each operation: a server slowed
 down by callgrind or strace otherwise finds the next request already queued when it reads
@@ -37,6 +40,24 @@ def main():
                     raise SystemExit("mismatch")
                 if pause:
                     time.sleep(pause)
+    elif mode == "rr10":
+        if count % 10:
+            raise SystemExit("rr10 needs a count that is a multiple of 10")
+        socks = [socket.create_connection((host, port)) for _ in range(10)]
+        try:
+            for sock in socks:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for _ in range(count // 10):
+                for sock in socks:
+                    sock.sendall(message)
+                for sock in socks:
+                    if read_exactly(sock, size) != message:
+                        raise SystemExit("mismatch")
+                if pause:
+                    time.sleep(pause)
+        finally:
+            for sock in socks:
+                sock.close()
     elif mode == "conn":
         for _ in range(count):
             with socket.create_connection((host, port)) as sock:
@@ -46,7 +67,7 @@ def main():
             if pause:
                 time.sleep(pause)
     else:
-        raise SystemExit("mode is rr or conn")
+        raise SystemExit("mode is rr, rr10 or conn")
 
 
 main()
