@@ -30,16 +30,17 @@ func eventually(timeout: Double = 10, _ condition: () -> Bool) -> Bool {
     }
 }
 
-/// Starts an in-process server on 127.0.0.1 (or `host`), port 0, with `backend` and `trigger`.
+/// Starts an in-process server on 127.0.0.1 (or `host`), port 0, with `backend`, serving in
+/// `mode` (by default the callback API, level-triggered: the configuration's defaults).
 func startServer(
-    _ backend: Backend, trigger: Trigger = .level, host: String = "127.0.0.1",
+    _ backend: Backend, mode: EchoMode = .level, host: String = "127.0.0.1",
     _ adjust: (inout EchoServer.Configuration) -> Void = { _ in }
 ) throws -> RunningEchoServer {
     var configuration = EchoServer.Configuration()
     configuration.host = host
     configuration.port = 0
     configuration.backend = backend
-    configuration.trigger = trigger
+    mode.apply(to: &configuration)
     adjust(&configuration)
     return try EchoServer.start(configuration)
 }
@@ -112,6 +113,11 @@ enum Client {
     static func roundTrip(_ address: SocketAddress, _ text: String = "hello, echo") throws {
         let fd = try connect(address)
         defer { Socket.close(fd) }
+        try roundTrip(fd, text)
+    }
+
+    /// `exchange` of a short message on an open connection.
+    static func roundTrip(_ fd: Int32, _ text: String = "ping") throws {
         var bytes = Array(text.utf8)
         try bytes.withUnsafeMutableBytes { try exchange(fd, UnsafeRawBufferPointer($0)) }
     }
