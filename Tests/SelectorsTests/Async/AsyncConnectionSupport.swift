@@ -29,6 +29,70 @@ func makePool(_ loop: EventLoop, _ options: Connections.Options = Connections.Op
     }.get()
 }
 
+// MARK: Fixtures: a loop thread, a connected pair, our end adopted
+
+/// Runs `body` with a loop on a thread of its own (`withLoopThread`) and a `transport` pair
+/// whose end `ours` is adopted on that loop with `AsyncConnection.adopt`: `body` gets the loop,
+/// the connection and the raw `peer` fd, for the test to play the other end. Afterwards closes
+/// `peer`, then shuts the loop down, also when `body` throws; closing the connection is left to
+/// the test.
+func withAdoptedConnection<Result>(
+    _ backend: Backend, over transport: Transport = .unix,
+    _ body: (_ loop: EventLoop, _ connection: AsyncConnection, _ peer: Int32) async throws -> Result
+) async throws -> Result {
+    try await withLoopThread(backend) { thread in
+        let loop = thread.loop
+        let (ours, peer) = try transport.makePair()
+        defer { Socket.close(peer) }
+        let connection = try await AsyncConnection.adopt(ours, on: loop)
+        return try await body(loop, connection, peer)
+    }
+}
+
+/// Like `withAdoptedConnection` over a Unix-domain pair, but `ours` is adopted into a pool
+/// made with `options` (`makePool`), which `body` also gets, to count its waiters. Afterwards
+/// closes `peer`, then shuts the loop down (and with it the pool), also when `body` throws.
+func withPooledConnection<Result>(
+    _ backend: Backend, _ options: Connections.Options = Connections.Options(),
+    _ body: (_ loop: EventLoop, _ pool: AsyncConnections, _ connection: AsyncConnection, _ peer: Int32)
+        async throws -> Result
+) async throws -> Result {
+    try await withConnectionInPool(backend, .unix, options, kernelBuffers: nil, body)
+}
+
+/// A connection that a few hundred KiB congest, for the backpressure tests: like
+/// `withPooledConnection`, over `transport`, but both ends' kernel buffers are first shrunk to
+/// `kernelBuffers` bytes (`shrinkBuffers`) and the pool has `smallWaterMarks()`. Afterwards
+/// closes `peer`, then shuts the loop down, also when `body` throws.
+func withBackpressuredConnection<Result>(
+    _ backend: Backend, over transport: Transport = .unix, kernelBuffers: Int32 = 8 * 1024,
+    _ body: (_ loop: EventLoop, _ pool: AsyncConnections, _ connection: AsyncConnection, _ peer: Int32)
+        async throws -> Result
+) async throws -> Result {
+    try await withConnectionInPool(backend, transport, smallWaterMarks(), kernelBuffers: kernelBuffers, body)
+}
+
+/// The two above: a loop thread, a `transport` pair (its kernel buffers shrunk to
+/// `kernelBuffers` when given, before anything else), a pool with `options`, `ours` adopted.
+private func withConnectionInPool<Result>(
+    _ backend: Backend, _ transport: Transport, _ options: Connections.Options, kernelBuffers: Int32?,
+    _ body: (_ loop: EventLoop, _ pool: AsyncConnections, _ connection: AsyncConnection, _ peer: Int32)
+        async throws -> Result
+) async throws -> Result {
+    try await withLoopThread(backend) { thread in
+        let loop = thread.loop
+        let (ours, peer) = try transport.makePair()
+        defer { Socket.close(peer) }
+        if let kernelBuffers {
+            shrinkBuffers(ours, to: kernelBuffers)
+            shrinkBuffers(peer, to: kernelBuffers)
+        }
+        let pool = try await makePool(loop, options)
+        let connection = try await pool.adopt(ours)
+        return try await body(loop, pool, connection, peer)
+    }
+}
+
 /// Water marks small enough for a test to cross them with a few hundred KiB.
 func smallWaterMarks() -> Connections.Options {
     var options = Connections.Options()

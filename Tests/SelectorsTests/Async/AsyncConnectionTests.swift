@@ -13,11 +13,7 @@ struct AsyncConnectionTests {
     /// half-close ends the echo, which closes in turn.
     @Test(arguments: Backend.available, Transport.allCases)
     func anEchoTaskReturnsSeveralMegabytesExactly(backend: Backend, transport: Transport) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try transport.makePair()
-            defer { Socket.close(peer) }
-            let connection = try await AsyncConnection.adopt(ours, on: loop)
+        try await withAdoptedConnection(backend, over: transport) { loop, connection, peer in
             let echoing = Task(executorPreference: loop) { try await echo(connection) }
             let message = patternBytes(4 << 20, seed: 3)
             let writer = Task {
@@ -88,11 +84,7 @@ struct AsyncConnectionTests {
     /// `read(upTo:)` returns at most the maximum and leaves the rest to the next read.
     @Test(arguments: Backend.available, [true, false])
     func readUpToReturnsAtMostTheMaximumAndKeepsTheRest(backend: Backend, onLoop: Bool) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            let connection = try await AsyncConnection.adopt(ours, on: loop)
+        try await withAdoptedConnection(backend) { loop, connection, peer in
             let message = patternBytes(1000, seed: 9)
             try await Peer.write(peer, message)
             let chunks = try await within(on: onLoop ? loop : nil) { () -> [[UInt8]] in
@@ -114,11 +106,7 @@ struct AsyncConnectionTests {
     /// `read(into:)` with a buffer smaller than what arrived fills it and leaves the rest.
     @Test(arguments: Backend.available)
     func readIntoASmallBufferTakesWhatFitsAndLeavesTheRest(backend: Backend) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            let connection = try await AsyncConnection.adopt(ours, on: loop)
+        try await withAdoptedConnection(backend) { loop, connection, peer in
             let message = patternBytes(100, seed: 1)
             try await Peer.write(peer, message)
             let counts = try await within(on: loop) { () -> [Int] in
@@ -143,11 +131,7 @@ struct AsyncConnectionTests {
     /// zero-copy read returns 0 there without calling its body.
     @Test(arguments: Backend.available, [true, false])
     func inboundYieldsEveryChunkUntilEndOfStream(backend: Backend, onLoop: Bool) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            let connection = try await AsyncConnection.adopt(ours, on: loop)
+        try await withAdoptedConnection(backend) { loop, connection, peer in
             let reader = Task(executorPreference: onLoop ? loop : nil) { () -> ([UInt8], Int, Bool) in
                 var bytes: [UInt8] = []
                 var chunks = 0
@@ -187,14 +171,7 @@ struct AsyncConnectionTests {
     func writeSuspendsWhileThePeerDoesNotReadAndResumesWhenItReads(backend: Backend, onLoop: Bool)
         async throws
     {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            shrinkBuffers(ours)
-            shrinkBuffers(peer)
-            let pool = try await makePool(loop, smallWaterMarks())
-            let connection = try await pool.adopt(ours)
+        try await withBackpressuredConnection(backend) { loop, pool, connection, peer in
             let message = patternBytes(1 << 20, seed: 11)
             let writer = Task(executorPreference: onLoop ? loop : nil) {
                 try await connection.write(message)
@@ -218,14 +195,7 @@ struct AsyncConnectionTests {
     /// goes much past the high-water mark.
     @Test(arguments: Backend.available)
     func manySmallWritesNeverQueueMuchMoreThanTheHighWaterMark(backend: Backend) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            shrinkBuffers(ours)
-            shrinkBuffers(peer)
-            let pool = try await makePool(loop, smallWaterMarks())
-            let connection = try await pool.adopt(ours)
+        try await withBackpressuredConnection(backend) { loop, pool, connection, peer in
             let message = patternBytes(2 << 20, seed: 13)
             // From another loop (hundreds of hops: none through the cooperative pool).
             let elsewhere = try EventLoopThread(name: "elsewhere", backend: backend)
@@ -250,12 +220,7 @@ struct AsyncConnectionTests {
 
     @Test(arguments: Backend.available, [true, false])
     func cancellingAWaitingReadLeavesTheConnectionUsable(backend: Backend, onLoop: Bool) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            let pool = try await makePool(loop)
-            let connection = try await pool.adopt(ours)
+        try await withPooledConnection(backend) { loop, pool, connection, peer in
             for _ in 0..<3 {
                 let reader = Task(executorPreference: onLoop ? loop : nil) {
                     try await connection.read(upTo: 100)
@@ -278,14 +243,7 @@ struct AsyncConnectionTests {
     /// it queued is still delivered, and the connection takes more writes.
     @Test(arguments: Backend.available, [true, false])
     func cancellingAWaitingWriteLeavesTheConnectionUsable(backend: Backend, onLoop: Bool) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            shrinkBuffers(ours)
-            shrinkBuffers(peer)
-            let pool = try await makePool(loop, smallWaterMarks())
-            let connection = try await pool.adopt(ours)
+        try await withBackpressuredConnection(backend) { loop, pool, connection, peer in
             let message = patternBytes(512 * 1024, seed: 17)
             let writer = Task(executorPreference: onLoop ? loop : nil) { try await connection.write(message) }
             try await until("the writer waiting") { try await waiterCount(pool) == 1 }
@@ -305,14 +263,7 @@ struct AsyncConnectionTests {
     /// connection stays usable.
     @Test(arguments: Backend.available, [true, false])
     func callsOfATaskCancelledBeforehandThrowAtOnce(backend: Backend, onLoop: Bool) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            shrinkBuffers(ours)
-            shrinkBuffers(peer)
-            let pool = try await makePool(loop, smallWaterMarks())
-            let connection = try await pool.adopt(ours)
+        try await withBackpressuredConnection(backend) { loop, pool, connection, peer in
             let reader = Task(executorPreference: onLoop ? loop : nil) {
                 withUnsafeCurrentTask { $0?.cancel() }
                 return try await connection.read(upTo: 100)
@@ -341,11 +292,7 @@ struct AsyncConnectionTests {
     /// `shutdownOutput`: the peer reads what was written, then end of stream; reading goes on.
     @Test(arguments: Backend.available, Transport.allCases)
     func shutdownOutputEndsOurSideAndReadingGoesOn(backend: Backend, transport: Transport) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try transport.makePair()
-            defer { Socket.close(peer) }
-            let connection = try await AsyncConnection.adopt(ours, on: loop)
+        try await withAdoptedConnection(backend, over: transport) { _, connection, peer in
             try await within { try await connection.write("last words") }
             connection.shutdownOutput()
             let end = try await within { try await Peer.readToEnd(peer) }
@@ -364,11 +311,7 @@ struct AsyncConnectionTests {
     /// on ours throw `connectionClosed`.
     @Test(arguments: Backend.available)
     func abortResetsThePeer(backend: Backend) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Transport.tcp.makePair()
-            defer { Socket.close(peer) }
-            let connection = try await AsyncConnection.adopt(ours, on: loop)
+        try await withAdoptedConnection(backend, over: .tcp) { loop, connection, peer in
             let reader = Task(executorPreference: loop) { try await connection.read(upTo: 10) }
             try await Task.sleep(for: .milliseconds(10))
             connection.abort()
@@ -385,12 +328,7 @@ struct AsyncConnectionTests {
     /// `close` while tasks wait to read and to write: both throw `connectionClosed`.
     @Test(arguments: Backend.available, [true, false])
     func closeWhileTasksWaitMakesThemThrow(backend: Backend, onLoop: Bool) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            let pool = try await makePool(loop, smallWaterMarks())
-            let connection = try await pool.adopt(ours)
+        try await withPooledConnection(backend, smallWaterMarks()) { loop, pool, connection, peer in
             let reader = Task(executorPreference: onLoop ? loop : nil) { try await connection.read(upTo: 10) }
             try await until { try await waiterCount(pool) == 1 }
             connection.close()
@@ -404,11 +342,7 @@ struct AsyncConnectionTests {
     /// `close` with output queued writes it all before the end of stream.
     @Test(arguments: Backend.available)
     func closeWritesWhatIsQueuedFirst(backend: Backend) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            let connection = try await AsyncConnection.adopt(ours, on: loop)
+        try await withAdoptedConnection(backend) { loop, connection, peer in
             let message = patternBytes(1 << 20, seed: 23)
             try await within(on: loop) {
                 try message.withUnsafeBytes { try connection.send($0) }
@@ -494,11 +428,7 @@ struct AsyncConnectionTests {
     /// and back).
     @Test(arguments: Backend.available)
     func callsFromAnActorElsewhereWork(backend: Backend) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            let connection = try await AsyncConnection.adopt(ours, on: loop)
+        try await withAdoptedConnection(backend) { _, connection, peer in
             let user = ConnectionUser()
             try await Peer.write(peer, "question")
             let heard = try await within { try await user.exchange(connection, answer: "answer") }

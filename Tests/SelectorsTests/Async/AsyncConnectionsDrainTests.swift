@@ -13,16 +13,10 @@ struct AsyncConnectionsDrainTests {
     /// receive every byte the connection wrote, then a reset (its input was dropped).
     @Test(arguments: Backend.available)
     func aCloseFromATaskTheDrainFailedDestroysNothingWritten(backend: Backend) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Transport.tcp.makePair()
-            defer { Socket.close(peer) }
-            // Small kernel buffers, but not tiny: on loopback TCP, tiny windows meet delayed
-            // acknowledgements and crawl.
-            shrinkBuffers(ours, to: 32 * 1024)
-            shrinkBuffers(peer, to: 32 * 1024)
-            let pool = try await makePool(loop, smallWaterMarks())
-            let connection = try await pool.adopt(ours)
+        // Small kernel buffers, but not tiny: on loopback TCP, tiny windows meet delayed
+        // acknowledgements and crawl.
+        try await withBackpressuredConnection(backend, over: .tcp, kernelBuffers: 32 * 1024) {
+            loop, pool, connection, peer in
             try await Peer.write(peer, patternBytes(4_000, seed: 1))  // never read by us
             let writer = Task(executorPreference: loop) {
                 do {
@@ -57,12 +51,7 @@ struct AsyncConnectionsDrainTests {
     /// input the drain drops.
     @Test(arguments: Backend.available)
     func aTaskThatReadsAfterTheDrainBeganIsToldItIsClosing(backend: Backend) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            let pool = try await makePool(loop)
-            let connection = try await pool.adopt(ours)
+        try await withPooledConnection(backend) { loop, pool, connection, peer in
             try await Peer.write(peer, "sent before the drain")
             try await onLoopThread(loop) { io in
                 pool.drain(until: io.now.advanced(by: .seconds(10))) {}
@@ -78,14 +67,8 @@ struct AsyncConnectionsDrainTests {
     /// select the loop must watch a draining connection for reading although no task waits).
     @Test(arguments: Backend.available)
     func theDrainEndsWhenThePeerClosesNotAtTheDeadline(backend: Backend) async throws {
-        try await withLoopThread(backend) { thread in
-            let loop = thread.loop
-            let (ours, peer) = try Transport.tcp.makePair()
-            defer { Socket.close(peer) }
-            shrinkBuffers(ours, to: 32 * 1024)
-            shrinkBuffers(peer, to: 32 * 1024)
-            let pool = try await makePool(loop, smallWaterMarks())
-            let connection = try await pool.adopt(ours)
+        try await withBackpressuredConnection(backend, over: .tcp, kernelBuffers: 32 * 1024) {
+            loop, pool, connection, peer in
             let message = patternBytes(512 * 1024, seed: 3)
             try await within(on: loop) { try message.withUnsafeBytes { try connection.send($0) } }
             #expect(try await pendingOutput(connection) > 0)

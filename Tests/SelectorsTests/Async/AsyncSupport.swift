@@ -120,6 +120,24 @@ func withLoopThread<Result>(
     return try await body(thread)
 }
 
+/// Runs `body` with a loop on a thread of its own (`withLoopThread`) and a connected
+/// Unix-domain pair, both ends non-blocking: `ours` for the loop to watch, `peer` for the test
+/// to play the other end. Afterwards closes both ends, then shuts the loop down, also when
+/// `body` throws. A test that waited on `ours` unregisters it before it returns.
+func withLoopAndSocketPair<Result>(
+    _ backend: Backend,
+    _ body: (_ thread: EventLoopThread, _ ours: Int32, _ peer: Int32) async throws -> Result
+) async throws -> Result {
+    try await withLoopThread(backend) { thread in
+        let (ours, peer) = try Socket.makePair()
+        defer {
+            Socket.close(peer)
+            Socket.close(ours)
+        }
+        return try await body(thread, ours, peer)
+    }
+}
+
 // MARK: Looking inside the loop (through `execute`, not the executor under test)
 
 /// Runs `body` on the loop's thread through `execute` and returns what it returned.

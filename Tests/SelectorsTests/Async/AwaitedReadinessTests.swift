@@ -12,13 +12,8 @@ struct AwaitedReadinessTests {
     /// second wait after a read that emptied the socket waits again.
     @Test(arguments: Backend.available, [true, false])
     func readableResumesWhenDataArrives(backend: Backend, onLoop: Bool) async throws {
-        try await withLoopThread(backend) { thread in
+        try await withLoopAndSocketPair(backend) { thread, ours, peer in
             let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer {
-                Socket.close(peer)
-                Socket.close(ours)
-            }
             for round in 0..<3 {
                 let task = Task(executorPreference: onLoop ? loop : nil) { () -> [UInt8]? in
                     try await loop.readable(ours)
@@ -63,13 +58,8 @@ struct AwaitedReadinessTests {
     func writableWaitsWhileTheSocketIsFullAndResumesWhenThePeerReads(backend: Backend, onLoop: Bool)
         async throws
     {
-        try await withLoopThread(backend) { thread in
+        try await withLoopAndSocketPair(backend) { thread, ours, peer in
             let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer {
-                Socket.close(peer)
-                Socket.close(ours)
-            }
             // Writable at once while there is room.
             try await within(on: onLoop ? loop : nil) { try await loop.writable(ours) }
             let filled = try fillSocketUntilFull(ours)
@@ -88,13 +78,8 @@ struct AwaitedReadinessTests {
     /// A reader and a writer wait on the same fd at once; each is resumed by its own direction.
     @Test(arguments: Backend.available)
     func aReaderAndAWriterWaitOnOneFdIndependently(backend: Backend) async throws {
-        try await withLoopThread(backend) { thread in
+        try await withLoopAndSocketPair(backend) { thread, ours, peer in
             let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer {
-                Socket.close(peer)
-                Socket.close(ours)
-            }
             let filled = try fillSocketUntilFull(ours)
             let reader = Task(executorPreference: loop) { try await loop.readable(ours) }
             let writer = Task { try await loop.writable(ours) }
@@ -113,13 +98,8 @@ struct AwaitedReadinessTests {
     /// a later waiter on the same fd and direction is accepted and resumed by the data.
     @Test(arguments: Backend.available, [true, false])
     func cancellingAWaiterResumesItAndLeavesNoWaiter(backend: Backend, onLoop: Bool) async throws {
-        try await withLoopThread(backend) { thread in
+        try await withLoopAndSocketPair(backend) { thread, ours, peer in
             let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer {
-                Socket.close(peer)
-                Socket.close(ours)
-            }
             let registrationsBefore = try await registrationCount(loop)
             for _ in 0..<3 {
                 let waiting = Task(executorPreference: onLoop ? loop : nil) { try await loop.readable(ours) }
@@ -144,13 +124,8 @@ struct AwaitedReadinessTests {
     /// data will ever come), on a fresh loop and on one that has waited before.
     @Test(arguments: Backend.available, [true, false])
     func aTaskCancelledBeforeItWaitsThrowsAtOnce(backend: Backend, onLoop: Bool) async throws {
-        try await withLoopThread(backend) { thread in
+        try await withLoopAndSocketPair(backend) { thread, ours, _ in
             let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer {
-                Socket.close(peer)
-                Socket.close(ours)
-            }
             for _ in 0..<2 {
                 let task = Task(executorPreference: onLoop ? loop : nil) {
                     withUnsafeCurrentTask { $0?.cancel() }
@@ -165,13 +140,8 @@ struct AwaitedReadinessTests {
 
     @Test(arguments: Backend.available)
     func aSecondWaiterForTheSameDirectionFailsWithAlreadyWaiting(backend: Backend) async throws {
-        try await withLoopThread(backend) { thread in
+        try await withLoopAndSocketPair(backend) { thread, ours, peer in
             let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer {
-                Socket.close(peer)
-                Socket.close(ours)
-            }
             let first = Task(executorPreference: loop) { try await loop.readable(ours) }
             try await until { try await readinessWaiterCount(loop) == 1 }
             let second = Task { try await loop.readable(ours) }
@@ -188,13 +158,8 @@ struct AwaitedReadinessTests {
 
     @Test(arguments: Backend.available)
     func unregisteringTheFdFailsItsWaitersWithNotRegistered(backend: Backend) async throws {
-        try await withLoopThread(backend) { thread in
+        try await withLoopAndSocketPair(backend) { thread, ours, peer in
             let loop = thread.loop
-            let (ours, peer) = try Socket.makePair()
-            defer {
-                Socket.close(peer)
-                Socket.close(ours)
-            }
             _ = try fillSocketUntilFull(ours)
             let reader = Task { try await loop.readable(ours) }
             let writer = Task(executorPreference: loop) { try await loop.writable(ours) }
