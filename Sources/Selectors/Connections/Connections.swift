@@ -95,7 +95,9 @@ public final class Connections {
     // per access) cost more than the rest of a round trip's bookkeeping (measured: 62
     // instructions per echo round trip).
     let handler: (Connection, ConnectionEvent) -> Void
-    @exclusivity(unchecked) var slots = ConnectionSlots(capacity: 1024)
+    /// Made after the options are checked: a table made before a throw would leak (it is
+    /// freed by `deinit`, which an init that throws never reaches).
+    @exclusivity(unchecked) var slots: ConnectionSlots
     /// The one handler every connection's registration shares.
     @exclusivity(unchecked) var readyHandler = SharedHandler { _, _ in }
     let readBuffer: UnsafeMutableRawBufferPointer
@@ -151,6 +153,7 @@ public final class Connections {
         }
         self.loop = loop
         self.options = options
+        self.slots = ConnectionSlots(capacity: 1024)
         self.budget = options.budget
         self.selector = loop.eventLoop.selector
         self.handler = handler

@@ -321,6 +321,29 @@ import Testing
         }
     }
 
+    /// Guards against a refused configuration leaking the connection table (24 KiB): it was
+    /// made before the options were checked, and only `deinit`, which a throwing init never
+    /// reaches, frees it. Counted with glibc's `mallinfo2` (in-use heap bytes); the sanitizers
+    /// replace malloc and report zeros there, so under them only their own leak check counts.
+    @Test func refusedOptionsLeaveNoMemoryBehind() throws {
+        let loop = try EventLoop(backend: .poll).assumeIsolated()
+        defer { loop.close() }
+        var options = Connections.Options()
+        options.highWaterMark = 0
+        func attempt() { _ = selectorError { try Connections(loop: loop, options: options) { _, _ in } } }
+        attempt()
+        // The heap is the process's: tests running beside this one allocate too. A leak grows
+        // it by 24 MiB in every round, so the smallest growth of three rounds is the verdict.
+        var growth: [Int] = []
+        for _ in 0..<3 {
+            let before = Int(mallinfo2().uordblks)
+            for _ in 0..<1_000 { attempt() }
+            growth.append(Int(mallinfo2().uordblks) - before)
+        }
+        // Error values and caches stay far below this.
+        #expect(growth.min()! < 4 << 20, "the heap grew by \(growth) bytes per 1,000 refused configurations")
+    }
+
     // MARK: Lifetime
 
     /// Closing its loop closes whatever is left: a `Connections` whose loop closed and whose
