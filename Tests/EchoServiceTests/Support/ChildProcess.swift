@@ -20,7 +20,8 @@ final class ChildProcess {
         try self.init(path: "/bin/sh", arguments: ["/bin/sh", "-c", command], blockedStderr: blockedStderr)
     }
 
-    /// Runs `path` with `arguments` (including argv[0]) and a minimal environment. With
+    /// Runs `path` with `arguments` (including argv[0]) and a minimal environment (the
+    /// sanitizers' settings pass through). With
     /// `blockedStderr`, the child's stderr is a 4 KiB pipe that is already full and is not read
     /// until `resumeStderr()`: any write the child makes to it blocks (or fails with `EAGAIN`).
     init(path: String, arguments: [String], blockedStderr: Bool = false) throws {
@@ -60,7 +61,14 @@ final class ChildProcess {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv = arguments.map { strdup($0) } + [nil]
-        let variables: [String] = ["PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C"]
+        // The sanitizers' settings pass through, so a child of a sanitized run obeys them (an
+        // AddressSanitizer run with `ASAN_OPTIONS=detect_leaks=0`, say).
+        let sanitizerVariables: [String] = ["ASAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"]
+        let sanitizerSettings = sanitizerVariables.compactMap { (name: String) -> String? in
+            guard let value = getenv(name) else { return nil }
+            return "\(name)=\(String(cString: value))"
+        }
+        let variables = ["PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C"] + sanitizerSettings
         let environment = variables.map { strdup($0) } + [nil]
         defer { for pointer in argv + environment { free(pointer) } }
         var pid: pid_t = 0

@@ -22,9 +22,7 @@ func openDescriptors(of pid: pid_t) -> [String] {
     defer { closedir(directory) }
     var descriptors: [String] = []
     while let entry = readdir(directory) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
-            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
-        }
+        let name = entryName(entry)
         guard !name.hasPrefix(".") else { continue }
         var target = [CChar](repeating: 0, count: 512)
         let length = readlink("/proc/\(pid)/fd/\(name)", &target, target.count - 1)
@@ -139,4 +137,12 @@ enum TimedIO {
             bytes += buffer[..<read]
         }
     }
+}
+
+/// The name of a `readdir` entry, read where it lies. A record is only as long as its name,
+/// so copying the whole `d_name` array out (256 bytes) reads past the end of the last record
+/// in the buffer (AddressSanitizer caught it).
+func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+    let name = UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \.d_name)!
+    return String(cString: name.assumingMemoryBound(to: CChar.self))
 }

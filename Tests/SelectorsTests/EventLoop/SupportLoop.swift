@@ -223,6 +223,14 @@ private final class LoopTestThreadBody {
     init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }
 
+/// The name of a `readdir` entry, read where it lies. A record is only as long as its name,
+/// so copying the whole `d_name` array out (256 bytes) reads past the end of the last record
+/// in the buffer (AddressSanitizer caught it).
+func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+    let name = UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \.d_name)!
+    return String(cString: name.assumingMemoryBound(to: CChar.self))
+}
+
 /// How many descriptors the process has open, from the entries of /proc/self/fd (not
 /// counting the one the listing itself opens). Other tests run alongside, so callers compare
 /// with a tolerance.
@@ -232,10 +240,7 @@ func procSelfDescriptorCount() -> Int {
         defer { closedir(directory) }
         var entries = 0
         while let entry = readdir(directory) {
-            let isDotEntry = withUnsafeBytes(of: entry.pointee.d_name) { name in
-                name[0] == UInt8(ascii: ".")
-            }
-            if !isDotEntry { entries += 1 }
+            if !entryName(entry).hasPrefix(".") { entries += 1 }
         }
         // The directory stream's own descriptor is listed too.
         return entries - 1

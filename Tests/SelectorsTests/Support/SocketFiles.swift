@@ -29,9 +29,7 @@ struct TemporaryDirectory {
     func remove() {
         if let directory = opendir(path) {
             while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                }
+                let name = entryName(entry)
                 if name != ".", name != ".." { _ = unlink(file(name)) }
             }
             closedir(directory)

@@ -21,9 +21,7 @@ func processThreadNames() -> [String] {
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
-            let task = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let task = entryName(entry)
             guard !task.hasPrefix("."), let name = readSmallFile("/proc/self/task/\(task)/comm") else {
                 continue
             }
