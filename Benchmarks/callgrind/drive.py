@@ -31,23 +31,15 @@ def main():
     host, port, mode, count, size = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
     pause = float(sys.argv[6]) if len(sys.argv) > 6 else 0.0
     message = bytes((i * 7 + 3) % 256 for i in range(size))
-    if mode == "rr":
-        with socket.create_connection((host, port)) as sock:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            for _ in range(count):
-                sock.sendall(message)
-                if read_exactly(sock, size) != message:
-                    raise SystemExit("mismatch")
-                if pause:
-                    time.sleep(pause)
-    elif mode == "rr10":
-        if count % 10:
+    if mode in ("rr", "rr10"):
+        connections = 1 if mode == "rr" else 10
+        if count % connections:
             raise SystemExit("rr10 needs a count that is a multiple of 10")
-        socks = [socket.create_connection((host, port)) for _ in range(10)]
+        socks = [socket.create_connection((host, port)) for _ in range(connections)]
         try:
             for sock in socks:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            for _ in range(count // 10):
+            for _ in range(count // connections):
                 for sock in socks:
                     sock.sendall(message)
                 for sock in socks:

@@ -42,7 +42,6 @@
     final class Report {
         private let json: Bool
         private let repeats: Int
-        private var baselineRates: [String: Double] = [:]
         private(set) var results: [ScenarioResult] = []
 
         init(json: Bool, repeats: Int, targetNames: [String]) {
@@ -77,7 +76,6 @@
 
         func add(_ result: ScenarioResult) {
             results.append(result)
-            if result.role == .baseline { baselineRates[result.key] = result.rate }
             // With repeats, a row's ratio waits for the summary: in reversed rounds the
             // baseline has not run yet, and one run's ratio is what the summary is there to avoid.
             let ratio = repeats == 1 ? ratioToBaseline(result) : nil
@@ -113,7 +111,7 @@
         func summarize() {
             let rows = spreads()
             if json {
-                for row in rows { Terminal.line(Report.json(row, ratio: ratio(row, rows))) }
+                for row in rows { Terminal.line(Report.json(row)) }
                 return
             }
             if repeats > 1 {
@@ -127,14 +125,14 @@
                         "  \(Format.padRight(row.target, columns[0].width)) \(Format.padRight(row.key, 11)) "
                         + Format.padLeft(unit.format(row.spread.median), 13) + " \(unit.rawValue)  ("
                         + "\(unit.format(row.spread.minimum))-\(unit.format(row.spread.maximum)))"
-                    if let ratio = ratio(row, rows) {
+                    if let ratio = row.ratio {
                         line +=
                             "  \(Format.fixed(ratio.value, 2))x" + (ratio.withinNoise ? " within noise" : "")
                     }
                     Terminal.line(line)
                 }
             }
-            let frameworks = rows.filter { ratio($0, rows) != nil }
+            let frameworks = rows.filter { $0.ratio != nil }
             guard !frameworks.isEmpty else { return }
             Terminal.line()
             Terminal.line(
@@ -144,9 +142,8 @@
             var order: [String] = []
             for row in frameworks where !order.contains(row.target) { order.append(row.target) }
             for target in order {
-                let parts = frameworks.filter { $0.target == target }.map { row in
-                    let ratio = ratio(row, rows)!
-                    return "\(row.key) \(Format.fixed(ratio.value, 2))x\(ratio.withinNoise ? "~" : "")"
+                let parts = frameworks.filter { $0.target == target }.compactMap { row in
+                    row.ratio.map { "\(row.key) \(Format.fixed($0.value, 2))x\($0.withinNoise ? "~" : "")" }
                 }
                 Terminal.line(
                     "  \(Format.padRight(target, columns[0].width)) " + parts.joined(separator: "  "))
@@ -160,9 +157,13 @@
             let scenario: ScenarioKind
             let key: String
             let spread: RunSpread
+            /// A framework row's median over the baseline's of the same key, and whether their
+            /// ranges overlap; nil for other rows, or with no baseline.
+            var ratio: (value: Double, withinNoise: Bool)?
         }
 
-        /// The results grouped by target and key, in the order they first ran.
+        /// The results grouped by target and key, in the order they first ran, with the
+        /// framework rows' ratios to the baseline.
         private func spreads() -> [SpreadRow] {
             var order: [String] = []
             var groups: [String: [ScenarioResult]] = [:]
@@ -171,33 +172,37 @@
                 if groups[id] == nil { order.append(id) }
                 groups[id, default: []].append(result)
             }
-            return order.map { id in
+            var rows = order.map { id in
                 let runs = groups[id]!
                 let first = runs[0]
                 return SpreadRow(
                     target: first.target, role: first.role, scenario: first.scenario, key: first.key,
                     spread: RunSpread(runs.map(\.rate)))
             }
-        }
-
-        /// A framework row's median over the baseline's, and whether their ranges overlap.
-        private func ratio(_ row: SpreadRow, _ rows: [SpreadRow]) -> (value: Double, withinNoise: Bool)? {
-            guard row.role == .framework,
-                let baseline = rows.first(where: { $0.role == .baseline && $0.key == row.key }),
-                baseline.spread.median > 0
-            else { return nil }
-            return (row.spread.median / baseline.spread.median, row.spread.overlaps(baseline.spread))
+            for index in rows.indices where rows[index].role == .framework {
+                let row = rows[index]
+                guard let baseline = rows.first(where: { $0.role == .baseline && $0.key == row.key }),
+                    baseline.spread.median > 0
+                else { continue }
+                rows[index].ratio = (
+                    row.spread.median / baseline.spread.median, row.spread.overlaps(baseline.spread)
+                )
+            }
+            return rows
         }
 
         var totalErrors: ErrorCounts {
             results.reduce(into: ErrorCounts()) { $0.merge($1.measurement.errors) }
         }
 
+        /// A single run's rate over the baseline's run of the same key (without repeats the
+        /// baseline runs first in every scenario).
         private func ratioToBaseline(_ result: ScenarioResult) -> Double? {
-            guard result.role == .framework, let baseline = baselineRates[result.key], baseline > 0 else {
-                return nil
-            }
-            return result.rate / baseline
+            guard result.role == .framework,
+                let baseline = results.last(where: { $0.role == .baseline && $0.key == result.key }),
+                baseline.rate > 0
+            else { return nil }
+            return result.rate / baseline.rate
         }
 
         private func row(_ cells: [String]) -> String {
@@ -244,7 +249,8 @@
             return "{" + fields.joined(separator: ",") + "}"
         }
 
-        private static func json(_ row: SpreadRow, ratio: (value: Double, withinNoise: Bool)?) -> String {
+        private static func json(_ row: SpreadRow) -> String {
+            let ratio = row.ratio
             let fields: [String] = [
                 "\"type\":\"summary\"",
                 "\"target\":\(quoted(row.target))",

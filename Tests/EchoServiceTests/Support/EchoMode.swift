@@ -24,11 +24,5 @@ enum EchoMode: CaseIterable, CustomTestStringConvertible, Sendable {
         }
     }
 
-    var testDescription: String {
-        switch self {
-        case .level: "level"
-        case .edge: "edge"
-        case .async: "async"
-        }
-    }
+    var testDescription: String { "\(self)" }
 }

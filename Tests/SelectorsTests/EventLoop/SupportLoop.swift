@@ -223,12 +223,22 @@ private final class LoopTestThreadBody {
     init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }
 
-/// The name of a `readdir` entry, read where it lies. A record is only as long as its name,
-/// so copying the whole `d_name` array out (256 bytes) reads past the end of the last record
-/// in the buffer (AddressSanitizer caught it).
-func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
-    let name = UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \.d_name)!
-    return String(cString: name.assumingMemoryBound(to: CChar.self))
+/// The names in directory `path` (without `.` and `..`), or nil if it cannot be opened.
+/// While it lists, the directory has a descriptor of its own open.
+///
+/// Each name is read where it lies in `readdir`'s record: a record is only as long as its
+/// name, so copying the whole `d_name` array out (256 bytes) read past the end of the last
+/// record in the buffer (AddressSanitizer caught it).
+func directoryNames(_ path: String) -> [String]? {
+    guard let directory = opendir(path) else { return nil }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let field = UnsafeRawPointer(entry) + MemoryLayout<dirent>.offset(of: \.d_name)!
+        let name = String(cString: field.assumingMemoryBound(to: CChar.self))
+        if name != ".", name != ".." { names.append(name) }
+    }
+    return names
 }
 
 /// How many descriptors the process has open, from the entries of /proc/self/fd (not
@@ -236,14 +246,9 @@ func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
 /// with a tolerance.
 func procSelfDescriptorCount() -> Int {
     #if os(Linux)
-        guard let directory = opendir("/proc/self/fd") else { return openDescriptorCount() }
-        defer { closedir(directory) }
-        var entries = 0
-        while let entry = readdir(directory) {
-            if !entryName(entry).hasPrefix(".") { entries += 1 }
-        }
+        guard let names = directoryNames("/proc/self/fd") else { return openDescriptorCount() }
         // The directory stream's own descriptor is listed too.
-        return entries - 1
+        return names.count - 1
     #else
         return openDescriptorCount()
     #endif

@@ -27,13 +27,7 @@ struct TemporaryDirectory {
 
     /// Unlinks every entry, then the directory. The tests make only flat files here.
     func remove() {
-        if let directory = opendir(path) {
-            while let entry = readdir(directory) {
-                let name = entryName(entry)
-                if name != ".", name != ".." { _ = unlink(file(name)) }
-            }
-            closedir(directory)
-        }
+        for name in directoryNames(path) ?? [] { _ = unlink(file(name)) }
         _ = rmdir(path)
     }
 }

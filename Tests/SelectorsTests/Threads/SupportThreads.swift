@@ -17,17 +17,11 @@ func currentThreadName() -> String? {
 /// there is no /proc.
 func processThreadNames() -> [String] {
     #if os(Linux)
-        guard let directory = opendir("/proc/self/task") else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let task = entryName(entry)
-            guard !task.hasPrefix("."), let name = readSmallFile("/proc/self/task/\(task)/comm") else {
-                continue
+        return (directoryNames("/proc/self/task") ?? []).compactMap { task in
+            readSmallFile("/proc/self/task/\(task)/comm").map {
+                $0.hasSuffix("\n") ? String($0.dropLast()) : $0
             }
-            names.append(name.hasSuffix("\n") ? String(name.dropLast()) : name)
         }
-        return names
     #else
         return []
     #endif
