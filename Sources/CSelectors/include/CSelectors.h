@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/select.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -110,6 +111,11 @@ static inline void cselectors_release_free_memory(void) {
 #if defined(__GLIBC__)
   (void)malloc_trim(0);
 #endif
+}
+
+// open(2) is variadic, which Swift cannot call: the read-only, close-on-exec form.
+static inline int cselectors_open_read_only(const char *path) {
+  return open(path, O_RDONLY | O_CLOEXEC);
 }
 
 #if defined(__linux__)

@@ -1,0 +1,63 @@
+#if os(Linux) && !SELECTORS_BSD_TYPECHECK
+    internal import CSelectors
+
+    extension ResidentMemory {
+        /// Reads `/proc/self/smaps` and advises `MADV_DONTNEED` on each mapping that qualifies
+        /// (see `releaseStartUpPages`). A mapping that has any anonymous page was written to at
+        /// some time (a relocation, say), and dropping it would undo that write: it is kept.
+        static func releaseCleanFilePages() -> Int {
+            guard let smaps = readWholeFile("/proc/self/smaps") else { return 0 }
+            var released = 0
+            var candidate: (start: UInt, end: UInt)? = nil
+            for line in smaps.split(separator: UInt8(ascii: "\n")) {
+                let fields = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
+                guard let first = fields.first else { continue }
+                if let range = addressRange(first) {
+                    candidate = isCleanFileCode(fields) ? range : nil
+                } else if let range = candidate, first.elementsEqual("Anonymous:".utf8) {
+                    candidate = nil
+                    guard fields.count >= 2, fields[1].elementsEqual("0".utf8) else { continue }
+                    let length = Int(range.end - range.start)
+                    if madvise(UnsafeMutableRawPointer(bitPattern: range.start), length, MADV_DONTNEED) == 0 {
+                        released += length
+                    }
+                }
+            }
+            return released
+        }
+
+        /// A private mapping of a file (path absolute) that this process cannot write to.
+        private static func isCleanFileCode(_ fields: [ArraySlice<UInt8>]) -> Bool {
+            guard fields.count >= 6, fields[1].count == 4, fields[5].first == UInt8(ascii: "/") else {
+                return false
+            }
+            let permissions = Array(fields[1])
+            return permissions[0] == UInt8(ascii: "r") && permissions[1] == UInt8(ascii: "-")
+                && permissions[3] == UInt8(ascii: "p")
+        }
+
+        /// `start-end` in hexadecimal, as the first field of a mapping's header line.
+        private static func addressRange(_ field: ArraySlice<UInt8>) -> (start: UInt, end: UInt)? {
+            let bounds = field.split(separator: UInt8(ascii: "-"))
+            guard bounds.count == 2,
+                let start = UInt(String(decoding: bounds[0], as: UTF8.self), radix: 16),
+                let end = UInt(String(decoding: bounds[1], as: UTF8.self), radix: 16), end > start
+            else { return nil }
+            return (start, end)
+        }
+
+        private static func readWholeFile(_ path: String) -> [UInt8]? {
+            let fd = cselectors_open_read_only(path)
+            guard fd >= 0 else { return nil }
+            defer { SystemCall.close(fd) }
+            var contents: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { CSelectors.read(fd, $0.baseAddress, $0.count) }
+                if count < 0 && Errno.current == .interrupted { continue }
+                guard count > 0 else { return count == 0 ? contents : nil }
+                contents.append(contentsOf: chunk[0..<count])
+            }
+        }
+    }
+#endif
