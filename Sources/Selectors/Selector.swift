@@ -101,7 +101,8 @@ public final class Selector {
     public func register(
         _ fd: Int32, events: Events, trigger: Trigger = .level, handler: SharedHandler
     ) throws(SelectorError) -> SelectorKey {
-        try add(fd, events: events, trigger: trigger, handler: Unmanaged.passUnretained(handler))
+        try add(
+            fd, events: events, trigger: trigger, handler: Unmanaged.passUnretained(handler), borrowed: false)
         return table.key(fd)!
     }
 
@@ -110,10 +111,12 @@ public final class Selector {
     /// connection this way). The handler comes unretained, borrowed from the caller, which
     /// keeps it alive for the call: passing a strong reference read from a caller's stored
     /// property cost a retain and release around the call (callgrind: 58 instructions per
-    /// connection cycle). The table takes its own reference.
-    func add(_ fd: Int32, events: Events, trigger: Trigger, handler: Unmanaged<SharedHandler>)
-        throws(SelectorError)
-    {
+    /// connection cycle). The table takes its own reference, unless `borrowed`: the caller
+    /// then keeps the handler alive until the registration is gone and no batch is running
+    /// (see `KeyTable`).
+    func add(
+        _ fd: Int32, events: Events, trigger: Trigger, handler: Unmanaged<SharedHandler>, borrowed: Bool
+    ) throws(SelectorError) {
         try checkOpen(.register, fd)
         try validate(.register, fd, events)
         guard fd < kernel.descriptorLimit else {
@@ -137,7 +140,9 @@ public final class Selector {
         } catch {
             throw SelectorError(.register, fd: fd, .system(error))
         }
-        table.insert(fd, events: events, trigger: trigger, handler: handler, generation: generation)
+        table.insert(
+            fd, events: events, trigger: trigger, handler: handler, borrowed: borrowed, generation: generation
+        )
     }
 
     /// Stops watching `fd` and returns the key it had.

@@ -185,7 +185,8 @@ extension Connections {
                 }
             } else if flags.contains(.unwatched) {
                 try selector.add(
-                    fd, events: events, trigger: trigger, handler: Unmanaged.passUnretained(readyHandler))
+                    fd, events: events, trigger: trigger, handler: Unmanaged.passUnretained(readyHandler),
+                    borrowed: true)
                 slot.pointee.flags.remove(.unwatched)
             } else {
                 // No system call when the interest is unchanged.

@@ -98,7 +98,9 @@ public final class Connections {
     /// Made after the options are checked: a table made before a throw would leak (it is
     /// freed by `deinit`, which an init that throws never reaches).
     @exclusivity(unchecked) var slots: ConnectionSlots
-    /// The one handler every connection's registration shares.
+    /// The one handler every connection's registration shares, borrowed by the selector's key
+    /// table (no reference per registration): alive as long as this object, which outlives
+    /// its registrations (see `keepAlive`).
     @exclusivity(unchecked) var readyHandler = SharedHandler { _, _ in }
     let readBuffer: UnsafeMutableRawBufferPointer
     /// The most one connection's queue holds while reading fills it: the high mark plus a read.
@@ -227,7 +229,9 @@ public final class Connections {
         guard !slot.pointee.flags.contains(.open) else {
             throw SelectorError(.adopt, fd: fd, .alreadyRegistered)
         }
-        try selector.add(fd, events: .read, trigger: trigger, handler: Unmanaged.passUnretained(readyHandler))
+        try selector.add(
+            fd, events: .read, trigger: trigger, handler: Unmanaged.passUnretained(readyHandler),
+            borrowed: true)
         let generation = slot.pointee.generation &+ 1
         // Pulled connections may be readable already: the first read tries.
         slot.pointee = ConnectionSlot(
