@@ -19,6 +19,8 @@ public final class Selector {
     // thread, and the runtime's dynamic exclusivity checks on these class properties were
     // over a third of the instructions per dispatched event (measured with callgrind).
     private let kernel: any PollingBackend
+    /// `kernel.descriptorLimit`, read once.
+    private let kernelDescriptorLimit: Int32
     @exclusivity(unchecked) private var table = KeyTable()
     @exclusivity(unchecked) private var ready: UnsafeMutableBufferPointer<ReadyEvent>
     @exclusivity(unchecked) private var readyCount = 0
@@ -46,7 +48,9 @@ public final class Selector {
     /// Creates a selector on `backend` (`epoll_create1`, `kqueue`, or nothing for poll/select).
     public init(backend: Backend = .default) throws(SelectorError) {
         self.backend = backend
-        self.kernel = try Platform.makeBackend(backend)
+        let kernel = try Platform.makeBackend(backend)
+        self.kernel = kernel
+        self.kernelDescriptorLimit = kernel.descriptorLimit
         self.ready = .allocate(capacity: Selector.minimumReadyCapacity)
         self.resumesEarlyWakeUps = true
     }
@@ -55,6 +59,7 @@ public final class Selector {
     init(backend: Backend, kernel: any PollingBackend, resumesEarlyWakeUps: Bool) {
         self.backend = backend
         self.kernel = kernel
+        self.kernelDescriptorLimit = kernel.descriptorLimit
         self.ready = .allocate(capacity: Selector.minimumReadyCapacity)
         self.resumesEarlyWakeUps = resumesEarlyWakeUps
     }
@@ -74,8 +79,7 @@ public final class Selector {
     /// `FD_SETSIZE`), or `nil` when its backend has no such limit. `register` refuses fds
     /// from here up. The same as `capabilities.descriptorLimit`.
     public var descriptorLimit: Int32? {
-        let limit = kernel.descriptorLimit
-        return limit == Int32.max ? nil : limit
+        kernelDescriptorLimit == Int32.max ? nil : kernelDescriptorLimit
     }
 
     /// Starts watching `fd` for `events`; `handler` is what the caller (or event loop) runs.
@@ -119,8 +123,8 @@ public final class Selector {
     ) throws(SelectorError) {
         try checkOpen(.register, fd)
         try validate(.register, fd, events)
-        guard fd < kernel.descriptorLimit else {
-            throw SelectorError(.register, fd: fd, .descriptorTooLarge(limit: kernel.descriptorLimit))
+        guard fd < kernelDescriptorLimit else {
+            throw SelectorError(.register, fd: fd, .descriptorTooLarge(limit: kernelDescriptorLimit))
         }
         guard table.slot(fd) == nil else { throw SelectorError(.register, fd: fd, .alreadyRegistered) }
         let generation = table.nextGeneration(for: fd)

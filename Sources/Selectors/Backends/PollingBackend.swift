@@ -10,7 +10,7 @@
 /// next `modify`), and deliver edge as level (see `Trigger` for why that is the edge contract).
 protocol PollingBackend: AnyObject {
     /// The first fd number the backend cannot watch (`FD_SETSIZE` for select where the kernel
-    /// stops there), or `Int32.max`.
+    /// stops there), or `Int32.max`. A constant: the selector reads it once.
     var descriptorLimit: Int32 { get }
 
     /// Starts watching `fd` for `events` in `trigger` mode, reporting it with `token`.
