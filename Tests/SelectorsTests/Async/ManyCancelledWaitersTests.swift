@@ -141,12 +141,7 @@ enum ManyWaiters {
 private func describeDescriptors() -> String {
     var entries: [String] = []
     for fd in Int32(0)..<Int32(256) where isOpen(fd) {
-        var target = [CChar](repeating: 0, count: 256)
-        let length = readlink("/proc/self/fd/\(fd)", &target, target.count - 1)
-        let text =
-            length > 0
-            ? String(decoding: target[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
-        entries.append("\(fd)=\(text)")
+        entries.append("\(fd)=\(descriptorTarget(fd) ?? "?")")
     }
     return entries.joined(separator: " ")
 }
