@@ -102,9 +102,7 @@ public final class AsyncConnection: @unchecked Sendable {
         atMost maximum: Int, _ body: (UnsafeRawBufferPointer) throws -> Void
     ) async throws -> Int {
         while true {
-            guard loop.isOnLoopThread else {
-                return try await onLoop(.read) { try await read(atMost: maximum, body) }
-            }
+            guard loop.isOnLoopThread else { return try await readOnLoop(atMost: maximum, body) }
             let whole = loop.readBuffer
             let buffer =
                 maximum < whole.count ? UnsafeMutableRawBufferPointer(rebasing: whole[..<maximum]) : whole
@@ -114,6 +112,17 @@ public final class AsyncConnection: @unchecked Sendable {
             }
             try await waitReadable()
         }
+    }
+
+    /// `read(atMost:_:)` after a hop to the loop. Out of line, like the other hops: a task's
+    /// suspended frames live in its allocator's first 1 KiB slab while they fit, and the
+    /// hop's closure and call, inlined, made the read's frame 336 bytes, which pushed each
+    /// suspended echo task into a second slab (BENCHMARKS.md, "async/await on the loop").
+    @inline(never)
+    nonisolated(nonsending) private func readOnLoop(
+        atMost maximum: Int, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) async throws -> Int {
+        try await onLoop(.read) { try await read(atMost: maximum, body) }
     }
 
     /// The connection's chunks as they arrive, each an array of up to 64 KiB, until end of
@@ -162,9 +171,7 @@ public final class AsyncConnection: @unchecked Sendable {
     /// Waits while more than the high-water mark is queued (returns at once otherwise).
     nonisolated(nonsending) public func drained() async throws {
         while true {
-            guard loop.isOnLoopThread else {
-                return try await onLoop(.write) { try await drained() }
-            }
+            guard loop.isOnLoopThread else { return try await drainedOnLoop() }
             // Most calls find room: no cancellation handler, no continuation.
             guard connection.isOutputFull else { return }
             let id = loop.waiterIDs.wrappingAdd(1, ordering: .relaxed).newValue
@@ -176,6 +183,12 @@ public final class AsyncConnection: @unchecked Sendable {
                 cancel(id)
             }
         }
+    }
+
+    /// `drained()` after a hop to the loop; out of line (see `readOnLoop`).
+    @inline(never)
+    nonisolated(nonsending) private func drainedOnLoop() async throws {
+        try await onLoop(.write) { try await drained() }
     }
 
     /// Bytes written but not yet taken by the kernel. Loop thread.
