@@ -178,6 +178,10 @@ enum Client {
     static func finishStream(
         _ fd: Int32, _ pattern: Pattern, sent: Int, received: Int = 0, total: Int
     ) throws {
+        // More sent than `total` would end the stream with the surplus still in flight.
+        guard sent <= total else {
+            throw TestFailure("\(sent) bytes sent already, more than the \(total) in all")
+        }
         try Socket.setNonBlocking(fd, true)
         defer { try? Socket.setNonBlocking(fd, false) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
