@@ -2,7 +2,8 @@
 # System calls the echo-server makes per echo operation, counted by `strace -f -c`.
 #
 # Usage: Benchmarks/strace/syscalls.sh [backend] [level|edge] [rr|conn] [N]
-# (backend: epoll, uring, poll, select)
+# (backend: epoll, uring, poll, select, or c for the minimal C epoll server in
+# Benchmarks/scale/c_echo.c, as a reference; the trigger is ignored for c)
 # Runs the release echo-server under strace, drives N operations with
 # Benchmarks/callgrind/drive.py (rr: one connection, N round trips of 64 bytes; conn: N cycles
 # of connect, echo, close), stops it with SIGTERM, and prints each system call the server made
@@ -22,10 +23,16 @@ port=${PORT:-17099}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-swift build -c release --product echo-server >/dev/null
+if [ "$backend" = c ]; then
+    cc -O2 -o "$work/c_echo" Benchmarks/scale/c_echo.c
+    server_command=("$work/c_echo" "$port")
+else
+    swift build -c release --product echo-server >/dev/null
+    server_command=(.build/release/echo-server --port "$port" --backend "$backend" --trigger "$trigger"
+        --api "${API:-callbacks}" --quiet)
+fi
 if [ "${COUNTER:-strace}" = perf ]; then
-    .build/release/echo-server --port "$port" --backend "$backend" --trigger "$trigger" --api "${API:-callbacks}" \
-        --quiet >/dev/null &
+    "${server_command[@]}" >/dev/null &
     server=$!
     for _ in $(seq 100); do
         python3 - "$port" <<'PY' 2>/dev/null && break
@@ -45,7 +52,8 @@ PY
     kill -INT "$counter"
     wait "$counter" || true
     kill -TERM "$server"
-    wait "$server"
+    # The C server has no SIGTERM handler: it dies of the signal, which is no failure here.
+    wait "$server" || [ "$backend" = c ]
     echo "backend=$backend trigger=$trigger mode=$mode N=$n: system calls per operation (perf)"
     # perf stat -x, columns: count, unit, event, ...
     awk -F, -v n="$n" '$3 ~ /sys_enter/ && $1 ~ /^[0-9]+$/ && $1 >= n / 10 {
@@ -54,9 +62,7 @@ PY
     }' "$work/counts"
     exit 0
 fi
-strace -f -c -o "$work/counts" \
-    .build/release/echo-server --port "$port" --backend "$backend" --trigger "$trigger" --api "${API:-callbacks}" \
-    --quiet >/dev/null &
+strace -f -c -o "$work/counts" "${server_command[@]}" >/dev/null &
 tracer=$!
 for _ in $(seq 100); do
     python3 - "$port" <<'PY' 2>/dev/null && break
@@ -68,7 +74,7 @@ done
 python3 Benchmarks/callgrind/drive.py 127.0.0.1 "$port" "$mode" "$n" 64 "${PACE:-0}"
 # The server is strace's child; SIGTERM to strace itself would only detach it.
 kill -TERM "$(pgrep -P "$tracer")"
-wait "$tracer"
+wait "$tracer" || [ "$backend" = c ]
 echo "backend=$backend trigger=$trigger mode=$mode N=$n: system calls per operation"
 # strace -c columns: % time, seconds, usecs/call, calls, [errors], syscall.
 awk -v n="$n" '$4 ~ /^[0-9]+$/ && $NF != "total" && $4 >= n / 10 {

@@ -30,9 +30,11 @@ public final class Selector {
     @exclusivity(unchecked) public private(set) var isClosed = false
     @exclusivity(unchecked) private var lastTimeout: Duration?
     @exclusivity(unchecked) private var lastLimit: WaitTimeout?
-    /// Set when the kernel refused to remove a registration on a backend that can keep it
-    /// anyway (see `PollingBackend.mayKeepGhosts`); only then does a wait look for ghosts.
-    @exclusivity(unchecked) private var mayHaveGhosts = false
+    /// When a wait looks for ghosts (see `GhostCheck`): never, on a backend that cannot keep
+    /// them, or while nothing hints at one.
+    @exclusivity(unchecked) private var ghostCheck: GhostCheck = []
+    /// `kernel.mayKeepGhosts`, read once: the dispatch consults it for every stale event.
+    private let kernelMayKeepGhosts: Bool
     /// Whether `forEachReady` is calling handlers (so removed ones must stay alive until it ends).
     @exclusivity(unchecked) private var isDispatching = false
     @exclusivity(unchecked) private var ghostFilter = GhostFilter()
@@ -51,6 +53,7 @@ public final class Selector {
         let kernel = try Platform.makeBackend(backend)
         self.kernel = kernel
         self.kernelDescriptorLimit = kernel.descriptorLimit
+        self.kernelMayKeepGhosts = kernel.mayKeepGhosts
         self.ready = .allocate(capacity: Selector.minimumReadyCapacity)
         self.resumesEarlyWakeUps = true
     }
@@ -60,6 +63,7 @@ public final class Selector {
         self.backend = backend
         self.kernel = kernel
         self.kernelDescriptorLimit = kernel.descriptorLimit
+        self.kernelMayKeepGhosts = kernel.mayKeepGhosts
         self.ready = .allocate(capacity: Selector.minimumReadyCapacity)
         self.resumesEarlyWakeUps = resumesEarlyWakeUps
     }
@@ -171,6 +175,20 @@ public final class Selector {
         // Not thrown on purpose: see `unregister`. Every backend forgets the fd even when the
         // system call fails.
         removeFromKernel(fd, events)
+        return true
+    }
+
+    /// `remove` for an fd the caller closes right after, with nothing in between: where
+    /// closing the fd ends the kernel's registration by itself (epoll, when no other
+    /// descriptor keeps the file open), the system call is left out, as C servers leave out
+    /// `EPOLL_CTL_DEL` (one system call fewer per connection). If another descriptor does keep
+    /// the file open (a `dup`, a child forked but not yet exec'd), the registration lives on
+    /// as a ghost: its events carry a dead token, which the dispatch drops and notes, and the
+    /// next wait rebuilds the interest set if the ghost is still reporting (see `GhostCheck`).
+    @discardableResult
+    func removeBeforeClose(_ fd: Int32) -> Bool {
+        guard !isClosed, let events = table.remove(fd) else { return false }
+        if !kernel.closeRemovesRegistration { removeFromKernel(fd, events) }
         return true
     }
 
@@ -290,7 +308,7 @@ public final class Selector {
         // The common case, something ready and no ghosts possible, stays in this short body;
         // the rest (ghosts, a wait to resume) is out of line. Splitting it off shrank the
         // function's frame and saved 20 instructions per echo round trip (callgrind).
-        if readyCount == 0 || mayHaveGhosts { try finishWait(limit: limit, deadline: deadline) }
+        if readyCount == 0 || !ghostCheck.isEmpty { try finishWait(limit: limit, deadline: deadline) }
         return ReadyKeys(selector: self, batch: batch)
     }
 
@@ -313,7 +331,7 @@ public final class Selector {
     private func finishWait(limit initialLimit: WaitTimeout?, deadline: Int64?) throws(SelectorError) {
         var limit = initialLimit
         while true {
-            if mayHaveGhosts && readyCount > 0 { try exorciseGhosts() }
+            if !ghostCheck.isEmpty && readyCount > 0 { try exorciseGhosts() }
             guard readyCount == 0, resumesEarlyWakeUps else { return }
             guard let deadline else {
                 try waitOnce(limit: nil)
@@ -343,7 +361,11 @@ public final class Selector {
         while expected == batch, index < readyCount {
             let event = ready[index]
             index += 1
-            guard let slot = table.slot(event.fd), slot.generation == event.generation else { continue }
+            guard let slot = table.slot(event.fd), slot.generation == event.generation else {
+                // Stale: removed earlier in this batch, or a ghost (see `GhostCheck`).
+                if kernelMayKeepGhosts { ghostCheck.insert(.staleEventSeen) }
+                continue
+            }
             let events = event.events.intersection(slot.events)
             guard !events.isEmpty, let handler = slot.handler else { continue }
             handler._withUnsafeGuaranteedRef { $0.handler(event.fd, events) }
@@ -385,7 +407,7 @@ public final class Selector {
         do {
             try kernel.remove(fd: fd, events: events)
         } catch {
-            if kernel.mayKeepGhosts { mayHaveGhosts = true }
+            if kernelMayKeepGhosts { ghostCheck.insert(.removalRefused) }
         }
     }
 
@@ -395,7 +417,12 @@ public final class Selector {
     /// set holds no ghost until another removal fails.
     private func exorciseGhosts() throws(SelectorError) {
         let (kept, foundGhost) = ghostFilter.filter(ready, count: readyCount, table: table)
-        guard foundGhost else { return }
+        guard foundGhost else {
+            // A stale event is a hint, not a finding: a ghost that still reports shows up
+            // again (and is dropped again, and noted again) until a wait finds it.
+            ghostCheck.remove(.staleEventSeen)
+            return
+        }
         readyCount = kept
         do {
             try rebuildKernelInterest()
@@ -407,7 +434,7 @@ public final class Selector {
     /// A fresh kernel interest set holding exactly the live keys.
     private func rebuildKernelInterest() throws(Errno) {
         try kernel.replaceInterestSet()
-        mayHaveGhosts = false
+        ghostCheck = []
         for key in table.allKeys {
             // An fd the caller closed without unregistering cannot be added again. Its key
             // stays, so `unregister` still works; the kernel no longer reports it, as epoll

@@ -50,6 +50,7 @@
         }
 
         let mayKeepGhosts = true
+        let closeRemovesRegistration = true
 
         /// A new epoll instance (`epoll_create1`) in place of the old one, which is closed: the
         /// only way to drop a ghost, since `EPOLL_CTL_DEL` can no longer name its file.

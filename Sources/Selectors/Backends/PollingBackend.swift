@@ -41,6 +41,14 @@ protocol PollingBackend: AnyObject {
     /// the number is closed. So only epoll says yes.
     var mayKeepGhosts: Bool { get }
 
+    /// Whether closing an fd ends its registration by itself, so the selector may skip
+    /// `remove` for an fd closed right after (`Selector.removeBeforeClose`). epoll: yes, once
+    /// no descriptor keeps the file open, and a file kept open is a ghost, which the selector
+    /// handles. Elsewhere the default, no: poll and select keep their own lists, and io_uring's
+    /// poll requests hold a reference to the file. (kqueue drops a number's filters when the
+    /// number is closed, but that is unverified here, so it keeps the default.)
+    var closeRemovesRegistration: Bool { get }
+
     /// Replaces the kernel's interest set with an empty one, dropping every ghost; the
     /// selector then adds each live registration again. Only called when `mayKeepGhosts`.
     /// On a throw the old set must still be in place.
@@ -56,5 +64,6 @@ struct Interest: Equatable {
 extension PollingBackend {
     var descriptorLimit: Int32 { Int32.max }
     var mayKeepGhosts: Bool { false }
+    var closeRemovesRegistration: Bool { false }
     func replaceInterestSet() throws(Errno) {}
 }

@@ -87,7 +87,8 @@ extension Connections {
         let flags = slot.pointee.flags
         guard flags.contains(.open) else { return }
         // The key may be gone already (a failed modify), or never be there (`.unwatched`).
-        if !flags.contains(.unwatched) { selector.remove(fd) }
+        // The fd is closed below, with nothing in between that needs the registration.
+        if !flags.contains(.unwatched) { selector.removeBeforeClose(fd) }
         var dropsInput = flags.contains(.inputDropped)
         if checkingUnread && !dropsInput, let unread = try? Socket.unreadByteCount(fd), unread > 0 {
             dropsInput = true
