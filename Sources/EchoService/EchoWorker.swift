@@ -107,7 +107,7 @@ final class EchoWorker {
             try? Socket.setKeepAlive(fd, idleSeconds: keepAliveSeconds)
         }
         do {
-            try connections.adopt(fd)
+            try connections.take(fd)
         } catch {
             Socket.close(fd)
             limit?.release()

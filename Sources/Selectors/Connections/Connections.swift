@@ -225,6 +225,16 @@ public final class Connections {
     ///   the fd is then still the caller's.
     @discardableResult
     public func adopt(_ fd: Int32) throws(SelectorError) -> Connection {
+        let generation = try take(fd)
+        return Connection(fd: fd, generation: generation, owner: self)
+    }
+
+    /// `adopt` without the handle, for a server that keeps none (the echo service): a handle
+    /// holds a reference to this object, and making one to drop it cost a retain and a
+    /// release per connection (callgrind: 40 instructions per connection cycle). Returns the
+    /// connection's generation.
+    @discardableResult
+    package func take(_ fd: Int32) throws(SelectorError) -> UInt32 {
         let slot = slots.entry(for: fd)
         guard !slot.pointee.flags.contains(.open) else {
             throw SelectorError(.adopt, fd: fd, .alreadyRegistered)
@@ -248,7 +258,7 @@ public final class Connections {
             slot.pointee.flags.insert(.draining)
             sendEndOfStream(fd, slot, notifyLater: true)
         }
-        return Connection(fd: fd, generation: generation, owner: self)
+        return generation
     }
 
     /// Calls `body` with each open connection, in fd order (a chat's broadcast, say).
