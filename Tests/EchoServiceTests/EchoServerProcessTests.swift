@@ -78,8 +78,11 @@ struct EchoServerProcessTests {
         let idle = try sockets.connect(address)
         let busy = try sockets.connect(address)
         let pattern = Pattern()
-        // Fill the pipeline until the server stops reading: it holds ~256 KiB of pending output.
-        let sent = try Client.fillUntilBlocked(busy, from: pattern)
+        // Fill the pipeline until the server stops reading (its notice says so): it holds
+        // ~256 KiB of pending output.
+        let sent = try Client.fillUntilServerStopsReading(busy, from: pattern) {
+            child.pumpedStderrLines(containing: "paused reading") > 0
+        }
         child.signal(SIGTERM)
 
         // What the server had read comes back, then a reset for the input it dropped; the

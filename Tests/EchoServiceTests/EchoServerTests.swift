@@ -127,9 +127,10 @@ struct EchoServerTests {
 
         // Send until the server stops reading (output pending, reading paused), then reset.
         let victim = try Client.connect(server.address)
-        let sent = try Client.fillUntilBlocked(victim, from: Pattern())
+        let sent = try Client.fillUntilServerStopsReading(victim, from: Pattern()) {
+            server.statistics.readPauses > 0
+        }
         #expect(sent > 256 * 1024)
-        #expect(server.statistics.readPauses > 0)
         Socket.reset(victim)
 
         #expect(eventually { server.statistics.active == 1 })
@@ -236,8 +237,9 @@ struct EchoServerTests {
         let idle = try sockets.connect(server.address)
         let busy = try sockets.connect(server.address)
         let pattern = Pattern()
-        let sent = try Client.fillUntilBlocked(busy, from: pattern)
-        #expect(eventually { server.statistics.readPauses > 0 })
+        let sent = try Client.fillUntilServerStopsReading(busy, from: pattern) {
+            server.statistics.readPauses > 0
+        }
         #expect(eventually { server.statistics.active == 2 })
 
         server.shutdown()

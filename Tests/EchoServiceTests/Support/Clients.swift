@@ -246,10 +246,27 @@ enum Client {
 
     /// Writes from `source` on a non-blocking socket until the kernel refuses more
     /// (`EAGAIN`) twice, 50 ms apart: the server has stopped reading. Returns bytes written.
-    static func fillUntilBlocked(_ fd: Int32, from source: Pattern) throws -> Int {
+    /// `fillUntilBlocked`, again and again until `stopped()` says the server stopped reading
+    /// (its statistics, its notice): the client's writes being refused for 100 ms is no proof
+    /// of it, since a server slowed down by a loaded machine does the same (seen under
+    /// ThreadSanitizer). Returns the bytes sent.
+    /// - Throws: if `stopped()` does not hold within 20 s, or a write fails.
+    static func fillUntilServerStopsReading(_ fd: Int32, from source: Pattern, stopped: () -> Bool) throws
+        -> Int
+    {
+        var sent = try fillUntilBlocked(fd, from: source)
+        let deadline = now() + 20
+        while !stopped() {
+            guard now() < deadline else { throw TestFailure("the server never said it stopped reading") }
+            sent = try fillUntilBlocked(fd, from: source, sent: sent)
+        }
+        return sent
+    }
+
+    static func fillUntilBlocked(_ fd: Int32, from source: Pattern, sent alreadySent: Int = 0) throws -> Int {
         try Socket.setNonBlocking(fd, true)
         defer { try? Socket.setNonBlocking(fd, false) }
-        var sent = 0
+        var sent = alreadySent
         var refusals = 0
         let deadline = now() + 20
         while refusals < 2 {
