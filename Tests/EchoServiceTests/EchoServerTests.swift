@@ -17,7 +17,9 @@ struct EchoServerTests {
         let address = server.address
         let clients = 20
         let messagesPerClient = 3
-        let totals = Mutex(0)
+        // A class, not a `Mutex` captured by the closure: ThreadSanitizer reported the
+        // captured noncopyable `let` as a Swift access race between the client threads.
+        let totals = Locked(0)
         let failures = onThreads(clients) { index in
             var random = SplitMix64(seed: 0xEC40 + UInt64(index))
             let fd = try Client.connect(address)
@@ -159,7 +161,7 @@ struct EchoServerTests {
         defer { sockets.closeAll() }
         let idle = try sockets.connect(server.address)
         let busy = try sockets.connect(server.address)
-        let closedAt = Mutex(0.0)
+        let closedAt = Locked(0.0)  // a class: see `manyConcurrentClientsGetEveryByteBack`
         let watcher = TestThread {
             _ = Client.readUntilEnd(idle)
             closedAt.withLock { $0 = now() }

@@ -205,6 +205,13 @@ struct AsyncConnectionTests {
                     try await connection.write(Array(message[start..<min(message.count, start + 8 * 1024)]))
                 }
             }
+            // The reader starts once something had to be queued: a writer slowed down enough
+            // (ThreadSanitizer on a loaded machine, hundreds of hops) once never outran it,
+            // and nothing was ever queued.
+            let counters = pool.counters
+            try await within(.seconds(30), "a first queued byte") {
+                while counters.snapshot.peakPendingBytes == 0 { try await Task.sleep(for: .milliseconds(1)) }
+            }
             // A slow reader: 16 KiB at a time, a pause after each.
             let received = try await Peer.read(
                 peer, count: message.count, chunk: 16 * 1024, pause: .microseconds(200))
