@@ -50,18 +50,3 @@ struct GhostFilter {
         return (kept, foundGhost)
     }
 }
-
-/// Why the selector looks for ghosts in the events of a wait (`GhostFilter`). Empty on the
-/// common path, so a wait pays one test for it.
-struct GhostCheck: OptionSet {
-    let rawValue: UInt8
-
-    /// The kernel refused a removal on a backend that keeps the registration anyway: there
-    /// is a ghost until a rebuilt interest set drops it. Only a rebuild clears it.
-    static let removalRefused = GhostCheck(rawValue: 1 << 0)
-    /// A dispatch dropped an event with a dead token: an fd removed earlier in its batch
-    /// (harmless), or a ghost left by `Selector.removeBeforeClose`. The next wait with events
-    /// looks; one that finds no ghost clears it, and a ghost that goes on reporting is noted
-    /// again at its next event.
-    static let staleEventSeen = GhostCheck(rawValue: 1 << 1)
-}

@@ -21,6 +21,8 @@ struct KeyTable: ~Copyable {
     /// All-zero bytes are an empty slot: no handler, no events, `.level`, generation 0.
     private var slots = DescriptorTable<Slot>(capacity: 64)
     private(set) var count = 0
+    /// How many registrations are one-shot (see `Selector.removeBeforeClose`).
+    private(set) var oneShotCount = 0
     /// Handlers removed since the last `releaseRetired`: a plain buffer, since an array's
     /// append (a uniqueness check) and clearing (a generic range replacement) cost the
     /// connection cycle about 90 instructions.
@@ -76,11 +78,14 @@ struct KeyTable: ~Copyable {
             handler: borrowed ? handler : handler.retain(), events: events, trigger: trigger,
             isBorrowed: borrowed, generation: generation)
         count += 1
+        if trigger == .oneShot { oneShotCount += 1 }
     }
 
     /// Changes a live registration; a new handler replaces (and retires) the old one.
     mutating func update(_ fd: Int32, events: Events, trigger: Trigger, handler: SharedHandler?) {
         let slot = slots[fd]
+        if slot.pointee.trigger == .oneShot { oneShotCount -= 1 }
+        if trigger == .oneShot { oneShotCount += 1 }
         slot.pointee.events = events
         slot.pointee.trigger = trigger
         if let handler, let old = slot.pointee.handler,
@@ -98,6 +103,7 @@ struct KeyTable: ~Copyable {
         slots[fd].pointee.handler = nil
         if let owned = slot.ownedHandler { retire(owned) }
         count -= 1
+        if slot.trigger == .oneShot { oneShotCount -= 1 }
         return slot.events
     }
 
@@ -110,6 +116,7 @@ struct KeyTable: ~Copyable {
             slots[fd].pointee.handler = nil
         }
         count = 0
+        oneShotCount = 0
     }
 
     @inline(__always)

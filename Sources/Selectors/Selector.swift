@@ -30,11 +30,20 @@ public final class Selector {
     @exclusivity(unchecked) public private(set) var isClosed = false
     @exclusivity(unchecked) private var lastTimeout: Duration?
     @exclusivity(unchecked) private var lastLimit: WaitTimeout?
-    /// When a wait looks for ghosts (see `GhostCheck`): never, on a backend that cannot keep
-    /// them, or while nothing hints at one.
-    @exclusivity(unchecked) private var ghostCheck: GhostCheck = []
+    /// Set when the kernel refused to remove a registration on a backend that can keep it
+    /// anyway (see `PollingBackend.mayKeepGhosts`); only then does a wait look for ghosts.
+    @exclusivity(unchecked) private var mayHaveGhosts = false
     /// `kernel.mayKeepGhosts`, read once: the dispatch consults it for every stale event.
     private let kernelMayKeepGhosts: Bool
+    /// The fds removed while `forEachReady` dispatched batch `removedInBatch`: a stale event
+    /// of the batch for one of them is that removal's; for any other fd it is a ghost's (see
+    /// `removeBeforeClose`). Emptied by the first removal of a later batch, not at the end of
+    /// each dispatch, which cost every round trip 12 instructions (callgrind).
+    @exclusivity(unchecked) private var removedWhileDispatching = TrivialBuffer<Int32>()
+    @exclusivity(unchecked) private var removedInBatch: UInt64 = 0
+    /// Set by the dispatch when it drops an event no live registration has (see
+    /// `checkStaleEvents`).
+    @exclusivity(unchecked) private var sawStaleEvent = false
     /// Whether `forEachReady` is calling handlers (so removed ones must stay alive until it ends).
     @exclusivity(unchecked) private var isDispatching = false
     @exclusivity(unchecked) private var ghostFilter = GhostFilter()
@@ -172,6 +181,7 @@ public final class Selector {
     @discardableResult
     func remove(_ fd: Int32) -> Bool {
         guard !isClosed, let events = table.remove(fd) else { return false }
+        if isDispatching && kernelMayKeepGhosts { noteRemovalWhileDispatching(fd) }
         // Not thrown on purpose: see `unregister`. Every backend forgets the fd even when the
         // system call fails.
         removeFromKernel(fd, events)
@@ -183,12 +193,14 @@ public final class Selector {
     /// descriptor keeps the file open), the system call is left out, as C servers leave out
     /// `EPOLL_CTL_DEL` (one system call fewer per connection). If another descriptor does keep
     /// the file open (a `dup`, a child forked but not yet exec'd), the registration lives on
-    /// as a ghost: its events carry a dead token, which the dispatch drops and notes, and the
-    /// next wait rebuilds the interest set if the ghost is still reporting (see `GhostCheck`).
+    /// as a ghost, and its first event rebuilds the interest set without it (see
+    /// `checkStaleEvents`). A rebuild re-arms one-shot keys, so while any is registered the
+    /// removal is made as usual.
     @discardableResult
     func removeBeforeClose(_ fd: Int32) -> Bool {
         guard !isClosed, let events = table.remove(fd) else { return false }
-        if !kernel.closeRemovesRegistration { removeFromKernel(fd, events) }
+        if isDispatching && kernelMayKeepGhosts { noteRemovalWhileDispatching(fd) }
+        if !kernel.closeRemovesRegistration || table.oneShotCount > 0 { removeFromKernel(fd, events) }
         return true
     }
 
@@ -308,7 +320,7 @@ public final class Selector {
         // The common case, something ready and no ghosts possible, stays in this short body;
         // the rest (ghosts, a wait to resume) is out of line. Splitting it off shrank the
         // function's frame and saved 20 instructions per echo round trip (callgrind).
-        if readyCount == 0 || !ghostCheck.isEmpty { try finishWait(limit: limit, deadline: deadline) }
+        if readyCount == 0 || mayHaveGhosts { try finishWait(limit: limit, deadline: deadline) }
         return ReadyKeys(selector: self, batch: batch)
     }
 
@@ -331,7 +343,7 @@ public final class Selector {
     private func finishWait(limit initialLimit: WaitTimeout?, deadline: Int64?) throws(SelectorError) {
         var limit = initialLimit
         while true {
-            if !ghostCheck.isEmpty && readyCount > 0 { try exorciseGhosts() }
+            if mayHaveGhosts && readyCount > 0 { try exorciseGhosts() }
             guard readyCount == 0, resumesEarlyWakeUps else { return }
             guard let deadline else {
                 try waitOnce(limit: nil)
@@ -362,8 +374,7 @@ public final class Selector {
             let event = ready[index]
             index += 1
             guard let slot = table.slot(event.fd), slot.generation == event.generation else {
-                // Stale: removed earlier in this batch, or a ghost (see `GhostCheck`).
-                if kernelMayKeepGhosts { ghostCheck.insert(.staleEventSeen) }
+                sawStaleEvent = true
                 continue
             }
             let events = event.events.intersection(slot.events)
@@ -371,8 +382,47 @@ public final class Selector {
             handler._withUnsafeGuaranteedRef { $0.handler(event.fd, events) }
             dispatched += 1
         }
+        if sawStaleEvent { checkStaleEvents(of: expected) }
         table.releaseRetired()
         return dispatched
+    }
+
+    private func noteRemovalWhileDispatching(_ fd: Int32) {
+        if removedInBatch != batch {
+            removedWhileDispatching.removeAll()
+            removedInBatch = batch
+        }
+        removedWhileDispatching.append(fd)
+    }
+
+    /// After a dispatch that dropped a stale event: an event no live registration has now is
+    /// one removed during the dispatch, or a ghost's. Every removal before the wait happened
+    /// before it, so an fd not removed during this dispatch was removed before the wait and
+    /// the kernel still reports it: a ghost (see `removeBeforeClose`). The interest set is
+    /// rebuilt at once, so a ghost wakes the loop this once, in edge mode too. A rebuild that
+    /// fails (no descriptor left for a new epoll instance) is tried again at the ghost's next
+    /// event; the loop goes on. Out of line, and the dispatch only sets a flag: a call in its
+    /// loop cost every round trip 12 instructions (callgrind).
+    @inline(never)
+    private func checkStaleEvents(of dispatched: UInt64) {
+        sawStaleEvent = false
+        // A handler that called `select` replaced the batch: its events are not these.
+        guard kernelMayKeepGhosts, dispatched == batch else { return }
+        for index in 0..<readyCount {
+            let event = ready[index]
+            if let slot = table.slot(event.fd), slot.generation == event.generation { continue }
+            if removedDuringThisBatch(event.fd) { continue }
+            try? rebuildKernelInterest()
+            return
+        }
+    }
+
+    private func removedDuringThisBatch(_ fd: Int32) -> Bool {
+        guard removedInBatch == batch else { return false }
+        for index in 0..<removedWhileDispatching.count where removedWhileDispatching[index] == fd {
+            return true
+        }
+        return false
     }
 
     /// Releases the kernel resources and forgets every registration. Calling it again does
@@ -407,7 +457,7 @@ public final class Selector {
         do {
             try kernel.remove(fd: fd, events: events)
         } catch {
-            if kernelMayKeepGhosts { ghostCheck.insert(.removalRefused) }
+            if kernelMayKeepGhosts { mayHaveGhosts = true }
         }
     }
 
@@ -417,12 +467,7 @@ public final class Selector {
     /// set holds no ghost until another removal fails.
     private func exorciseGhosts() throws(SelectorError) {
         let (kept, foundGhost) = ghostFilter.filter(ready, count: readyCount, table: table)
-        guard foundGhost else {
-            // A stale event is a hint, not a finding: a ghost that still reports shows up
-            // again (and is dropped again, and noted again) until a wait finds it.
-            ghostCheck.remove(.staleEventSeen)
-            return
-        }
+        guard foundGhost else { return }
         readyCount = kept
         do {
             try rebuildKernelInterest()
@@ -434,7 +479,7 @@ public final class Selector {
     /// A fresh kernel interest set holding exactly the live keys.
     private func rebuildKernelInterest() throws(Errno) {
         try kernel.replaceInterestSet()
-        ghostCheck = []
+        mayHaveGhosts = false
         for key in table.allKeys {
             // An fd the caller closed without unregistering cannot be added again. Its key
             // stays, so `unregister` still works; the kernel no longer reports it, as epoll

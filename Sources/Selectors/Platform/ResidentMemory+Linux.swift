@@ -3,27 +3,45 @@
 
     extension ResidentMemory {
         /// Reads `/proc/self/smaps` and advises `MADV_DONTNEED` on each mapping that qualifies
-        /// (see `releaseStartUpPages`). A mapping that has any anonymous page was written to at
-        /// some time (a relocation, say), and dropping it would undo that write: it is kept.
+        /// (see `releaseStartUpPages`). A mapping with any anonymous page, resident or swapped
+        /// out, was written to at some time (a relocation, say), and dropping it would undo that
+        /// write: it is kept. So a mapping is judged only once its whole entry is read.
         static func releaseCleanFilePages() -> Int {
             guard let smaps = readWholeFile("/proc/self/smaps") else { return 0 }
             var released = 0
-            var candidate: (start: UInt, end: UInt)? = nil
+            var candidate: Candidate? = nil
             for line in smaps.split(separator: UInt8(ascii: "\n")) {
                 let fields = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
                 guard let first = fields.first else { continue }
                 if let range = addressRange(first) {
-                    candidate = isCleanFileCode(fields) ? range : nil
-                } else if let range = candidate, first.elementsEqual("Anonymous:".utf8) {
-                    candidate = nil
-                    guard fields.count >= 2, fields[1].elementsEqual("0".utf8) else { continue }
-                    let length = Int(range.end - range.start)
-                    if madvise(UnsafeMutableRawPointer(bitPattern: range.start), length, MADV_DONTNEED) == 0 {
-                        released += length
+                    if let finished = candidate { released += finished.release() }
+                    candidate = isCleanFileCode(fields) ? Candidate(start: range.start, end: range.end) : nil
+                } else if candidate != nil, fields.count >= 2 {
+                    if first.elementsEqual("Anonymous:".utf8) {
+                        candidate!.anonymousSeen = fields[1].elementsEqual("0".utf8)
+                    } else if first.elementsEqual("Swap:".utf8) {
+                        candidate!.swapSeen = fields[1].elementsEqual("0".utf8)
                     }
                 }
             }
+            if let finished = candidate { released += finished.release() }
             return released
+        }
+
+        /// A mapping that may be released once its entry shows no anonymous and no swapped-out
+        /// page (both fields must be there and read 0).
+        private struct Candidate {
+            let start: UInt
+            let end: UInt
+            var anonymousSeen = false
+            var swapSeen = false
+
+            func release() -> Int {
+                guard anonymousSeen && swapSeen else { return 0 }
+                let length = Int(end - start)
+                return madvise(UnsafeMutableRawPointer(bitPattern: start), length, MADV_DONTNEED) == 0
+                    ? length : 0
+            }
         }
 
         /// A private mapping of a file (path absolute) that this process cannot write to.
