@@ -18,9 +18,9 @@
                     candidate = isCleanFileCode(fields) ? Candidate(start: range.start, end: range.end) : nil
                 } else if candidate != nil, fields.count >= 2 {
                     if first.elementsEqual("Anonymous:".utf8) {
-                        candidate!.anonymousSeen = fields[1].elementsEqual("0".utf8)
+                        candidate!.hasNoAnonymousPage = fields[1].elementsEqual("0".utf8)
                     } else if first.elementsEqual("Swap:".utf8) {
-                        candidate!.swapSeen = fields[1].elementsEqual("0".utf8)
+                        candidate!.hasNoSwappedPage = fields[1].elementsEqual("0".utf8)
                     }
                 }
             }
@@ -33,11 +33,11 @@
         private struct Candidate {
             let start: UInt
             let end: UInt
-            var anonymousSeen = false
-            var swapSeen = false
+            var hasNoAnonymousPage = false
+            var hasNoSwappedPage = false
 
             func release() -> Int {
-                guard anonymousSeen && swapSeen else { return 0 }
+                guard hasNoAnonymousPage && hasNoSwappedPage else { return 0 }
                 let length = Int(end - start)
                 return madvise(UnsafeMutableRawPointer(bitPattern: start), length, MADV_DONTNEED) == 0
                     ? length : 0
