@@ -2,21 +2,58 @@ import CSelectors
 import Selectors
 import Testing
 
+/// `ResidentMemory.releaseStartUpPages` on mappings the test makes itself, which no other test
+/// touches, so their resident sizes (from /proc/self/smaps) say exactly what it did.
 @Suite struct ResidentMemoryTests {
-    /// The test process is linked dynamically, so its read-only mappings include relocated
-    /// ones (the shared libraries' RELRO parts): had those been dropped, the calls into the
-    /// libraries after the release would crash. The round trip checks that code comes back.
-    @Test func releasingStartUpPagesShrinksFileBackedMemoryAndTheProcessGoesOn() throws {
-        #if os(Linux)
-            let before = try #require(residentKilobytes("RssFile:"))
-            let released = ResidentMemory.releaseStartUpPages()
-            let after = try #require(residentKilobytes("RssFile:"))
-            #expect(released > 0)
-            // Other tests running meanwhile bring some code back, far less than was released.
-            #expect(after < before, "file-backed resident memory \(before) kB before, \(after) kB after")
-        #else
+    #if os(Linux)
+        @Test func readOnlyFilePagesLeaveAndWrittenOnesStay() throws {
+            let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let length = 16 * pageSize
+            let fd = try #require(temporaryFile(filledWith: 0x5A, count: length))
+            defer { _ = close(fd) }
+
+            // Read only, never written: released.
+            let readOnly = try #require(map(fd, length, PROT_READ))
+            defer { munmap(readOnly, length) }
+            // Written, then made read-only (a relocated segment): kept, contents and all.
+            let relocated = try #require(map(fd, length, PROT_READ | PROT_WRITE))
+            defer { munmap(relocated, length) }
+            // Writable: kept.
+            let writable = try #require(map(fd, length, PROT_READ | PROT_WRITE))
+            defer { munmap(writable, length) }
+
+            var sum = 0
+            for offset in stride(from: 0, to: length, by: pageSize) {
+                sum += Int(readOnly.load(fromByteOffset: offset, as: UInt8.self))
+                relocated.storeBytes(of: 0xA5, toByteOffset: offset, as: UInt8.self)
+                sum += Int(writable.load(fromByteOffset: offset, as: UInt8.self))
+            }
+            #expect(sum == 2 * 16 * 0x5A)
+            #expect(mprotect(relocated, length, PROT_READ) == 0)
+            #expect(residentKilobytes(of: readOnly) == length / 1024)
+
+            #expect(ResidentMemory.releaseStartUpPages() >= length)
+
+            #expect(residentKilobytes(of: readOnly) == 0, "the never-written read-only mapping left")
+            #expect(residentKilobytes(of: relocated) == length / 1024, "the written one stayed")
+            #expect(residentKilobytes(of: writable) == length / 1024, "the writable one stayed")
+            for offset in stride(from: 0, to: length, by: pageSize) {
+                #expect(relocated.load(fromByteOffset: offset, as: UInt8.self) == 0xA5)
+                // What left comes back from the file on the next read.
+                #expect(readOnly.load(fromByteOffset: offset, as: UInt8.self) == 0x5A)
+            }
+        }
+    #else
+        @Test func elsewhereItDoesNothing() {
             #expect(ResidentMemory.releaseStartUpPages() == 0)
-        #endif
+        }
+    #endif
+
+    /// The test process is linked dynamically, so it has relocated read-only mappings of its
+    /// own (the shared libraries' RELRO parts): had those been dropped, the calls into the
+    /// libraries after the release would crash. A selector round trip checks that code comes back.
+    @Test func theProcessGoesOnAfterwards() throws {
+        ResidentMemory.releaseStartUpPages()
         try withDescriptors { fds in
             let selector = try Selector()
             defer { selector.close() }
@@ -27,23 +64,48 @@ import Testing
             #expect(ready.map(\.key.fd) == [left])
         }
     }
+}
 
-    @Test func writtenMemoryKeepsItsContents() {
-        ResidentMemoryTests.written = 0x5EED
-        ResidentMemory.releaseStartUpPages()
-        #expect(ResidentMemoryTests.written == 0x5EED)
+#if os(Linux)
+    /// A private mapping of `fd` with `protection`; nil if `mmap` failed.
+    private func map(_ fd: Int32, _ length: Int, _ protection: Int32) -> UnsafeMutableRawPointer? {
+        let address = mmap(nil, length, protection, MAP_PRIVATE, fd, 0)
+        // MAP_FAILED, a macro Swift does not import, is (void *)-1.
+        guard let address, address != UnsafeMutableRawPointer(bitPattern: -1) else { return nil }
+        return address
     }
 
-    nonisolated(unsafe) static var written = 0
-}
+    /// An unlinked temporary file of `count` bytes of `byte`; nil if it could not be made.
+    private func temporaryFile(filledWith byte: UInt8, count: Int) -> Int32? {
+        var template = Array("/tmp/selectors-resident-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { return nil }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        let bytes = [UInt8](repeating: byte, count: count)
+        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, count) }) == count else {
+            _ = close(fd)
+            return nil
+        }
+        return fd
+    }
 
-/// A `/proc/self/status` field in kB (`RssFile:`, `VmRSS:`).
-private func residentKilobytes(_ field: String) -> Int? {
-    guard let file = fopen("/proc/self/status", "re") else { return nil }
-    defer { fclose(file) }
-    var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-    let count = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-    let status = String(decoding: buffer[..<count], as: UTF8.self)
-    guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }) else { return nil }
-    return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
-}
+    /// The `Rss:` of the mapping that starts at `address`, in kB, from /proc/self/smaps.
+    private func residentKilobytes(of address: UnsafeMutableRawPointer) -> Int? {
+        guard let file = fopen("/proc/self/smaps", "re") else { return nil }
+        defer { fclose(file) }
+        let start = String(UInt(bitPattern: address), radix: 16)
+        var line = [CChar](repeating: 0, count: 4096)
+        var inEntry = false
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if let dash = text.firstIndex(of: "-"), !text.hasPrefix("Rss:"),
+                text[..<dash].allSatisfy(\.isHexDigit)
+            {
+                inEntry = text[..<dash] == start
+            } else if inEntry, text.hasPrefix("Rss:") {
+                return text.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+            }
+        }
+        return nil
+    }
+#endif
