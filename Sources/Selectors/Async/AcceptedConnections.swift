@@ -36,7 +36,12 @@ public struct AcceptedConnections: AsyncSequence {
         var watch: AsyncAcceptWatch?
 
         /// The next connection, or `nil` once the listener or the loop is closed.
-        public mutating func next() async throws -> AsyncConnection? {
+        ///
+        /// It runs where its caller runs (`nonisolated(nonsending)`), as the waiting under it
+        /// does: a plain `async` function switches to the generic executor and back around
+        /// every call, each switch looking up the task's executor preference (callgrind, paced
+        /// async connection cycle: 15,130 -> 14,651 instructions).
+        public nonisolated(nonsending) mutating func next() async throws -> AsyncConnection? {
             if watch == nil {
                 let made = AsyncAcceptWatch(listener: listener, loop: loop)
                 guard listener.add(made, on: loop) else { return nil }
@@ -66,7 +71,7 @@ final class AsyncAcceptWatch: ListenerWatch, @unchecked Sendable {
     }
 
     /// Accepts the next connection (waiting for one), or nil once stopped or closed.
-    func next(_ pool: AsyncConnections?) async throws -> AsyncConnection? {
+    nonisolated(nonsending) func next(_ pool: AsyncConnections?) async throws -> AsyncConnection? {
         while true {
             // Waits resume on the task's executor: back to the loop if that is not it.
             guard loop.isOnLoopThread else {
