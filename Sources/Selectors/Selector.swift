@@ -180,8 +180,7 @@ public final class Selector {
     /// `unregister` without building the key (see `add`); false if `fd` was not registered.
     @discardableResult
     func remove(_ fd: Int32) -> Bool {
-        guard !isClosed, let events = table.remove(fd) else { return false }
-        if isDispatching && kernelMayKeepGhosts { noteRemovalWhileDispatching(fd) }
+        guard let events = forget(fd) else { return false }
         // Not thrown on purpose: see `unregister`. Every backend forgets the fd even when the
         // system call fails.
         removeFromKernel(fd, events)
@@ -198,10 +197,17 @@ public final class Selector {
     /// removal is made as usual.
     @discardableResult
     func removeBeforeClose(_ fd: Int32) -> Bool {
-        guard !isClosed, let events = table.remove(fd) else { return false }
-        if isDispatching && kernelMayKeepGhosts { noteRemovalWhileDispatching(fd) }
+        guard let events = forget(fd) else { return false }
         if !kernel.closeRemovesRegistration || table.oneShotCount > 0 { removeFromKernel(fd, events) }
         return true
+    }
+
+    /// Takes `fd`'s key out of the table, noting a removal made while a batch is dispatched
+    /// (see `checkStaleEvents`); returns the events it watched, or nil if it had no key.
+    private func forget(_ fd: Int32) -> Events? {
+        guard !isClosed, let events = table.remove(fd) else { return nil }
+        if isDispatching && kernelMayKeepGhosts { noteRemovalWhileDispatching(fd) }
+        return events
     }
 
     /// Changes what `fd` waits for, and optionally its trigger and its handler; returns the

@@ -1,5 +1,6 @@
 #if os(Linux)
     import Glibc
+    import Selectors
 
     /// What a result depends on besides the code: the first record of `--json`, so that figures
     /// from different machines or builds are never compared unknowingly.
@@ -13,7 +14,7 @@
 
         /// The processor's model name, from `/proc/cpuinfo`.
         static var processor: String {
-            let text = readSmallFile("/proc/cpuinfo") ?? ""
+            let text = SystemCall.readFile("/proc/cpuinfo").map { String(decoding: $0, as: UTF8.self) } ?? ""
             for line in text.split(separator: "\n") where line.hasPrefix("model name") {
                 if let colon = line.firstIndex(of: ":") {
                     return String(line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" })
@@ -63,19 +64,5 @@
         }
 
         /// The whole of a small file such as one under /proc, or nil if it cannot be read.
-        private static func readSmallFile(_ path: String) -> String? {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 16 * 1024)
-            while bytes.count < 1 << 20 {
-                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
-                guard count > 0 else { break }
-                bytes += chunk[..<count]
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }
     }
 #endif

@@ -7,7 +7,7 @@
         /// out, was written to at some time (a relocation, say), and dropping it would undo that
         /// write: it is kept. So a mapping is judged only once its whole entry is read.
         static func releaseCleanFilePages() -> Int {
-            guard let smaps = readWholeFile("/proc/self/smaps") else { return 0 }
+            guard let smaps = SystemCall.readFile("/proc/self/smaps") else { return 0 }
             var released = 0
             var candidate: Candidate? = nil
             for line in smaps.split(separator: UInt8(ascii: "\n")) {
@@ -62,20 +62,6 @@
                 let end = UInt(String(decoding: bounds[1], as: UTF8.self), radix: 16), end > start
             else { return nil }
             return (start, end)
-        }
-
-        private static func readWholeFile(_ path: String) -> [UInt8]? {
-            let fd = cselectors_open_read_only(path)
-            guard fd >= 0 else { return nil }
-            defer { SystemCall.close(fd) }
-            var contents: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-            while true {
-                let count = chunk.withUnsafeMutableBytes { CSelectors.read(fd, $0.baseAddress, $0.count) }
-                if count < 0 && Errno.current == .interrupted { continue }
-                guard count > 0 else { return count == 0 ? contents : nil }
-                contents.append(contentsOf: chunk[0..<count])
-            }
         }
     }
 #endif
