@@ -37,6 +37,9 @@ struct KeyTable: ~Copyable {
         /// Whether the registrant keeps `handler` alive, and the slot holds no reference.
         var isBorrowed = false
         var generation: UInt32 = 0
+        /// The selector's batch (truncated) when `fd` was last unregistered; kept across
+        /// registrations. See `Selector.checkStaleEvents`.
+        var removedInBatch: UInt32 = 0
 
         /// The handler, if the slot holds a reference to it.
         var ownedHandler: Unmanaged<SharedHandler>? { isBorrowed ? nil : handler }
@@ -58,6 +61,12 @@ struct KeyTable: ~Copyable {
         return slot.pointee
     }
 
+    /// Whether `fd` was unregistered during `batch` (or during a batch 2^32 earlier, which
+    /// at worst delays a ghost's detection to its next event).
+    func wasRemoved(_ fd: Int32, inBatch batch: UInt64) -> Bool {
+        slots.existing(fd)?.pointee.removedInBatch == UInt32(truncatingIfNeeded: batch)
+    }
+
     /// The key of `fd`'s live registration, if any (one retain, for the key's reference).
     func key(_ fd: Int32) -> SelectorKey? {
         slot(fd).map { SelectorKey(fd: fd, slot: $0) }
@@ -74,9 +83,10 @@ struct KeyTable: ~Copyable {
         _ fd: Int32, events: Events, trigger: Trigger, handler: Unmanaged<SharedHandler>, borrowed: Bool,
         generation: UInt32
     ) {
-        slots.entry(for: fd).pointee = Slot(
+        let slot = slots.entry(for: fd)
+        slot.pointee = Slot(
             handler: borrowed ? handler : handler.retain(), events: events, trigger: trigger,
-            isBorrowed: borrowed, generation: generation)
+            isBorrowed: borrowed, generation: generation, removedInBatch: slot.pointee.removedInBatch)
         count += 1
         if trigger == .oneShot { oneShotCount += 1 }
     }
@@ -97,10 +107,12 @@ struct KeyTable: ~Copyable {
         }
     }
 
-    /// Unregisters `fd`; returns the events it watched, or nil if it was not registered.
-    mutating func remove(_ fd: Int32) -> Events? {
+    /// Unregisters `fd`, noting `batch` as the one it was removed in; returns the events it
+    /// watched, or nil if it was not registered.
+    mutating func remove(_ fd: Int32, inBatch batch: UInt64) -> Events? {
         guard let slot = slot(fd) else { return nil }
         slots[fd].pointee.handler = nil
+        slots[fd].pointee.removedInBatch = UInt32(truncatingIfNeeded: batch)
         if let owned = slot.ownedHandler { retire(owned) }
         count -= 1
         if slot.trigger == .oneShot { oneShotCount -= 1 }

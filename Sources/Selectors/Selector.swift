@@ -35,12 +35,9 @@ public final class Selector {
     @exclusivity(unchecked) private var mayHaveGhosts = false
     /// `kernel.mayKeepGhosts`, read once: the dispatch consults it for every stale event.
     private let kernelMayKeepGhosts: Bool
-    /// The fds removed while `forEachReady` dispatched batch `removedInBatch`: a stale event
-    /// of the batch for one of them is that removal's; for any other fd it is a ghost's (see
-    /// `removeBeforeClose`). Emptied by the first removal of a later batch, not at the end of
-    /// each dispatch, which cost every round trip 12 instructions (callgrind).
-    @exclusivity(unchecked) private var removedWhileDispatching = TrivialBuffer<Int32>()
-    @exclusivity(unchecked) private var removedInBatch: UInt64 = 0
+    /// `kernel.closeRemovesRegistration`, read once: a protocol witness call per closed
+    /// connection otherwise.
+    private let kernelCloseRemovesRegistration: Bool
     /// Set by the dispatch when it drops an event no live registration has (see
     /// `checkStaleEvents`).
     @exclusivity(unchecked) private var sawStaleEvent = false
@@ -63,6 +60,7 @@ public final class Selector {
         self.kernel = kernel
         self.kernelDescriptorLimit = kernel.descriptorLimit
         self.kernelMayKeepGhosts = kernel.mayKeepGhosts
+        self.kernelCloseRemovesRegistration = kernel.closeRemovesRegistration
         self.ready = .allocate(capacity: Selector.minimumReadyCapacity)
         self.resumesEarlyWakeUps = true
     }
@@ -73,6 +71,7 @@ public final class Selector {
         self.kernel = kernel
         self.kernelDescriptorLimit = kernel.descriptorLimit
         self.kernelMayKeepGhosts = kernel.mayKeepGhosts
+        self.kernelCloseRemovesRegistration = kernel.closeRemovesRegistration
         self.ready = .allocate(capacity: Selector.minimumReadyCapacity)
         self.resumesEarlyWakeUps = resumesEarlyWakeUps
     }
@@ -160,6 +159,7 @@ public final class Selector {
         table.insert(
             fd, events: events, trigger: trigger, handler: handler, borrowed: borrowed, generation: generation
         )
+        if table.count > ready.count { growReadyBuffer() }
     }
 
     /// Stops watching `fd` and returns the key it had.
@@ -198,16 +198,15 @@ public final class Selector {
     @discardableResult
     func removeBeforeClose(_ fd: Int32) -> Bool {
         guard let events = forget(fd) else { return false }
-        if !kernel.closeRemovesRegistration || table.oneShotCount > 0 { removeFromKernel(fd, events) }
+        if !kernelCloseRemovesRegistration || table.oneShotCount > 0 { removeFromKernel(fd, events) }
         return true
     }
 
     /// Takes `fd`'s key out of the table, noting a removal made while a batch is dispatched
     /// (see `checkStaleEvents`); returns the events it watched, or nil if it had no key.
     private func forget(_ fd: Int32) -> Events? {
-        guard !isClosed, let events = table.remove(fd) else { return nil }
-        if isDispatching && kernelMayKeepGhosts { noteRemovalWhileDispatching(fd) }
-        return events
+        guard !isClosed else { return nil }
+        return table.remove(fd, inBatch: batch)
     }
 
     /// Changes what `fd` waits for, and optionally its trigger and its handler; returns the
@@ -305,6 +304,9 @@ public final class Selector {
             lastTimeout = timeout
             lastLimit = WaitTimeout(timeout)
         }
+        // No handler of the last batch is running any more (see `KeyTable`). The event
+        // loop's dispatch releases them itself, at the end of each batch.
+        table.releaseRetired()
         return try select(limit: lastLimit)
     }
 
@@ -315,12 +317,7 @@ public final class Selector {
     @inline(__always)
     func select(limit: WaitTimeout?) throws(SelectorError) -> ReadyKeys {
         try checkOpen(.select, nil)
-        // No handler of the last batch is running any more (see `KeyTable`).
-        table.releaseRetired()
         batch &+= 1
-        // Grown here rather than in `register`, so a handler that registers fds while a batch
-        // is being dispatched never invalidates the rest of that batch.
-        if table.count > ready.count { growReadyBuffer() }
         let deadline = limit.map { $0.nanoseconds > 0 ? MonotonicClock.now() + $0.nanoseconds : 0 }
         try waitOnce(limit: limit)
         // The common case, something ready and no ghosts possible, stays in this short body;
@@ -393,14 +390,6 @@ public final class Selector {
         return dispatched
     }
 
-    private func noteRemovalWhileDispatching(_ fd: Int32) {
-        if removedInBatch != batch {
-            removedWhileDispatching.removeAll()
-            removedInBatch = batch
-        }
-        removedWhileDispatching.append(fd)
-    }
-
     /// After a dispatch that dropped a stale event: an event no live registration has now is
     /// one removed during the dispatch, or a ghost's. Every removal before the wait happened
     /// before it, so an fd not removed during this dispatch was removed before the wait and
@@ -417,18 +406,10 @@ public final class Selector {
         for index in 0..<readyCount {
             let event = ready[index]
             if let slot = table.slot(event.fd), slot.generation == event.generation { continue }
-            if removedDuringThisBatch(event.fd) { continue }
+            if table.wasRemoved(event.fd, inBatch: dispatched) { continue }
             try? rebuildKernelInterest()
             return
         }
-    }
-
-    private func removedDuringThisBatch(_ fd: Int32) -> Bool {
-        guard removedInBatch == batch else { return false }
-        for index in 0..<removedWhileDispatching.count where removedWhileDispatching[index] == fd {
-            return true
-        }
-        return false
     }
 
     /// Releases the kernel resources and forgets every registration. Calling it again does
@@ -518,9 +499,18 @@ public final class Selector {
         throw SelectorError(operation, fd: fd, .negativeDescriptor)
     }
 
+    /// Grows the ready buffer with the registrations, so one wait can report every fd. Done
+    /// when a registration needs it rather than before each wait (7 instructions per echo
+    /// round trip, callgrind); the events of the current batch move along, so a handler that
+    /// registers fds while the batch is being dispatched, or while the caller iterates its
+    /// `ReadyKeys`, changes nothing for the rest of it.
+    @inline(never)
     private func growReadyBuffer() {
         let grown = UnsafeMutableBufferPointer<ReadyEvent>.allocate(
             capacity: max(table.count, ready.count * 2))
+        if readyCount > 0 {
+            _ = grown.initialize(fromContentsOf: ready[0..<readyCount])
+        }
         ready.deallocate()
         ready = grown
     }

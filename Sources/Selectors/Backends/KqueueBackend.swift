@@ -55,6 +55,8 @@
             try apply(fd, adding: [], removing: events, flags: 0, token: 0)
         }
 
+        // Inlined into its protocol witness, as `EpollBackend.wait` is (one call per wait).
+        @inline(__always)
         func wait(timeout: WaitTimeout?, into buffer: UnsafeMutableBufferPointer<ReadyEvent>) throws(Errno)
             -> Int
         {
