@@ -25,12 +25,22 @@ let package = Package(
         .target(name: "EchoService", dependencies: ["Selectors", "CSelectors"]),
         .executableTarget(
             name: "echo-server", dependencies: ["EchoService"],
+            exclude: ["link-order.txt"],
             // Release builds link statically: the Swift runtime mapped in from shared libraries
             // was most of the server's resident memory (BENCHMARKS.md, "Memory"). lld, because
             // GNU ld warns about glibc's dlopen, which only name lookups use (the server takes
             // numeric addresses). Debug builds (tests, ThreadSanitizer) stay dynamic.
+            // link-order.txt lists the functions a serving echo-server runs, so lld puts them
+            // side by side: the kernel faults code in 64 KiB at a time, and spread over the
+            // binary they kept 1.5 MiB resident (BENCHMARKS.md section 16). Regenerate it with
+            // Benchmarks/scale/link-order.sh; a name that no longer exists is skipped silently.
             linkerSettings: [
-                .unsafeFlags(["-static-executable", "-use-ld=lld"], .when(platforms: [.linux], configuration: .release))
+                .unsafeFlags(
+                    [
+                        "-static-executable", "-use-ld=lld",
+                        "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/echo-server/link-order.txt",
+                        "-Xlinker", "--no-warn-symbol-ordering",
+                    ], .when(platforms: [.linux], configuration: .release))
             ]),
         .testTarget(name: "EchoServiceTests", dependencies: ["EchoService", "Selectors", "CSelectors"]),
         // Examples/: the README's programs, each built as a user would write it (top-level

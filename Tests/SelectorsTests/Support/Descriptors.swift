@@ -127,13 +127,19 @@ func openDescriptorCount() -> Int {
 /// close sockets and pipes by the hundred, which once moved a whole-process count by 668
 /// under ThreadSanitizer.
 func kernelObjectDescriptorCount() -> Int {
+    descriptorCount(ofKinds: ["anon_inode:"])
+}
+
+/// How many open descriptors refer to one of `kinds` (prefixes of their /proc/self/fd links,
+/// such as `pipe:` or `anon_inode:`); where /proc is missing, every open descriptor.
+func descriptorCount(ofKinds kinds: [String]) -> Int {
     var count = 0
     for fd in 0..<descriptorLimit where isOpen(fd) {
         guard let target = descriptorTarget(fd) else {
             count += 1
             continue
         }
-        if target.hasPrefix("anon_inode:") { count += 1 }
+        if kinds.contains(where: { target.hasPrefix($0) }) { count += 1 }
     }
     return count
 }
