@@ -74,29 +74,44 @@
 
             /// Hands to reclaim each run of pages that `pagemap` shows present and still the
             /// file's (bit 63 present, bit 61 a file page; a copy the process wrote is
-            /// anonymous). Returns the bytes advised.
+            /// anonymous). Reads the page map 512 entries at a time, so a huge mapping costs no
+            /// huge buffer. Returns the bytes advised.
             func pageOutFilePages(pagemap: Int32, pageSize: UInt) -> Int {
-                let count = Int((end - start) / pageSize)
-                var entries = [UInt64](repeating: 0, count: count)
-                let offset = off_t(start / pageSize) * 8
-                let wanted = count * 8
-                let read = entries.withUnsafeMutableBytes { pread(pagemap, $0.baseAddress, wanted, offset) }
-                guard read == wanted else { return 0 }
                 let filePage: UInt64 = 1 << 63 | 1 << 61
+                let pages = Int((end - start) / pageSize)
+                var entries = [UInt64](repeating: 0, count: 512)
                 var advised = 0
-                var index = 0
-                while index < count {
-                    guard entries[index] & filePage == filePage else {
-                        index += 1
-                        continue
+                var runStart: Int? = nil
+                var chunkStart = 0
+                while chunkStart < pages {
+                    let count = min(entries.count, pages - chunkStart)
+                    let offset = off_t((start / pageSize) + UInt(chunkStart)) * 8
+                    let read = entries.withUnsafeMutableBytes {
+                        pread(pagemap, $0.baseAddress, count * 8, offset)
                     }
-                    let runStart = index
-                    while index < count && entries[index] & filePage == filePage { index += 1 }
-                    let address = UnsafeMutableRawPointer(bitPattern: start + UInt(runStart) * pageSize)
-                    let length = (index - runStart) * Int(pageSize)
-                    if madvise(address, length, MADV_PAGEOUT) == 0 { advised += length }
+                    guard read == count * 8 else { break }
+                    for index in 0..<count {
+                        let page = chunkStart + index
+                        if entries[index] & filePage == filePage {
+                            if runStart == nil { runStart = page }
+                        } else if let first = runStart {
+                            advised += pageOut(from: first, to: page, pageSize: pageSize)
+                            runStart = nil
+                        }
+                    }
+                    chunkStart += count
+                }
+                if let first = runStart {
+                    advised += pageOut(from: first, to: chunkStart, pageSize: pageSize)
                 }
                 return advised
+            }
+
+            /// `madvise(MADV_PAGEOUT)` on pages `first..<end` of the mapping.
+            private func pageOut(from first: Int, to end: Int, pageSize: UInt) -> Int {
+                let address = UnsafeMutableRawPointer(bitPattern: start + UInt(first) * pageSize)
+                let length = (end - first) * Int(pageSize)
+                return madvise(address, length, MADV_PAGEOUT) == 0 ? length : 0
             }
         }
 
