@@ -47,7 +47,8 @@ final class MiniLoop: SerialExecutor, TaskExecutor, @unchecked Sendable {
                 Task(executorPreference: loop) {
                     await withTaskCancellationHandler {
                         await withUnsafeContinuation { loop.waiting = $0 }
-                    } onCancel: {}
+                    } onCancel: {
+                    }
                 }
                 loop.run()
             }
@@ -59,7 +60,8 @@ final class MiniLoop: SerialExecutor, TaskExecutor, @unchecked Sendable {
                 Task(executorPreference: loop) {
                     await withTaskCancellationHandler {
                         await withUnsafeContinuation { loop.held.append($0) }
-                    } onCancel: {}
+                    } onCancel: {
+                    }
                 }
             }
             let batch = loop.jobs
@@ -78,7 +80,8 @@ final class MiniLoop: SerialExecutor, TaskExecutor, @unchecked Sendable {
                 if cancellable {
                     await withTaskCancellationHandler {
                         await withUnsafeContinuation { loop.waiting = $0 }
-                    } onCancel: {}
+                    } onCancel: {
+                    }
                 } else {
                     await withUnsafeContinuation { loop.waiting = $0 }
                 }
