@@ -202,8 +202,8 @@ public final class Selector {
         return true
     }
 
-    /// Takes `fd`'s key out of the table, noting a removal made while a batch is dispatched
-    /// (see `checkStaleEvents`); returns the events it watched, or nil if it had no key.
+    /// Takes `fd`'s key out of the table, noting the batch it was removed in (see
+    /// `checkStaleEvents`); returns the events it watched, or nil if it had no key.
     private func forget(_ fd: Int32) -> Events? {
         guard !isClosed else { return nil }
         return table.remove(fd, inBatch: batch)
