@@ -10,7 +10,8 @@
         /// relocated read-only part) is kept except for the pages that are still the file's
         /// own (`/proc/self/pagemap`): those are handed to reclaim with `MADV_PAGEOUT`, which,
         /// unlike `MADV_DONTNEED`, never discards a write: a page a thread writes meanwhile
-        /// becomes the process's copy, and reclaim keeps it.
+        /// becomes the process's copy, which reclaim keeps (in memory, or in swap if there is
+        /// any).
         ///
         /// Every mapping is judged before any is released: the parsing runs the code it needs
         /// while that code is still resident, and what runs after the first release is only
@@ -31,6 +32,8 @@
                         current!.hasNoAnonymousPage = fields[1].elementsEqual("0".utf8)
                     } else if first.elementsEqual("Swap:".utf8) {
                         current!.hasNoSwappedPage = fields[1].elementsEqual("0".utf8)
+                    } else if first.elementsEqual("VmFlags:".utf8) {
+                        current!.isOrdinary = !fields.dropFirst().contains { untouchable.contains(Array($0)) }
                     }
                 }
             }
@@ -47,7 +50,7 @@
         private static func release(_ mappings: [FileMapping], pagemap: Int32, pageSize: UInt) -> Int {
             var released = 0
             if pagemap >= 0 {
-                for mapping in mappings where !mapping.wasNeverWritten {
+                for mapping in mappings where mapping.isOrdinary && !mapping.wasNeverWritten {
                     released += mapping.pageOutFilePages(pagemap: pagemap, pageSize: pageSize)
                 }
             }
@@ -55,16 +58,26 @@
             return released
         }
 
-        /// A private mapping of a file; whether it may be dropped whole is known once its
-        /// entry shows no anonymous and no swapped-out page (both fields must read 0).
+        /// `VmFlags` of mappings left alone: hugetlb (smaps counts its private copies in
+        /// neither `Anonymous` nor `Swap`, so a written one would look never written), I/O,
+        /// PFN and mixed device memory (a driver that filled it at `mmap` need not fill it
+        /// again), locked memory, and userfaultfd-managed ranges.
+        private static let untouchable: [[UInt8]] = ["ht", "io", "pf", "mm", "lo", "um", "uw"].map {
+            Array($0.utf8)
+        }
+
+        /// A private mapping of a file; what may be done with it is known once its whole
+        /// entry is read: no anonymous and no swapped-out page (both fields must read 0), and
+        /// `VmFlags` without any of `untouchable` (the field must be there).
         private struct FileMapping {
             let start: UInt
             let end: UInt
             let isWritable: Bool
             var hasNoAnonymousPage = false
             var hasNoSwappedPage = false
+            var isOrdinary = false
 
-            var wasNeverWritten: Bool { !isWritable && hasNoAnonymousPage && hasNoSwappedPage }
+            var wasNeverWritten: Bool { isOrdinary && !isWritable && hasNoAnonymousPage && hasNoSwappedPage }
 
             func drop() -> Int {
                 let length = Int(end - start)
@@ -72,12 +85,13 @@
                     ? length : 0
             }
 
-            /// Hands to reclaim each run of pages that `pagemap` shows present and still the
-            /// file's (bit 63 present, bit 61 a file page; a copy the process wrote is
-            /// anonymous). Reads the page map 512 entries at a time, so a huge mapping costs no
-            /// huge buffer. Returns the bytes advised.
+            /// Hands to reclaim each run of pages that `pagemap` shows present, still the
+            /// file's and mapped by this mapping alone (bit 63 present; bit 61 a file page, where
+            /// a copy the process wrote is anonymous; bit 56 mapped once, since reclaim skips a
+            /// page mapped twice). Reads the page map 512 entries at a time, so a huge mapping
+            /// costs no huge buffer. Returns the bytes advised.
             func pageOutFilePages(pagemap: Int32, pageSize: UInt) -> Int {
-                let filePage: UInt64 = 1 << 63 | 1 << 61
+                let filePage: UInt64 = 1 << 63 | 1 << 61 | 1 << 56
                 let pages = Int((end - start) / pageSize)
                 var entries = [UInt64](repeating: 0, count: 512)
                 var advised = 0
@@ -86,8 +100,8 @@
                 while chunkStart < pages {
                     let count = min(entries.count, pages - chunkStart)
                     let offset = off_t((start / pageSize) + UInt(chunkStart)) * 8
-                    let read = entries.withUnsafeMutableBytes {
-                        pread(pagemap, $0.baseAddress, count * 8, offset)
+                    let read = try? SystemCall.retrying {
+                        entries.withUnsafeMutableBytes { pread(pagemap, $0.baseAddress, count * 8, offset) }
                     }
                     guard read == count * 8 else { break }
                     for index in 0..<count {
