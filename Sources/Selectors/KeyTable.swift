@@ -110,13 +110,13 @@ struct KeyTable: ~Copyable {
     /// Unregisters `fd`, noting `batch` as the one it was removed in; returns the events it
     /// watched, or nil if it was not registered.
     mutating func remove(_ fd: Int32, inBatch batch: UInt64) -> Events? {
-        guard let slot = slot(fd) else { return nil }
-        slots[fd].pointee.handler = nil
-        slots[fd].pointee.removedInBatch = UInt32(truncatingIfNeeded: batch)
-        if let owned = slot.ownedHandler { retire(owned) }
+        guard let slot = slots.existing(fd), slot.pointee.handler != nil else { return nil }
+        if let owned = slot.pointee.ownedHandler { retire(owned) }
+        slot.pointee.handler = nil
+        slot.pointee.removedInBatch = UInt32(truncatingIfNeeded: batch)
         count -= 1
-        if slot.trigger == .oneShot { oneShotCount -= 1 }
-        return slot.events
+        if slot.pointee.trigger == .oneShot { oneShotCount -= 1 }
+        return slot.pointee.events
     }
 
     /// Unregisters everything (the selector is closing); the handlers are retired, not

@@ -17,10 +17,13 @@
             kernelEvents = .allocate(capacity: 64)
         }
 
+        // Inlined into their protocol witnesses, as `wait` is (one call per registration).
+        @inline(__always)
         func add(fd: Int32, events: Events, trigger: Trigger, token: UInt64) throws(Errno) {
             try control(EPOLL_CTL_ADD, fd, EpollBackend.interest(events, trigger), token)
         }
 
+        @inline(__always)
         func modify(fd: Int32, from old: Interest, to new: Interest, token: UInt64) throws(Errno) {
             try control(EPOLL_CTL_MOD, fd, EpollBackend.interest(new.events, new.trigger), token)
         }
@@ -73,6 +76,7 @@
             kernelEvents.deallocate()
         }
 
+        @inline(__always)
         private func control(_ operation: Int32, _ fd: Int32, _ flags: UInt32, _ token: UInt64) throws(Errno)
         {
             // EPOLL_CTL_DEL ignores the event, but kernels before 2.6.9 required a non-null one.
