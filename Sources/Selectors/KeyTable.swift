@@ -57,8 +57,14 @@ struct KeyTable: ~Copyable {
     /// The live registration of `fd`, if any.
     @inline(__always)
     func slot(_ fd: Int32) -> Slot? {
+        liveEntry(fd)?.pointee
+    }
+
+    /// Where the live registration of `fd` is kept, if it has one.
+    @inline(__always)
+    private func liveEntry(_ fd: Int32) -> UnsafeMutablePointer<Slot>? {
         guard let slot = slots.existing(fd), slot.pointee.handler != nil else { return nil }
-        return slot.pointee
+        return slot
     }
 
     /// Whether `fd` was unregistered during `batch` (or during a batch 2^32 earlier, which
@@ -110,7 +116,7 @@ struct KeyTable: ~Copyable {
     /// Unregisters `fd`, noting `batch` as the one it was removed in; returns the events it
     /// watched, or nil if it was not registered.
     mutating func remove(_ fd: Int32, inBatch batch: UInt64) -> Events? {
-        guard let slot = slots.existing(fd), slot.pointee.handler != nil else { return nil }
+        guard let slot = liveEntry(fd) else { return nil }
         if let owned = slot.pointee.ownedHandler { retire(owned) }
         slot.pointee.handler = nil
         slot.pointee.removedInBatch = UInt32(truncatingIfNeeded: batch)
