@@ -11,6 +11,7 @@
 # cancel out. The fifth argument is the echo-server's --trigger (default level; ignored for c).
 # PACE=SECONDS makes the client pause after each operation (see drive.py: needed for edge).
 # API=async counts the echo-server's --api async (a task per connection) instead of callbacks.
+# SERVER_ARGS adds echo-server flags (e.g. "--idle-timeout 60", which keeps a timer scheduled).
 # valgrind 3.19 cannot read Swift's DWARF5 debug info, so it runs a copy without it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,7 +30,7 @@ if [ "$backend" = c ]; then
 else
     swift build -c release --product echo-server >/dev/null
     objcopy --strip-debug .build/release/echo-server "$work/server"
-    server_command=("$work/server" --port "$port" --backend "$backend" --trigger "$trigger" --api "${API:-callbacks}" --quiet)
+    server_command=("$work/server" --port "$port" --backend "$backend" --trigger "$trigger" --api "${API:-callbacks}" --quiet ${SERVER_ARGS:-})
 fi
 
 count() {
