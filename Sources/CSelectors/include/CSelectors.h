@@ -62,6 +62,26 @@
 // The io_uring rings of the uring backend (Linux; elsewhere stubs that fail with ENOSYS).
 #include "CSelectorsUring.h"
 
+// ---- Ready events ----
+// The record each backend reports a ready fd in: readiness flags and the registration's
+// 64-bit token. On Linux it is `struct epoll_event` itself (packed on x86_64, as the kernel
+// lays it out), so `epoll_wait` writes into the selector's buffer and nothing is copied;
+// elsewhere a struct with the same fields. Backends that work out readiness themselves set
+// only the two flags below, which are poll's values and, on Linux, epoll's.
+#if defined(__linux__)
+typedef struct epoll_event cselectors_ready_event;
+_Static_assert(EPOLLIN == POLLIN && EPOLLOUT == POLLOUT, "epoll and poll flags differ");
+#else
+typedef struct cselectors_ready_event {
+  uint32_t events;
+  union {
+    uint64_t u64;
+  } data;
+} cselectors_ready_event;
+#endif
+static const uint32_t cselectors_ready_in = POLLIN;
+static const uint32_t cselectors_ready_out = POLLOUT;
+
 static inline int cselectors_errno(void) { return errno; }
 static inline void cselectors_set_errno(int value) { errno = value; }
 

@@ -4,17 +4,16 @@
     /// Linux `epoll(7)`: level by default, `EPOLLET` for edge, `EPOLLONESHOT` for one-shot.
     ///
     /// The token travels in `epoll_event.data.u64`, so a ready event names its registration
-    /// without a lookup. Cost per wait grows with the number of ready fds only. Both flags do
+    /// without a lookup, and `epoll_wait` writes the selector's ready buffer itself (a
+    /// `ReadyEvent` is an `epoll_event`). Cost per wait grows with the number of ready fds only. Both flags do
     /// in the kernel what `Trigger` promises: `EPOLL_CTL_MOD` re-checks readiness (so a modify
     /// re-arms, and reports what is ready), and a one-shot fd stays disarmed until it.
     final class EpollBackend: PollingBackend {
         // A var only so `replaceInterestSet` can swap it; unchecked for the reason Selector gives.
         @exclusivity(unchecked) private var epollFD: Int32
-        @exclusivity(unchecked) private var kernelEvents: UnsafeMutableBufferPointer<epoll_event>
 
         init() throws(Errno) {
             epollFD = try SystemCall.once { epoll_create1(Int32(EPOLL_CLOEXEC)) }
-            kernelEvents = .allocate(capacity: 64)
         }
 
         // Inlined into their protocol witnesses, as `wait` is (one call per registration).
@@ -39,25 +38,15 @@
         func wait(timeout: WaitTimeout?, into buffer: UnsafeMutableBufferPointer<ReadyEvent>) throws(Errno)
             -> Int
         {
-            if kernelEvents.count < buffer.count { growKernelEvents(to: buffer.count) }
             // The selector's ready buffer has one entry per registration, so its count fits.
             let capacity = Int32(truncatingIfNeeded: buffer.count)
-            let count = Int(
+            let milliseconds = timeout?.milliseconds ?? -1
+            return Int(
                 try SystemCall.once {
-                    epoll_wait(epollFD, kernelEvents.baseAddress, capacity, timeout?.milliseconds ?? -1)
+                    buffer.withMemoryRebound(to: epoll_event.self) { events in
+                        epoll_wait(epollFD, events.baseAddress, capacity, milliseconds)
+                    }
                 })
-            for index in 0..<count {
-                let event = kernelEvents[index]
-                buffer[index] = ReadyEvent(
-                    token: event.data.u64, events: EpollBackend.readiness(event.events))
-            }
-            return count
-        }
-
-        @inline(never)
-        private func growKernelEvents(to count: Int) {
-            kernelEvents.deallocate()
-            kernelEvents = .allocate(capacity: count)
         }
 
         let mayKeepGhosts = true
@@ -73,7 +62,6 @@
 
         func close() {
             SystemCall.close(epollFD)
-            kernelEvents.deallocate()
         }
 
         @inline(__always)
@@ -95,16 +83,6 @@
             }
             return mode | (events.contains(.read) ? EPOLLIN.rawValue : 0)
                 | (events.contains(.write) ? EPOLLOUT.rawValue : 0)
-        }
-
-        /// Anything other than plain `EPOLLOUT` (data, `EPOLLHUP`, `EPOLLERR`) counts as readable,
-        /// anything other than plain `EPOLLIN` as writable, so errors reach whichever handler runs.
-        @inline(__always)
-        private static func readiness(_ flags: UInt32) -> Events {
-            var events: Events = []
-            if flags & ~EPOLLOUT.rawValue != 0 { events.insert(.read) }
-            if flags & ~EPOLLIN.rawValue != 0 { events.insert(.write) }
-            return events
         }
     }
 #endif

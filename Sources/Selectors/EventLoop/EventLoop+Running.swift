@@ -10,13 +10,17 @@ extension EventLoop {
         defer { leave() }
         // A handler may close the loop; run() then returns like after stop().
         while !isClosed && !takeStopRequest() {
-            if timers.count > 0 || measuresTime || hasLocalWork {
+            if needsFullIteration {
                 try iterate(limit: nil, honoringStop: true, clock: MonotonicLoopClock())
             } else {
-                try iterateIOOnly()
+                try runIOOnly()
             }
         }
     }
+
+    /// Whether the next iteration has more to do than wait for I/O and dispatch it: a timer
+    /// to wait for, a task of the loop's own to run first, the time to measure.
+    private var needsFullIteration: Bool { timers.count > 0 || measuresTime || hasLocalWork }
 
     /// Runs one iteration, waiting at most `timeout` (nil: until something happens).
     func runOnce(timeout: Duration?) throws(SelectorError) {
@@ -72,21 +76,23 @@ extension EventLoop {
         }
     }
 
-    /// `iterate` for the common case of a running server: no timer scheduled, no task of the
-    /// loop's own queued, no time measured. The wait then has no timeout and no clock is read,
-    /// so none of `iterate`'s bookkeeping is needed; what runs after the handlers is the same.
-    /// Kept apart because `iterate`'s clock readings and timeout stay live across the wait and
-    /// the dispatch and cost registers there: this body is 49 instructions shorter per echo
-    /// round trip (callgrind).
-    @inline(__always)
-    private func iterateIOOnly() throws(SelectorError) {
-        _ = try selector.select(limit: nil)
-        let dispatched = selector.forEachReady()
-        if hasLocalWork { runLocalTasks() }
-        if tasks.mayHaveTasks { runTasks() }
-        if !pendingReleases.isEmpty { releasePending() }
-        counters.iterations &+= 1
-        counters.eventsDispatched &+= UInt64(dispatched)
+    /// Iterations for the common case of a running server, until something else is needed
+    /// (see `needsFullIteration`), a stop is requested or the loop is closed: no timer is
+    /// scheduled, so the wait has no timeout and no clock is read, and none of `iterate`'s
+    /// bookkeeping is needed; what runs after the handlers is the same. A loop of its own, so
+    /// `iterate`'s clock readings and timeout (live across its wait and dispatch) cost this
+    /// body no registers, and its frame is set up once, not per iteration: 45 instructions
+    /// per echo round trip (callgrind).
+    private func runIOOnly() throws(SelectorError) {
+        repeat {
+            _ = try selector.select(limit: nil)
+            let dispatched = selector.forEachReady()
+            if hasLocalWork { runLocalTasks() }
+            if tasks.mayHaveTasks { runTasks() }
+            if !pendingReleases.isEmpty { releasePending() }
+            counters.iterations &+= 1
+            counters.eventsDispatched &+= UInt64(dispatched)
+        } while !needsFullIteration && !isClosed && !stopRequested.load(ordering: .relaxed)
     }
 
     /// Until the next timer, capped by `limit`. Pending tasks need no special case: their
