@@ -382,8 +382,8 @@ public final class Selector {
             }
             let events = event.events.intersection(slot.events)
             guard !events.isEmpty, let handler = slot.handler else { continue }
-            handler._withUnsafeGuaranteedRef { $0.handler(event.fd, events) }
-            dispatched += 1
+            handler._withUnsafeGuaranteedRef { $0.run(event.fd, events) }
+            dispatched &+= 1
         }
         if sawStaleEvent { checkStaleEvents(of: expected) }
         table.releaseRetired()

@@ -12,9 +12,35 @@ public typealias SelectorHandler = (_ fd: Int32, _ events: Events) -> Void
 public final class SharedHandler {
     /// The closure.
     public let handler: SelectorHandler
+    /// Set on the handler a level-triggered `Connections` registers its connections with
+    /// (`Connections.ready`): the dispatch then
+    /// calls the connections directly, so their read path is inlined into the event loop
+    /// rather than reached through a closure and its context (callgrind: 23 instructions per
+    /// echo round trip). The closure does the same, for callers of `select` that run it.
+    let connections: Unmanaged<Connections>?
 
     /// Wraps `handler`.
-    public init(_ handler: @escaping SelectorHandler) { self.handler = handler }
+    public init(_ handler: @escaping SelectorHandler) {
+        self.handler = handler
+        connections = nil
+    }
+
+    /// The handler of `connections`' registrations (level-triggered, pushed), which the
+    /// object keeps alive.
+    init(connections: Unmanaged<Connections>) {
+        handler = { fd, events in connections._withUnsafeGuaranteedRef { $0.ready(fd, events) } }
+        self.connections = connections
+    }
+
+    /// Runs the handler for a ready `fd`.
+    @inline(__always)
+    func run(_ fd: Int32, _ events: Events) {
+        if let connections {
+            connections._withUnsafeGuaranteedRef { $0.ready(fd, events) }
+        } else {
+            handler(fd, events)
+        }
+    }
 }
 
 /// One registration: the fd, the events it waits for, its trigger mode, and its handler.

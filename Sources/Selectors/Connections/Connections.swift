@@ -182,9 +182,8 @@ public final class Connections {
                 this._withUnsafeGuaranteedRef { $0.readyUntilWouldBlock(fd, events) }
             }
         } else {
-            readyHandler = SharedHandler { fd, events in
-                this._withUnsafeGuaranteedRef { $0.ready(fd, events) }
-            }
+            // The default mode, called by the dispatch directly (see `SharedHandler`).
+            readyHandler = SharedHandler(connections: this)
         }
         loop.eventLoop.onClose(self) { [unowned(unsafe) self] in
             closeAll()

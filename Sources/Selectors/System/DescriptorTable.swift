@@ -41,7 +41,8 @@ struct DescriptorTable<Entry: BitwiseCopyable> {
     /// The entry of `fd` if the table reaches that far (a stale or foreign fd may not).
     @inline(__always)
     func existing(_ fd: Int32) -> UnsafeMutablePointer<Entry>? {
-        fd >= 0 && Int(fd) < capacity ? base + Int(fd) : nil
+        // One unsigned comparison: a negative fd reads as a number above any capacity.
+        UInt(UInt32(bitPattern: fd)) < UInt(bitPattern: capacity) ? base + Int(fd) : nil
     }
 
     private mutating func grow(to needed: Int) {
