@@ -61,16 +61,16 @@ final class EchoWorker {
         asyncConnections = nil
         // The handler captures what a connection's end needs, not the worker, which owns
         // the `Connections` (no cycle).
+        let ends = ConnectionEnds(limit: limit, notices: notices)
         let connections = try Connections(loop: io, options: options) { connection, event in
             switch event {
             case .received(let bytes):
                 // The echo: sent at once, only what the kernel does not take is queued.
                 try? connection.write(bytes)
             case .closed(let end):
-                limit?.release()
-                if end == .idle { notices.closedIdle() }
+                ends.closed(end)
             case .outputFull:
-                notices.pausedReading()
+                ends.notices.pausedReading()
             case .endOfInput, .outputDrained:
                 break
             }
@@ -198,5 +198,24 @@ final class ConnectionLimit: Sendable {
 
     func release() {
         open.wrappingSubtract(1, ordering: .relaxed)
+    }
+}
+
+/// What the connections' handler needs besides the echo itself: the connection limit to give
+/// back and the notices to write. One object, so that it is the handler's whole context: a
+/// closure capturing two references unpacks them on every call (callgrind: 5 instructions
+/// per echo round trip).
+private final class ConnectionEnds {
+    let limit: ConnectionLimit?
+    let notices: EchoNotices
+
+    init(limit: ConnectionLimit?, notices: EchoNotices) {
+        self.limit = limit
+        self.notices = notices
+    }
+
+    func closed(_ end: ConnectionEnd) {
+        limit?.release()
+        if end == .idle { notices.closedIdle() }
     }
 }

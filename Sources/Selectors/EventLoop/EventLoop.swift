@@ -57,7 +57,14 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var localJobs = TrivialBuffer<LoopJob>()
     @exclusivity(unchecked) var runningLocalJobs = TrivialBuffer<LoopJob>()
     /// Whether `localTasks` or `localJobs` holds something: one flag for the iteration to test.
-    @exclusivity(unchecked) var hasLocalWork = false
+    @exclusivity(unchecked) var hasLocalWork = false {
+        didSet { if hasLocalWork { leavesIOOnly = true } }
+    }
+    /// Set when something an I/O-only iteration does not handle comes up on the loop thread:
+    /// local work, a timer, time measurement, an object to release, the loop closing (see
+    /// `runIOOnly`, which clears it when it starts). One flag, so those iterations test one
+    /// byte for all of them.
+    @exclusivity(unchecked) var leavesIOOnly = false
     /// Runs the jobs of the loop once it is closed (see `EventLoop+Executor`).
     let closedJobs = ClosedLoopJobs()
     /// The loop in its role as an actor's executor (see `EventLoop+Executor`).
@@ -75,7 +82,9 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var timers = TimerQueue()
     @exclusivity(unchecked) var signals: SignalWatcher?
     @exclusivity(unchecked) var isRunning = false
-    @exclusivity(unchecked) var measuresTime = false
+    @exclusivity(unchecked) var measuresTime = false {
+        didSet { leavesIOOnly = true }
+    }
     let stopRequested = Atomic<Bool>(false)
     let closed = Atomic<Bool>(false)
     /// The thread the loop belongs to, the one that created it, as `ThreadIdentity` numbers
@@ -211,6 +220,7 @@ public final class EventLoop: @unchecked Sendable {
         }
         entry.sequence = timers.makeSequence()
         timers.insert(entry)
+        leavesIOOnly = true
     }
 
     /// Unschedules a timer: at once on the loop thread; from another thread it is marked, so
@@ -253,6 +263,7 @@ public final class EventLoop: @unchecked Sendable {
     /// closures; queued jobs run (see `EventLoop+Executor`).
     func closeResources() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        leavesIOOnly = true
         let observers = closeObservers
         closeObservers = [:]
         for observer in observers.values { observer() }
@@ -286,6 +297,7 @@ public final class EventLoop: @unchecked Sendable {
     func releaseWhenSafe<Object: AnyObject>(_ object: Unmanaged<Object>) {
         if isRunning {
             pendingReleases.append(Unmanaged<AnyObject>.fromOpaque(object.toOpaque()))
+            leavesIOOnly = true
         } else {
             object.release()
         }
