@@ -97,6 +97,16 @@ struct KeyTable: ~Copyable {
         if trigger == .oneShot { oneShotCount += 1 }
     }
 
+    /// Takes back the `insert` of `fd` just made (the kernel refused the registration): its
+    /// reference to the handler is released at once, as no handler call can have seen it.
+    mutating func cancelInsert(_ fd: Int32) {
+        let slot = slots[fd]
+        slot.pointee.ownedHandler?.release()
+        slot.pointee.handler = nil
+        count -= 1
+        if slot.pointee.trigger == .oneShot { oneShotCount -= 1 }
+    }
+
     /// Changes a live registration; a new handler replaces (and retires) the old one.
     mutating func update(_ fd: Int32, events: Events, trigger: Trigger, handler: SharedHandler?) {
         let slot = slots[fd]
@@ -114,7 +124,9 @@ struct KeyTable: ~Copyable {
     }
 
     /// Unregisters `fd`, noting `batch` as the one it was removed in; returns the events it
-    /// watched, or nil if it was not registered.
+    /// watched, or nil if it was not registered. Inlined into the selector's two removals
+    /// (callgrind: a call of its own cost 12 instructions per connection cycle).
+    @inline(__always)
     mutating func remove(_ fd: Int32, inBatch batch: UInt64) -> Events? {
         guard let slot = liveEntry(fd) else { return nil }
         if let owned = slot.pointee.ownedHandler { retire(owned) }

@@ -140,26 +140,41 @@ public final class Selector {
         }
         guard table.slot(fd) == nil else { throw SelectorError(.register, fd: fd, .alreadyRegistered) }
         let generation = table.nextGeneration(for: fd)
-        let token = ReadyEvent.token(fd: fd, generation: generation)
+        // Into the table first, so that little stays live across the system call (callgrind:
+        // 9 instructions per connection cycle); taken out again if the kernel refuses.
+        table.insert(
+            fd, events: events, trigger: trigger, handler: handler, borrowed: borrowed, generation: generation)
         do {
-            try kernel.add(fd: fd, events: events, trigger: trigger, token: token)
-        } catch  where error == .fileExists && kernel.mayKeepGhosts {
-            // The number names a file again that the kernel still watches under it from an
-            // earlier registration whose removal it refused (a ghost; see `select`). A fresh
-            // interest set drops it.
-            do {
-                try rebuildKernelInterest()
-                try kernel.add(fd: fd, events: events, trigger: trigger, token: token)
-            } catch {
-                throw SelectorError(.register, fd: fd, .system(error))
-            }
+            try kernel.add(
+                fd: fd, events: events, trigger: trigger, token: ReadyEvent.token(fd: fd, generation: generation))
+        } catch {
+            table.cancelInsert(fd)
+            try addRefused(fd, events: events, trigger: trigger, generation: generation, error)
+            table.insert(
+                fd, events: events, trigger: trigger, handler: handler, borrowed: borrowed, generation: generation)
+        }
+        if table.count > ready.count { growReadyBuffer() }
+    }
+
+    /// After the kernel refused to add `fd` (which is not in the table): throws, unless the
+    /// refusal was a ghost's (`EEXIST` where the kernel may keep registrations): the number
+    /// names a file again that the kernel still watches under it from an earlier registration
+    /// whose removal it refused (see `select`). A fresh interest set drops it, and the add is
+    /// tried again.
+    @inline(never)
+    private func addRefused(
+        _ fd: Int32, events: Events, trigger: Trigger, generation: UInt32, _ error: Errno
+    ) throws(SelectorError) {
+        guard error == .fileExists && kernelMayKeepGhosts else {
+            throw SelectorError(.register, fd: fd, .system(error))
+        }
+        do {
+            try rebuildKernelInterest()
+            try kernel.add(
+                fd: fd, events: events, trigger: trigger, token: ReadyEvent.token(fd: fd, generation: generation))
         } catch {
             throw SelectorError(.register, fd: fd, .system(error))
         }
-        table.insert(
-            fd, events: events, trigger: trigger, handler: handler, borrowed: borrowed, generation: generation
-        )
-        if table.count > ready.count { growReadyBuffer() }
     }
 
     /// Stops watching `fd` and returns the key it had.
@@ -204,6 +219,7 @@ public final class Selector {
 
     /// Takes `fd`'s key out of the table, noting the batch it was removed in (see
     /// `checkStaleEvents`); returns the events it watched, or nil if it had no key.
+    @inline(__always)
     private func forget(_ fd: Int32) -> Events? {
         guard !isClosed else { return nil }
         return table.remove(fd, inBatch: batch)
