@@ -102,7 +102,10 @@ public final class Connections {
     /// table (no reference per registration): alive as long as this object, which outlives
     /// its registrations (see `keepAlive`).
     @exclusivity(unchecked) var readyHandler = SharedHandler { _, _ in }
-    let readBuffer: UnsafeMutableRawBufferPointer
+    /// The loop's read buffer, as a pointer and a size: a buffer pointer's optional start
+    /// costs every read a test and a conditional move (callgrind: 5 instructions).
+    let readStart: UnsafeMutableRawPointer
+    let readCapacity: Int
     /// The most one connection's queue holds while reading fills it: the high mark plus a read.
     let outputCapacityLimit: Int
     /// Set by `receive` when a read would block: the edge handler reads until then.
@@ -165,8 +168,9 @@ public final class Connections {
         // select, whose interest lists are the library's own).
         trigger = pulling ? (loop.capabilities.edge == .native ? .edge : .level) : options.trigger
         halfClose = pulling || options.halfClose
-        readBuffer = loop.readBuffer
-        outputCapacityLimit = options.highWaterMark + readBuffer.count
+        readStart = loop.readBuffer.baseAddress!
+        readCapacity = loop.readBuffer.count
+        outputCapacityLimit = options.highWaterMark + readCapacity
         clockOrigin = loop.now
         // Unretained: the object keeps itself alive while it has connections (`keepAlive`),
         // and only its connections' registrations hold these handlers. Not `[unowned(unsafe)
@@ -321,7 +325,8 @@ public final class Connections {
         }
         let count: Int
         do {
-            guard let read = try Socket.read(fd, into: readBuffer) else {
+            guard let read = try Socket.read(fd, into: UnsafeMutableRawBufferPointer(start: readStart, count: readCapacity))
+            else {
                 readWouldBlock = true
                 return
             }
@@ -344,7 +349,7 @@ public final class Connections {
         }
         handler(
             Connection(fd: fd, generation: slot.pointee.generation, owner: self),
-            .received(UnsafeRawBufferPointer(start: readBuffer.baseAddress, count: count)))
+            .received(UnsafeRawBufferPointer(start: readStart, count: count)))
     }
 
     /// What a failed read means. A pipe's write end is not open for reading, so its read
