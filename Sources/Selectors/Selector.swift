@@ -61,7 +61,7 @@ public final class Selector {
         self.kernelDescriptorLimit = kernel.descriptorLimit
         self.kernelMayKeepGhosts = kernel.mayKeepGhosts
         self.kernelCloseRemovesRegistration = kernel.closeRemovesRegistration
-        self.ready = .allocate(capacity: Selector.minimumReadyCapacity)
+        self.ready = Selector.allocateReady(capacity: Selector.minimumReadyCapacity)
         self.resumesEarlyWakeUps = true
     }
 
@@ -72,7 +72,7 @@ public final class Selector {
         self.kernelDescriptorLimit = kernel.descriptorLimit
         self.kernelMayKeepGhosts = kernel.mayKeepGhosts
         self.kernelCloseRemovesRegistration = kernel.closeRemovesRegistration
-        self.ready = .allocate(capacity: Selector.minimumReadyCapacity)
+        self.ready = Selector.allocateReady(capacity: Selector.minimumReadyCapacity)
         self.resumesEarlyWakeUps = resumesEarlyWakeUps
     }
 
@@ -439,7 +439,7 @@ public final class Selector {
         table.removeAll()
         if !isDispatching { table.releaseRetired() }
         readyCount = 0
-        ready.deallocate()
+        Selector.deallocateReady(ready)
         ready = UnsafeMutableBufferPointer(start: nil, count: 0)
     }
 
@@ -522,13 +522,25 @@ public final class Selector {
     /// `ReadyKeys`, changes nothing for the rest of it.
     @inline(never)
     private func growReadyBuffer() {
-        let grown = UnsafeMutableBufferPointer<ReadyEvent>.allocate(
-            capacity: max(table.count, ready.count * 2))
+        let grown = Selector.allocateReady(capacity: max(table.count, ready.count * 2))
         if readyCount > 0 {
             _ = grown.initialize(fromContentsOf: ready[0..<readyCount])
         }
-        ready.deallocate()
+        Selector.deallocateReady(ready)
         ready = grown
+    }
+
+    /// Ready buffers live in pages of their own (see `PageBuffer`): they grow with the
+    /// registrations, and an outgrown one the kernel wrote into would stay resident on the heap.
+    private static func allocateReady(capacity: Int) -> UnsafeMutableBufferPointer<ReadyEvent> {
+        let memory = PageBuffer.allocate(byteCount: capacity * MemoryLayout<ReadyEvent>.stride)
+        return UnsafeMutableBufferPointer(
+            start: memory.bindMemory(to: ReadyEvent.self, capacity: capacity), count: capacity)
+    }
+
+    private static func deallocateReady(_ buffer: UnsafeMutableBufferPointer<ReadyEvent>) {
+        PageBuffer.deallocate(
+            UnsafeMutableRawPointer(buffer.baseAddress!), byteCount: buffer.count * MemoryLayout<ReadyEvent>.stride)
     }
 }
 

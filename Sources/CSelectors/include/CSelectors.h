@@ -82,6 +82,14 @@ typedef struct cselectors_ready_event {
 static const uint32_t cselectors_ready_in = POLLIN;
 static const uint32_t cselectors_ready_out = POLLOUT;
 
+// Anonymous pages of their own (`mmap`), for a buffer that grows and is replaced whole: unmapping
+// gives its pages back at once. NULL when the kernel refuses.
+static inline void *cselectors_map_pages(size_t size) {
+  void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return memory == MAP_FAILED ? NULL : memory;
+}
+static inline void cselectors_unmap_pages(void *memory, size_t size) { munmap(memory, size); }
+
 static inline int cselectors_errno(void) { return errno; }
 static inline void cselectors_set_errno(int value) { errno = value; }
 

@@ -11,10 +11,10 @@ internal import CSelectors
 /// an `Array` a write needs no uniqueness check and no retain of the storage (an `Array` of
 /// registrations cost a register-and-remove cycle about 40 instructions for those).
 ///
-/// The storage comes from `calloc` and all-zero bytes must be the empty entry, so the kernel
-/// maps pages only as fds reach them: resident cost is per fd in use, not per slot of
-/// capacity. Entries are bitwise-copyable, so growing moves them with `memcpy`. The owner
-/// calls `deallocate()` once.
+/// The storage is pages of its own (`PageBuffer`) and all-zero bytes must be the empty entry,
+/// so the kernel maps pages only as fds reach them: resident cost is per fd in use, not per
+/// slot of capacity, and an outgrown table's pages go back at once. Entries are
+/// bitwise-copyable, so growing copies them as bytes. The owner calls `deallocate()` once.
 struct DescriptorTable<Entry: BitwiseCopyable> {
     private(set) var base: UnsafeMutablePointer<Entry>
     private(set) var capacity: Int
@@ -48,20 +48,21 @@ struct DescriptorTable<Entry: BitwiseCopyable> {
     private mutating func grow(to needed: Int) {
         let grown = max(needed, capacity * 2)
         let larger = DescriptorTable.allocateZeroed(grown)
-        memcpy(larger, base, capacity * MemoryLayout<Entry>.stride)
-        free(base)
+        larger.update(from: base, count: capacity)
+        DescriptorTable.free(base, capacity)
         base = larger
         capacity = grown
     }
 
     private static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<Entry> {
-        guard let memory = calloc(count, MemoryLayout<Entry>.stride) else {
-            fatalError("cannot allocate a table for \(count) descriptors")
-        }
-        return memory.bindMemory(to: Entry.self, capacity: count)
+        PageBuffer.allocate(byteCount: count * MemoryLayout<Entry>.stride).bindMemory(to: Entry.self, capacity: count)
+    }
+
+    private static func free(_ table: UnsafeMutablePointer<Entry>, _ count: Int) {
+        PageBuffer.deallocate(UnsafeMutableRawPointer(table), byteCount: count * MemoryLayout<Entry>.stride)
     }
 
     func deallocate() {
-        free(base)
+        DescriptorTable.free(base, capacity)
     }
 }

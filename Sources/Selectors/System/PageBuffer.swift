@@ -1,0 +1,25 @@
+internal import CSelectors
+
+/// Memory in pages of its own (`mmap`), for the tables and buffers that grow with the number of
+/// fds (`DescriptorTable`, the selector's ready events) and are replaced whole when they grow.
+///
+/// Why not malloc: glibc serves a block under its mmap threshold (128 KiB, raised at run time
+/// to the largest mapped block freed) from the heap, and a freed heap block that was written
+/// stays resident unless it is at the heap's top. Each table grows through every power of two,
+/// and with 10,000 idle connections the outgrown blocks kept 196-384 KiB of heap resident
+/// (`/proc/PID/smaps`, `Benchmarks/scale/measure.sh`). Unmapped pages go back at once, and
+/// fresh ones are zero and untouched until written, as `calloc`'s large blocks are.
+enum PageBuffer {
+    /// `byteCount` bytes (more than zero) of zeroed memory.
+    static func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+        guard let memory = cselectors_map_pages(byteCount) else {
+            fatalError("cannot map \(byteCount) bytes for a buffer")
+        }
+        return memory
+    }
+
+    /// Gives back memory from `allocate(byteCount:)`, with the same count.
+    static func deallocate(_ memory: UnsafeMutableRawPointer, byteCount: Int) {
+        cselectors_unmap_pages(memory, byteCount)
+    }
+}
