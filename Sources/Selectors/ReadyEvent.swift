@@ -19,7 +19,8 @@ struct ReadyEvent {
     init(token: UInt64, events: Events) {
         record = cselectors_ready_event()
         record.events =
-            (events.contains(.read) ? cselectors_ready_in : 0) | (events.contains(.write) ? cselectors_ready_out : 0)
+            (events.contains(.read) ? cselectors_ready_in : 0)
+            | (events.contains(.write) ? cselectors_ready_out : 0)
         record.data.u64 = token
     }
 

@@ -143,15 +143,18 @@ public final class Selector {
         // Into the table first, so that little stays live across the system call (callgrind:
         // 9 instructions per connection cycle); taken out again if the kernel refuses.
         table.insert(
-            fd, events: events, trigger: trigger, handler: handler, borrowed: borrowed, generation: generation)
+            fd, events: events, trigger: trigger, handler: handler, borrowed: borrowed, generation: generation
+        )
         do {
             try kernel.add(
-                fd: fd, events: events, trigger: trigger, token: ReadyEvent.token(fd: fd, generation: generation))
+                fd: fd, events: events, trigger: trigger,
+                token: ReadyEvent.token(fd: fd, generation: generation))
         } catch {
             table.cancelInsert(fd)
             try addRefused(fd, events: events, trigger: trigger, generation: generation, error)
             table.insert(
-                fd, events: events, trigger: trigger, handler: handler, borrowed: borrowed, generation: generation)
+                fd, events: events, trigger: trigger, handler: handler, borrowed: borrowed,
+                generation: generation)
         }
         if table.count > ready.count { growReadyBuffer() }
     }
@@ -171,7 +174,8 @@ public final class Selector {
         do {
             try rebuildKernelInterest()
             try kernel.add(
-                fd: fd, events: events, trigger: trigger, token: ReadyEvent.token(fd: fd, generation: generation))
+                fd: fd, events: events, trigger: trigger,
+                token: ReadyEvent.token(fd: fd, generation: generation))
         } catch {
             throw SelectorError(.register, fd: fd, .system(error))
         }
@@ -533,14 +537,12 @@ public final class Selector {
     /// Ready buffers live in pages of their own (see `PageBuffer`): they grow with the
     /// registrations, and an outgrown one the kernel wrote into would stay resident on the heap.
     private static func allocateReady(capacity: Int) -> UnsafeMutableBufferPointer<ReadyEvent> {
-        let memory = PageBuffer.allocate(byteCount: capacity * MemoryLayout<ReadyEvent>.stride)
-        return UnsafeMutableBufferPointer(
-            start: memory.bindMemory(to: ReadyEvent.self, capacity: capacity), count: capacity)
+        UnsafeMutableBufferPointer(
+            start: PageBuffer.allocate(ReadyEvent.self, count: capacity), count: capacity)
     }
 
     private static func deallocateReady(_ buffer: UnsafeMutableBufferPointer<ReadyEvent>) {
-        PageBuffer.deallocate(
-            UnsafeMutableRawPointer(buffer.baseAddress!), byteCount: buffer.count * MemoryLayout<ReadyEvent>.stride)
+        PageBuffer.deallocate(buffer.baseAddress!, count: buffer.count)
     }
 }
 

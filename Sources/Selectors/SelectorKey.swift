@@ -12,11 +12,11 @@ public typealias SelectorHandler = (_ fd: Int32, _ events: Events) -> Void
 public final class SharedHandler {
     /// The closure.
     public let handler: SelectorHandler
-    /// Set on the handler a level-triggered `Connections` registers its connections with
-    /// (`Connections.ready`): the dispatch then
-    /// calls the connections directly, so their read path is inlined into the event loop
-    /// rather than reached through a closure and its context (callgrind: 23 instructions per
-    /// echo round trip). The closure does the same, for callers of `select` that run it.
+    /// Set on the handler a level-triggered `Connections` registers its connections with: the
+    /// dispatch then calls `Connections.ready` directly, so the read path is inlined into the
+    /// event loop rather than reached through a closure and its context (callgrind: 22
+    /// instructions per echo round trip). The closure does the same, for callers of `select`
+    /// that run it themselves.
     let connections: Unmanaged<Connections>?
 
     /// Wraps `handler`.

@@ -324,9 +324,9 @@ public final class Connections {
             return
         }
         let count: Int
+        let buffer = UnsafeMutableRawBufferPointer(start: readStart, count: readCapacity)
         do {
-            guard let read = try Socket.read(fd, into: UnsafeMutableRawBufferPointer(start: readStart, count: readCapacity))
-            else {
+            guard let read = try Socket.read(fd, into: buffer) else {
                 readWouldBlock = true
                 return
             }

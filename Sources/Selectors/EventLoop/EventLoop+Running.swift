@@ -81,8 +81,8 @@ extension EventLoop {
     /// no timer is scheduled, so the wait has no timeout and no clock is read, and none of
     /// `iterate`'s bookkeeping is needed; what runs after the handlers is the same. A loop of
     /// its own, so `iterate`'s clock readings and timeout (live across its wait and dispatch)
-    /// cost this body no registers, and what it tests per iteration is two flags: 45
-    /// instructions per echo round trip (callgrind).
+    /// cost this body no registers, and what it tests per iteration is two flags. Together
+    /// about 60 instructions per echo round trip (callgrind; BENCHMARKS.md section 17).
     private func runIOOnly() throws(SelectorError) {
         leavesIOOnly = false
         repeat {

@@ -1,11 +1,5 @@
 internal import CSelectors
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// A flat table of entries indexed by fd, for the selector's registrations and the
 /// connections' state: fds are small dense integers, so this beats a dictionary, and unlike
 /// an `Array` a write needs no uniqueness check and no retain of the storage (an `Array` of
@@ -23,7 +17,7 @@ struct DescriptorTable<Entry: BitwiseCopyable> {
 
     init(capacity: Int) {
         self.capacity = capacity
-        base = DescriptorTable.allocateZeroed(capacity)
+        base = PageBuffer.allocate(Entry.self, count: capacity)
     }
 
     /// Makes room for `fd` (which must not be negative) and returns its entry.
@@ -47,22 +41,14 @@ struct DescriptorTable<Entry: BitwiseCopyable> {
 
     private mutating func grow(to needed: Int) {
         let grown = max(needed, capacity * 2)
-        let larger = DescriptorTable.allocateZeroed(grown)
+        let larger = PageBuffer.allocate(Entry.self, count: grown)
         larger.update(from: base, count: capacity)
-        DescriptorTable.free(base, capacity)
+        PageBuffer.deallocate(base, count: capacity)
         base = larger
         capacity = grown
     }
 
-    private static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<Entry> {
-        PageBuffer.allocate(byteCount: count * MemoryLayout<Entry>.stride).bindMemory(to: Entry.self, capacity: count)
-    }
-
-    private static func free(_ table: UnsafeMutablePointer<Entry>, _ count: Int) {
-        PageBuffer.deallocate(UnsafeMutableRawPointer(table), byteCount: count * MemoryLayout<Entry>.stride)
-    }
-
     func deallocate() {
-        DescriptorTable.free(base, capacity)
+        PageBuffer.deallocate(base, count: capacity)
     }
 }

@@ -10,16 +10,18 @@ internal import CSelectors
 /// (`/proc/PID/smaps`, `Benchmarks/scale/measure.sh`). Unmapped pages go back at once, and
 /// fresh ones are zero and untouched until written, as `calloc`'s large blocks are.
 enum PageBuffer {
-    /// `byteCount` bytes (more than zero) of zeroed memory.
-    static func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+    /// Room for `count` (more than zero) elements, zeroed. The elements must be trivial (plain
+    /// values, C structs): nothing is ever deinitialized.
+    static func allocate<Element>(_: Element.Type, count: Int) -> UnsafeMutablePointer<Element> {
+        let byteCount = count * MemoryLayout<Element>.stride
         guard let memory = cselectors_map_pages(byteCount) else {
             fatalError("cannot map \(byteCount) bytes for a buffer")
         }
-        return memory
+        return memory.bindMemory(to: Element.self, capacity: count)
     }
 
-    /// Gives back memory from `allocate(byteCount:)`, with the same count.
-    static func deallocate(_ memory: UnsafeMutableRawPointer, byteCount: Int) {
-        cselectors_unmap_pages(memory, byteCount)
+    /// Gives back memory from `allocate`, with the same count.
+    static func deallocate<Element>(_ memory: UnsafeMutablePointer<Element>, count: Int) {
+        cselectors_unmap_pages(memory, count * MemoryLayout<Element>.stride)
     }
 }

@@ -89,7 +89,8 @@
             }
             if wanted {
                 if !isNewEntry {
-                    buffer[Int(slot.pointee.position)].merge(ReadyEvent(token: slot.pointee.token, events: ready))
+                    buffer[Int(slot.pointee.position)].merge(
+                        ReadyEvent(token: slot.pointee.token, events: ready))
                 } else {
                     buffer[written] = ReadyEvent(token: slot.pointee.token, events: ready)
                     slot.pointee.batch = batch
