@@ -69,7 +69,7 @@ extension EventLoop {
 
         if !pendingReleases.isEmpty { releasePending() }
         counters.iterations &+= 1
-        counters.eventsDispatched &+= UInt64(dispatched)
+        counters.eventsDispatched &+= UInt64(truncatingIfNeeded: dispatched)
         if measuresTime {
             counters.waitNanoseconds &+= woke - start
             counters.workNanoseconds &+= clock.now() - woke
@@ -92,7 +92,7 @@ extension EventLoop {
             if leavesIOOnly && hasLocalWork { runLocalTasks() }
             if tasks.mayHaveTasks { runTasks() }
             counters.iterations &+= 1
-            counters.eventsDispatched &+= UInt64(dispatched)
+            counters.eventsDispatched &+= UInt64(truncatingIfNeeded: dispatched)
         } while !leavesIOOnly && !stopRequested.load(ordering: .relaxed)
         if !pendingReleases.isEmpty { releasePending() }
     }
