@@ -38,7 +38,7 @@ struct GhostFilter {
                 positions.append(contentsOf: repeatElement(0, count: grown - positions.count))
             }
             if stamps[slot] == stamp {
-                events[Int(positions[slot])].merge(event)
+                events[Int(positions[slot])].events.formUnion(event.events)
                 foundGhost = true
                 continue
             }

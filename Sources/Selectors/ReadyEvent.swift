@@ -18,10 +18,8 @@ struct ReadyEvent {
     @inline(__always)
     init(token: UInt64, events: Events) {
         record = cselectors_ready_event()
-        record.events =
-            (events.contains(.read) ? cselectors_ready_in : 0)
-            | (events.contains(.write) ? cselectors_ready_out : 0)
         record.data.u64 = token
+        self.events = events
     }
 
     @inline(__always)
@@ -40,18 +38,20 @@ struct ReadyEvent {
 
     /// What the fd is ready for, not yet masked by the key's interest. Anything other than
     /// plain output readiness (data, a hang-up, an error) counts as readable, anything other
-    /// than plain input readiness as writable, so errors reach whichever handler runs.
-    @inline(__always)
+    /// than plain input readiness as writable, so errors reach whichever handler runs. Set by
+    /// backends that fold readiness themselves (and merge duplicates with `formUnion`).
     var events: Events {
-        let flags = record.events
-        var events: Events = []
-        if flags & ~cselectors_ready_out != 0 { events.insert(.read) }
-        if flags & ~cselectors_ready_in != 0 { events.insert(.write) }
-        return events
-    }
-
-    /// Adds `other`'s readiness to this event's (the ghost filter merges duplicates).
-    mutating func merge(_ other: ReadyEvent) {
-        record.events |= other.record.events
+        @inline(__always) get {
+            let flags = record.events
+            var events: Events = []
+            if flags & ~cselectors_ready_out != 0 { events.insert(.read) }
+            if flags & ~cselectors_ready_in != 0 { events.insert(.write) }
+            return events
+        }
+        @inline(__always) set {
+            record.events =
+                (newValue.contains(.read) ? cselectors_ready_in : 0)
+                | (newValue.contains(.write) ? cselectors_ready_out : 0)
+        }
     }
 }

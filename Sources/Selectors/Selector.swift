@@ -54,18 +54,12 @@ public final class Selector {
     private static let minimumReadyCapacity = 64
 
     /// Creates a selector on `backend` (`epoll_create1`, `kqueue`, or nothing for poll/select).
-    public init(backend: Backend = .default) throws(SelectorError) {
-        self.backend = backend
-        let kernel = try Platform.makeBackend(backend)
-        self.kernel = kernel
-        self.kernelDescriptorLimit = kernel.descriptorLimit
-        self.kernelMayKeepGhosts = kernel.mayKeepGhosts
-        self.kernelCloseRemovesRegistration = kernel.closeRemovesRegistration
-        self.ready = Selector.allocateReady(capacity: Selector.minimumReadyCapacity)
-        self.resumesEarlyWakeUps = true
+    public convenience init(backend: Backend = .default) throws(SelectorError) {
+        self.init(backend: backend, kernel: try Platform.makeBackend(backend), resumesEarlyWakeUps: true)
     }
 
-    /// A selector over a backend made elsewhere: the scripted one (see `Selector(script:)`).
+    /// A selector over a backend made elsewhere: a kernel's, or the scripted one (see
+    /// `Selector(script:)`).
     init(backend: Backend, kernel: any PollingBackend, resumesEarlyWakeUps: Bool) {
         self.backend = backend
         self.kernel = kernel

@@ -5,9 +5,10 @@
     ///
     /// The token travels in `epoll_event.data.u64`, so a ready event names its registration
     /// without a lookup, and `epoll_wait` writes the selector's ready buffer itself (a
-    /// `ReadyEvent` is an `epoll_event`). Cost per wait grows with the number of ready fds only. Both flags do
-    /// in the kernel what `Trigger` promises: `EPOLL_CTL_MOD` re-checks readiness (so a modify
-    /// re-arms, and reports what is ready), and a one-shot fd stays disarmed until it.
+    /// `ReadyEvent` is an `epoll_event`). Cost per wait grows with the number of ready fds
+    /// only. Both flags do in the kernel what `Trigger` promises: `EPOLL_CTL_MOD` re-checks
+    /// readiness (so a modify re-arms, and reports what is ready), and a one-shot fd stays
+    /// disarmed until it.
     final class EpollBackend: PollingBackend {
         // A var only so `replaceInterestSet` can swap it; unchecked for the reason Selector gives.
         @exclusivity(unchecked) private var epollFD: Int32

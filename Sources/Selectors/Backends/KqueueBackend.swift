@@ -82,7 +82,7 @@
                 let fd = Int32(truncatingIfNeeded: event.ident)
                 let token = UInt64(UInt(bitPattern: event.udata))
                 if let position = mergedPosition(of: fd) {
-                    buffer[position].merge(ReadyEvent(token: token, events: events))
+                    buffer[position].events.formUnion(events)
                 } else if oneShotState(fd) == .reported {
                     continue  // the other filter of a one-shot fd reported since its arming
                 } else if written < buffer.count {

@@ -89,8 +89,7 @@
             }
             if wanted {
                 if !isNewEntry {
-                    buffer[Int(slot.pointee.position)].merge(
-                        ReadyEvent(token: slot.pointee.token, events: ready))
+                    buffer[Int(slot.pointee.position)].events.formUnion(ready)
                 } else {
                     buffer[written] = ReadyEvent(token: slot.pointee.token, events: ready)
                     slot.pointee.batch = batch
