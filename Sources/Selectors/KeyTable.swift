@@ -85,11 +85,14 @@ struct KeyTable: ~Copyable {
 
     /// Registers `fd`, which must not be registered. A `borrowed` handler is not retained: the
     /// caller keeps it alive until the registration is removed and no batch is running.
+    /// - Throws: when the table cannot make room for `fd` (see `DescriptorTable.refusal`).
     mutating func insert(
         _ fd: Int32, events: Events, trigger: Trigger, handler: Unmanaged<SharedHandler>, borrowed: Bool,
         generation: UInt32
-    ) {
-        let slot = slots.entry(for: fd)
+    ) throws(SelectorError) {
+        guard let slot = slots.entry(for: fd) else {
+            throw SelectorError(.register, fd: fd, slots.refusal(for: fd))
+        }
         slot.pointee = Slot(
             handler: borrowed ? handler : handler.retain(), events: events, trigger: trigger,
             isBorrowed: borrowed, generation: generation, removedInBatch: slot.pointee.removedInBatch)

@@ -136,7 +136,7 @@ public final class Selector {
         let generation = table.nextGeneration(for: fd)
         // Into the table first, so that little stays live across the system call (callgrind:
         // 9 instructions per connection cycle); taken out again if the kernel refuses.
-        table.insert(
+        try table.insert(
             fd, events: events, trigger: trigger, handler: handler, borrowed: borrowed, generation: generation
         )
         do {
@@ -146,7 +146,7 @@ public final class Selector {
         } catch {
             table.cancelInsert(fd)
             try addRefused(fd, events: events, trigger: trigger, generation: generation, error)
-            table.insert(
+            try table.insert(
                 fd, events: events, trigger: trigger, handler: handler, borrowed: borrowed,
                 generation: generation)
         }

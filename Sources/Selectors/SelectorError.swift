@@ -75,6 +75,9 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
         /// The backend cannot watch an fd this large (`select`, where the kernel stops below
         /// `FD_SETSIZE`).
         case descriptorTooLarge(limit: Int32)
+        /// The fd is above every fd the process could open when the selector or connections
+        /// were made (the hard `RLIMIT_NOFILE`), for which their fd tables reserved room.
+        case descriptorBeyondTable(limit: Int32)
         /// The backend is not available on this platform.
         case backendUnavailable(Backend)
         /// The kernel refused: the system call's error number.
@@ -101,6 +104,8 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
             case .notRegistered: "not registered"
             case .descriptorTooLarge(let limit) where limit == ReadinessScript.descriptorLimit:
                 "fd is not below \(limit), the limit of scripted fd numbers"
+            case .descriptorBeyondTable(let limit):
+                "fd is not below \(limit), the open-files hard limit (RLIMIT_NOFILE) when its fd table was made"
             case .descriptorTooLarge(let limit):
                 "fd is not below FD_SETSIZE (\(limit)); the select backend cannot watch it, use epoll or poll"
             case .backendUnavailable(.scripted):

@@ -90,6 +90,18 @@ static inline void *cselectors_map_pages(size_t size) {
 }
 static inline void cselectors_unmap_pages(void *memory, size_t size) { munmap(memory, size); }
 
+// Address space with no access and no memory committed (PROT_NONE), for a table whose entries
+// must never move while it grows: `cselectors_commit_pages` opens a prefix of it for reading
+// and writing as the table needs it. NULL when the kernel refuses.
+static inline void *cselectors_reserve_pages(size_t size) {
+  void *memory = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return memory == MAP_FAILED ? NULL : memory;
+}
+// 0, or -1 with errno set (ENOMEM where the system will not commit more memory).
+static inline int cselectors_commit_pages(void *memory, size_t size) {
+  return mprotect(memory, size, PROT_READ | PROT_WRITE);
+}
+
 static inline int cselectors_errno(void) { return errno; }
 static inline void cselectors_set_errno(int value) { errno = value; }
 
@@ -297,6 +309,14 @@ static inline long long cselectors_open_files_limit(void) {
   struct rlimit limit;
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return -1;
   return (long long)limit.rlim_cur;
+}
+
+// The hard limit on open descriptors (what the soft limit may be raised to), or -1 when
+// unlimited or unknown.
+static inline long long cselectors_open_files_ceiling(void) {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_max == RLIM_INFINITY) return -1;
+  return (long long)limit.rlim_max;
 }
 
 // What kind of file fd refers to (fstat), for choosing how to write to it without blocking:

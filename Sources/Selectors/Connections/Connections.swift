@@ -238,7 +238,9 @@ public final class Connections {
     /// connection's generation.
     @discardableResult
     package func take(_ fd: Int32) throws(SelectorError) -> UInt32 {
-        let slot = slots.entry(for: fd)
+        guard let slot = slots.entry(for: fd) else {
+            throw SelectorError(.adopt, fd: fd, slots.refusal(for: fd))
+        }
         guard !slot.pointee.flags.contains(.open) else {
             throw SelectorError(.adopt, fd: fd, .alreadyRegistered)
         }

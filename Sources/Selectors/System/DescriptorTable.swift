@@ -5,27 +5,50 @@ internal import CSelectors
 /// an `Array` a write needs no uniqueness check and no retain of the storage (an `Array` of
 /// registrations cost a register-and-remove cycle about 40 instructions for those).
 ///
-/// The storage is pages of its own (`PageBuffer`) and all-zero bytes must be the empty entry,
-/// so the kernel maps pages only as fds reach them: resident cost is per fd in use, not per
-/// slot of capacity, and an outgrown table's pages go back at once. Entries are
-/// bitwise-copyable, so growing copies them as bytes. The owner calls `deallocate()` once.
+/// **Entries never move.** The table reserves address space for every fd the process may
+/// open (`reservedCount`) when it is made, and growing only opens more of it (`PageBuffer`).
+/// So a pointer to an entry stays valid for the table's life, also across a call into user
+/// code that registers a higher fd and grows the table (a proxy's `.received` handler adopting
+/// its upstream socket, say). When growing copied the table into a larger block, such a
+/// pointer was left pointing into the freed one.
+///
+/// All-zero bytes must be the empty entry: pages take memory only as fds reach them, so the
+/// resident cost is per fd in use, not per slot of capacity. Entries are bitwise-copyable
+/// (nothing is deinitialized). The owner calls `deallocate()` once.
 struct DescriptorTable<Entry: BitwiseCopyable> {
-    private(set) var base: UnsafeMutablePointer<Entry>
+    let base: UnsafeMutablePointer<Entry>
+    /// Entries open for use, from fd 0.
     private(set) var capacity: Int
+    /// Entries reserved: fds from here up are refused.
+    let reservedCount: Int
     /// The highest fd ever made room for, so sweeps can stop there (-1: none).
     private(set) var highestFD: Int32 = -1
 
-    init(capacity: Int) {
+    /// Opens `capacity` entries of a reservation of `reservedCount` (default: one per fd the
+    /// process may open).
+    init(capacity: Int, reservedCount: Int = DescriptorTableReservation.count) {
+        self.reservedCount = max(capacity, reservedCount)
+        base = PageBuffer.reserve(Entry.self, count: self.reservedCount)
+        if let error = PageBuffer.commit(base, count: capacity) {
+            fatalError("cannot commit the first \(capacity) entries of an fd table: \(error)")
+        }
         self.capacity = capacity
-        base = PageBuffer.allocate(Entry.self, count: capacity)
     }
 
-    /// Makes room for `fd` (which must not be negative) and returns its entry.
+    /// Makes room for `fd` (which must not be negative) and returns its entry; nil if `fd` is
+    /// beyond the reservation or the system would not commit the memory (`refusal(for:)`).
     @inline(__always)
-    mutating func entry(for fd: Int32) -> UnsafeMutablePointer<Entry> {
-        if Int(fd) >= capacity { grow(to: Int(fd) + 1) }
+    mutating func entry(for fd: Int32) -> UnsafeMutablePointer<Entry>? {
+        if Int(fd) >= capacity, !grow(toInclude: Int(fd)) { return nil }
         if fd > highestFD { highestFD = fd }
         return base + Int(fd)
+    }
+
+    /// Why `entry(for: fd)` returned nil.
+    func refusal(for fd: Int32) -> SelectorError.Reason {
+        // `mprotect` fails only with ENOMEM for a reservation of our own.
+        Int(fd) >= reservedCount
+            ? .descriptorBeyondTable(limit: Int32(clamping: reservedCount)) : .system(.noMemory)
     }
 
     /// The entry of an fd already made room for.
@@ -39,16 +62,29 @@ struct DescriptorTable<Entry: BitwiseCopyable> {
         UInt(UInt32(bitPattern: fd)) < UInt(bitPattern: capacity) ? base + Int(fd) : nil
     }
 
-    private mutating func grow(to needed: Int) {
-        let grown = max(needed, capacity * 2)
-        let larger = PageBuffer.allocate(Entry.self, count: grown)
-        larger.update(from: base, count: capacity)
-        PageBuffer.deallocate(base, count: capacity)
-        base = larger
+    @inline(never)
+    private mutating func grow(toInclude fd: Int) -> Bool {
+        guard fd < reservedCount else { return false }
+        let grown = min(reservedCount, max(fd + 1, capacity * 2))
+        guard PageBuffer.commit(base, count: grown) == nil else { return false }
         capacity = grown
+        return true
     }
 
     func deallocate() {
-        PageBuffer.deallocate(base, count: capacity)
+        PageBuffer.deallocate(base, count: reservedCount)
+    }
+}
+
+/// How many entries a `DescriptorTable` reserves by default: the hard limit on open files
+/// (`getrlimit(RLIMIT_NOFILE)`'s `rlim_max`, what the soft limit may be raised to), or 2^20
+/// (Linux's default `fs.nr_open`) when that is unlimited. Capped at 2^24 (with 24-byte
+/// entries, 384 MiB of address space, none of it memory until used) and at 2^16 where
+/// addresses are 32 bits.
+enum DescriptorTableReservation {
+    static var count: Int {
+        let ceiling = cselectors_open_files_ceiling()
+        let wanted = ceiling < 0 ? 1 << 20 : Int(clamping: ceiling)
+        return max(1, min(wanted, Int.bitWidth == 64 ? 1 << 24 : 1 << 16))
     }
 }
