@@ -45,7 +45,7 @@ struct AsyncAcceptTests {
                 for task in served { _ = try await task.value }
                 return onTheirLoop
             }
-            let clients = try await within(.seconds(30)) { () -> Int in
+            let clients = try await within { () -> Int in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for index in 0..<8 {
                         group.addTask {

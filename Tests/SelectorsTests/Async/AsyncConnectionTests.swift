@@ -182,7 +182,7 @@ struct AsyncConnectionTests {
             #expect(pending > 64 * 1024, "\(pending) bytes queued")
             #expect(await race(writer, .milliseconds(50)) == nil, "write returned while the queue was full")
             #expect(try await pendingOutput(connection) == pending, "the queue moved while nobody read")
-            let received = try await within(.seconds(30)) { try await Peer.read(peer, count: message.count) }
+            let received = try await within { try await Peer.read(peer, count: message.count) }
             #expect(sameBytes(received, message))
             let pendingAfterwards = try await finish(writer)
             #expect(pendingAfterwards <= 16 * 1024)
@@ -209,7 +209,7 @@ struct AsyncConnectionTests {
             // (ThreadSanitizer on a loaded machine, hundreds of hops) once never outran it,
             // and nothing was ever queued.
             let counters = pool.counters
-            try await within(.seconds(30), "a first queued byte") {
+            try await within(awaitLimit, "a first queued byte") {
                 while counters.snapshot.peakPendingBytes == 0 { try await Task.sleep(for: .milliseconds(1)) }
             }
             // A slow reader: 16 KiB at a time, a pause after each.
@@ -260,7 +260,7 @@ struct AsyncConnectionTests {
             let tail = Array("and the tail".utf8)
             let reader = Task { try await Peer.read(peer, count: message.count + tail.count) }
             try await within(on: onLoop ? loop : nil) { try await connection.write(tail) }
-            #expect(sameBytes(try await finish(reader, within: .seconds(30)), message + tail))
+            #expect(sameBytes(try await finish(reader, within: awaitLimit), message + tail))
             connection.close()
         }
     }
@@ -286,7 +286,7 @@ struct AsyncConnectionTests {
             // What the cancelled write queued still arrives; reading works.
             #expect(
                 sameBytes(
-                    try await within(.seconds(30)) { try await Peer.read(peer, count: message.count) },
+                    try await within { try await Peer.read(peer, count: message.count) },
                     message))
             try await Peer.write(peer, "ok")
             #expect(try await within { try await connection.read(upTo: 10) } == Array("ok".utf8))
@@ -356,7 +356,7 @@ struct AsyncConnectionTests {
                 #expect(connection.pendingOutputCount > 0)
                 connection.close()
             }
-            let end = try await within(.seconds(30)) { try await Peer.readToEnd(peer) }
+            let end = try await within { try await Peer.readToEnd(peer) }
             #expect(sameBytes(end.bytes, message) && !end.reset)
         }
     }
@@ -417,7 +417,7 @@ struct AsyncConnectionTests {
                 }
                 if shutdownInsteadOfClose { output.shutdownOutput() } else { output.close() }
             }
-            let received = try await within(.seconds(30), on: loop) { () -> [UInt8] in
+            let received = try await within(on: loop) { () -> [UInt8] in
                 var bytes: [UInt8] = []
                 for try await chunk in input.inbound { bytes += chunk }
                 return bytes

@@ -36,7 +36,7 @@ struct AsyncConnectionsDrainTests {
                 pool.drain(until: io.now.advanced(by: .seconds(600))) { drained.set() }
             }
             #expect(failed(await outcome(of: writer), with: .connectionClosed))
-            let end = try await within(.seconds(30)) { try await Peer.readToEnd(peer) }
+            let end = try await within { try await Peer.readToEnd(peer) }
             let sent = pool.counters.snapshot.bytesSent
             #expect(
                 UInt64(end.bytes.count) == sent, "the peer got \(end.bytes.count) of \(sent) bytes written")
@@ -81,7 +81,7 @@ struct AsyncConnectionsDrainTests {
                 }
             }
             // The peer reads everything and the drain's end of stream, then closes.
-            let end = try await within(.seconds(30)) { try await Peer.readToEnd(peer) }
+            let end = try await within { try await Peer.readToEnd(peer) }
             #expect(sameBytes(end.bytes, message) && !end.reset)
             let closedAt = ContinuousClock.now
             try Socket.shutdownWrite(peer)

@@ -6,6 +6,15 @@ import Testing
 // registrations, queued work): debug builds, which `swift test` makes, allow it.
 @testable import Selectors
 
+/// How long an awaited step of an async test may take before the test calls it a hang.
+///
+/// A bound on hangs, not a speed check, so it is generous: under ThreadSanitizer, with the
+/// whole suite running on two cores, a step that crosses threads thousands of times (an actor
+/// pinned to one loop, hammered from another) waits for a thread at every crossing. One such
+/// test takes 1.2 s alone and 10 s beside 16 busy threads, and ran out of the former 30 s in
+/// two of seven full ThreadSanitizer runs (with no report, and passing alone every time).
+let awaitLimit: Duration = .seconds(90)
+
 /// An awaited operation that did not finish in time.
 struct AsyncTimeout: Error, CustomStringConvertible {
     let what: String
@@ -17,7 +26,7 @@ struct AsyncTimeout: Error, CustomStringConvertible {
 /// When the time is up the test records an issue, the task is cancelled and left behind
 /// (never awaited, so a hang cannot hang the test), and this throws `AsyncTimeout`.
 func within<Result: Sendable>(
-    _ limit: Duration = .seconds(30), _ what: String = "the awaited work",
+    _ limit: Duration = awaitLimit, _ what: String = "the awaited work",
     on executor: (any TaskExecutor)? = nil,
     sourceLocation: SourceLocation = #_sourceLocation, _ body: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
@@ -27,7 +36,7 @@ func within<Result: Sendable>(
 
 /// Awaits `task` for at most `limit`; see `within`.
 func finish<Result: Sendable, Failure: Error>(
-    _ task: Task<Result, Failure>, within limit: Duration = .seconds(30), _ what: String = "the task",
+    _ task: Task<Result, Failure>, within limit: Duration = awaitLimit, _ what: String = "the task",
     sourceLocation: SourceLocation = #_sourceLocation
 ) async throws -> Result {
     guard let outcome = await race(task, limit) else {
@@ -71,7 +80,7 @@ let raceThread: EventLoopThread = {
 /// What `task` ended with (its value or its error), awaited for at most `limit`; nil (with an
 /// issue recorded) if it did not end in time.
 func outcome<Result: Sendable, Failure: Error>(
-    of task: Task<Result, Failure>, within limit: Duration = .seconds(30),
+    of task: Task<Result, Failure>, within limit: Duration = awaitLimit,
     sourceLocation: SourceLocation = #_sourceLocation
 ) async -> Swift.Result<Result, any Error>? {
     do {
@@ -95,7 +104,7 @@ private final class ResumeOnce<Value: Sendable>: Sendable {
 /// and returns false if it never did.
 @discardableResult
 func until(
-    within limit: Duration = .seconds(30), _ what: String = "condition",
+    within limit: Duration = awaitLimit, _ what: String = "condition",
     sourceLocation: SourceLocation = #_sourceLocation,
     _ condition: () async throws -> Bool
 ) async throws -> Bool {
@@ -145,7 +154,7 @@ func onLoopThread<Result: Sendable>(
     _ loop: EventLoop, sourceLocation: SourceLocation = #_sourceLocation,
     _ body: @escaping @Sendable (IsolatedEventLoop) -> Result
 ) async throws -> Result {
-    try await within(.seconds(30), "a closure on the loop", sourceLocation: sourceLocation) {
+    try await within(awaitLimit, "a closure on the loop", sourceLocation: sourceLocation) {
         try await withCheckedThrowingContinuation { continuation in
             do {
                 try loop.execute { continuation.resume(returning: body(loop.assumeIsolated())) }
@@ -184,7 +193,7 @@ final class LoopBlocker: Sendable {
             entered.store(true, ordering: .releasing)
             while !gate.withLock({ $0 }) { usleep(200) }
         }
-        try await until(within: .seconds(30), "the loop entering the blocker") {
+        try await until(within: awaitLimit, "the loop entering the blocker") {
             entered.load(ordering: .acquiring)
         }
     }
@@ -282,7 +291,7 @@ private func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
 /// test, nor on the cooperative pool.
 enum Peer {
     /// Writes all of `bytes`.
-    static func write(_ fd: Int32, _ bytes: [UInt8], limit: Duration = .seconds(30)) async throws {
+    static func write(_ fd: Int32, _ bytes: [UInt8], limit: Duration = awaitLimit) async throws {
         try await onOwnThread { try writeNow(fd, bytes, limit: limit) }
     }
 
@@ -293,13 +302,13 @@ enum Peer {
     /// - Throws: at end of stream or a reset before `count` bytes, or after `limit`.
     static func read(
         _ fd: Int32, count: Int, chunk: Int = 64 * 1024, pause: Duration = .zero,
-        limit: Duration = .seconds(30)
+        limit: Duration = awaitLimit
     ) async throws -> [UInt8] {
         try await onOwnThread { try readNow(fd, count: count, chunk: chunk, pause: pause, limit: limit) }
     }
 
     /// Reads until end of stream or a reset: the bytes, and whether it was a reset.
-    static func readToEnd(_ fd: Int32, limit: Duration = .seconds(30)) async throws -> (
+    static func readToEnd(_ fd: Int32, limit: Duration = awaitLimit) async throws -> (
         bytes: [UInt8], reset: Bool
     ) {
         try await onOwnThread { try readToEndNow(fd, limit: limit) }
