@@ -1,3 +1,5 @@
+internal import CSelectors
+
 /// Watches file descriptors and reports which are ready: Python's `selectors.BaseSelector`.
 ///
 /// ```swift
@@ -21,6 +23,9 @@ public final class Selector {
     private let kernel: any PollingBackend
     /// `kernel.descriptorLimit`, read once.
     private let kernelDescriptorLimit: Int32
+    /// `kernel.directWaitFD`, refreshed when the interest set is replaced: the wait calls the
+    /// kernel itself when there is one (see `waitOnce`).
+    @exclusivity(unchecked) private var directWaitFD: Int32
     @exclusivity(unchecked) private var table = KeyTable()
     @exclusivity(unchecked) private var ready: UnsafeMutableBufferPointer<ReadyEvent>
     @exclusivity(unchecked) private var readyCount = 0
@@ -64,6 +69,7 @@ public final class Selector {
         self.backend = backend
         self.kernel = kernel
         self.kernelDescriptorLimit = kernel.descriptorLimit
+        self.directWaitFD = kernel.directWaitFD
         self.kernelMayKeepGhosts = kernel.mayKeepGhosts
         self.kernelCloseRemovesRegistration = kernel.closeRemovesRegistration
         self.ready = Selector.allocateReady(capacity: Selector.minimumReadyCapacity)
@@ -343,6 +349,14 @@ public final class Selector {
 
     @inline(__always)
     private func waitOnce(limit: WaitTimeout?) throws(SelectorError) {
+        if directWaitFD >= 0 {
+            let count = cselectors_direct_wait(
+                directWaitFD, ready.baseAddress, Int32(truncatingIfNeeded: ready.count),
+                limit?.milliseconds ?? -1)
+            readyCount = Int(count)
+            if count < 0 { try waitFailed(.current) }
+            return
+        }
         do {
             readyCount = try kernel.wait(timeout: limit, into: ready)
         } catch  where error == .interrupted {
@@ -352,6 +366,13 @@ public final class Selector {
             readyCount = 0
             throw SelectorError(.select, fd: nil, .system(error))
         }
+    }
+
+    /// A failed direct wait: as `waitOnce` treats the backend's error. Out of line.
+    @inline(never)
+    private func waitFailed(_ error: Errno) throws(SelectorError) {
+        readyCount = 0
+        if error != .interrupted { throw SelectorError(.select, fd: nil, .system(error)) }
     }
 
     /// After a wait that may have nothing to report (after a signal or dropped ghosts): drops
@@ -480,6 +501,7 @@ public final class Selector {
     /// A fresh kernel interest set holding exactly the live keys.
     private func rebuildKernelInterest() throws(Errno) {
         try kernel.replaceInterestSet()
+        directWaitFD = kernel.directWaitFD
         mayHaveGhosts = false
         for key in table.allKeys {
             // An fd the caller closed without unregistering cannot be added again. Its key

@@ -79,6 +79,18 @@ typedef struct cselectors_ready_event {
   } data;
 } cselectors_ready_event;
 #endif
+// The wait of a backend whose kernel fills ready events itself (`PollingBackend.directWaitFD`):
+// epoll_wait on Linux, inlined into the selector's wait, so a wait costs the system call and
+// no layer of the library's own. Elsewhere no backend offers one, and this fails with ENOSYS.
+static inline int cselectors_direct_wait(int fd, void *events, int capacity, int timeout_ms) {
+#if defined(__linux__) && !defined(SELECTORS_BSD_TYPECHECK)
+  return epoll_wait(fd, (struct epoll_event *)events, capacity, timeout_ms);
+#else
+  (void)fd; (void)events; (void)capacity; (void)timeout_ms;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
 static const uint32_t cselectors_ready_in = POLLIN;
 static const uint32_t cselectors_ready_out = POLLOUT;
 

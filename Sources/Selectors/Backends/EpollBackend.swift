@@ -50,6 +50,8 @@
                 })
         }
 
+        var directWaitFD: Int32 { epollFD }
+
         let mayKeepGhosts = true
         let closeRemovesRegistration = true
 

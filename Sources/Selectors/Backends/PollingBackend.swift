@@ -53,6 +53,11 @@ protocol PollingBackend: AnyObject {
     /// selector then adds each live registration again. Only called when `mayKeepGhosts`.
     /// On a throw the old set must still be in place.
     func replaceInterestSet() throws(Errno)
+
+    /// An fd whose kernel wait (`cselectors_direct_wait`: `epoll_wait`) writes `ReadyEvent`s
+    /// as `wait` would, for the selector to call without this protocol in between; -1 if
+    /// there is none. It may change after `replaceInterestSet`.
+    var directWaitFD: Int32 { get }
 }
 
 /// A registration's events and trigger, as a backend's `modify` receives them.
@@ -66,4 +71,5 @@ extension PollingBackend {
     var mayKeepGhosts: Bool { false }
     var closeRemovesRegistration: Bool { false }
     func replaceInterestSet() throws(Errno) {}
+    var directWaitFD: Int32 { -1 }
 }
