@@ -145,11 +145,7 @@ public final class Selector {
         try table.insert(
             fd, events: events, trigger: trigger, handler: handler, borrowed: borrowed, generation: generation
         )
-        do {
-            try kernel.add(
-                fd: fd, events: events, trigger: trigger,
-                token: ReadyEvent.token(fd: fd, generation: generation))
-        } catch {
+        if let error = addToKernel(fd, events, trigger, ReadyEvent.token(fd: fd, generation: generation)) {
             table.cancelInsert(fd)
             try addRefused(fd, events: events, trigger: trigger, generation: generation, error)
             try table.insert(
@@ -157,6 +153,23 @@ public final class Selector {
                 generation: generation)
         }
         if table.count > ready.count { growReadyBuffer() }
+    }
+
+    /// The kernel's add: through `cselectors_direct_control` where the backend has a direct
+    /// wait (see `waitOnce`), otherwise the backend's. Nil, or what the kernel refused with.
+    @inline(__always)
+    private func addToKernel(_ fd: Int32, _ events: Events, _ trigger: Trigger, _ token: UInt64) -> Errno? {
+        if directWaitFD >= 0 {
+            let result = cselectors_direct_control(
+                directWaitFD, 0, fd, UInt32(events.rawValue), trigger.directCode, token)
+            return result == 0 ? nil : .current
+        }
+        do throws(Errno) {
+            try kernel.add(fd: fd, events: events, trigger: trigger, token: token)
+            return nil
+        } catch {
+            return error
+        }
     }
 
     /// After the kernel refused to add `fd` (which is not in the table): throws, unless the

@@ -62,3 +62,14 @@ public enum Trigger: String, CaseIterable, Sendable, BitwiseCopyable, CustomStri
     /// The trigger's name, as accepted by `init(name:)`.
     public var description: String { rawValue }
 }
+
+extension Trigger {
+    /// The trigger as `cselectors_direct_control` takes it: 0 level, 1 edge, 2 one-shot.
+    var directCode: Int32 {
+        switch self {
+        case .level: 0
+        case .edge: 1
+        case .oneShot: 2
+        }
+    }
+}

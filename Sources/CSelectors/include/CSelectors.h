@@ -91,6 +91,23 @@ static inline int cselectors_direct_wait(int fd, void *events, int capacity, int
   return -1;
 #endif
 }
+// Adds (`modify` 0) or changes (1) `fd` in a direct-wait set (the epoll instance above) with
+// the library's events (bit 0 read, bit 1 write) and trigger (0 level, 1 edge, 2 one-shot),
+// carrying `token`: epoll_ctl, with the one mapping of those to epoll's flags.
+static inline int cselectors_direct_control(int set, int modify, int fd, unsigned events, int trigger,
+                                            uint64_t token) {
+#if defined(__linux__) && !defined(SELECTORS_BSD_TYPECHECK)
+  struct epoll_event event;
+  event.events = ((events & 1) ? EPOLLIN : 0) | ((events & 2) ? EPOLLOUT : 0) |
+                 (trigger == 1 ? EPOLLET : 0) | (trigger == 2 ? EPOLLONESHOT : 0);
+  event.data.u64 = token;
+  return epoll_ctl(set, modify ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &event);
+#else
+  (void)set; (void)modify; (void)fd; (void)events; (void)trigger; (void)token;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
 static const uint32_t cselectors_ready_in = POLLIN;
 static const uint32_t cselectors_ready_out = POLLOUT;
 

@@ -17,19 +17,21 @@
             epollFD = try SystemCall.once { epoll_create1(Int32(EPOLL_CLOEXEC)) }
         }
 
-        // Inlined into their protocol witnesses, as `wait` is (one call per registration).
+        // Inlined into their protocol witnesses, as `wait` is (one call per registration). The
+        // selector adds through `cselectors_direct_control` itself (see `directWaitFD`).
         @inline(__always)
         func add(fd: Int32, events: Events, trigger: Trigger, token: UInt64) throws(Errno) {
-            try control(EPOLL_CTL_ADD, fd, EpollBackend.interest(events, trigger), token)
+            _ = try SystemCall.once {
+                cselectors_direct_control(epollFD, 0, fd, UInt32(events.rawValue), trigger.directCode, token)
+            }
         }
 
         @inline(__always)
         func modify(fd: Int32, from old: Interest, to new: Interest, token: UInt64) throws(Errno) {
-            try control(EPOLL_CTL_MOD, fd, EpollBackend.interest(new.events, new.trigger), token)
-        }
-
-        func remove(fd: Int32, events: Events) throws(Errno) {
-            try control(EPOLL_CTL_DEL, fd, 0, 0)
+            _ = try SystemCall.once {
+                cselectors_direct_control(
+                    epollFD, 1, fd, UInt32(new.events.rawValue), new.trigger.directCode, token)
+            }
         }
 
         // Inlined into its protocol witness, which then is the implementation: the selector's
@@ -67,25 +69,10 @@
             SystemCall.close(epollFD)
         }
 
-        @inline(__always)
-        private func control(_ operation: Int32, _ fd: Int32, _ flags: UInt32, _ token: UInt64) throws(Errno)
-        {
+        func remove(fd: Int32, events: Events) throws(Errno) {
             // EPOLL_CTL_DEL ignores the event, but kernels before 2.6.9 required a non-null one.
             var event = epoll_event()
-            event.events = flags
-            event.data.u64 = token
-            _ = try SystemCall.once { epoll_ctl(epollFD, operation, fd, &event) }
-        }
-
-        private static func interest(_ events: Events, _ trigger: Trigger) -> UInt32 {
-            let mode: UInt32
-            switch trigger {
-            case .level: mode = 0
-            case .edge: mode = EPOLLET.rawValue
-            case .oneShot: mode = EPOLLONESHOT.rawValue
-            }
-            return mode | (events.contains(.read) ? EPOLLIN.rawValue : 0)
-                | (events.contains(.write) ? EPOLLOUT.rawValue : 0)
+            _ = try SystemCall.once { epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, &event) }
         }
     }
 #endif

@@ -90,10 +90,16 @@ extension EventLoop {
             let dispatched = selector.forEachReady()
             // Only local work can have made `hasLocalWork` true, and it set the flag.
             if leavesIOOnly && hasLocalWork { runLocalTasks() }
-            if tasks.mayHaveTasks { runTasks() }
             counters.iterations &+= 1
             counters.eventsDispatched &+= UInt64(truncatingIfNeeded: dispatched)
-        } while !leavesIOOnly && !stopRequested.load(ordering: .relaxed)
+            // A stop is looked for only here: `stop()` sets the flag before it wakes the loop,
+            // so a requested stop always finds `mayHaveTasks` set (or sets it again after
+            // `runTasks` took it, with the stop then visible).
+            if tasks.mayHaveTasks {
+                runTasks()
+                if stopRequested.load(ordering: .relaxed) { break }
+            }
+        } while !leavesIOOnly
         if !pendingReleases.isEmpty { releasePending() }
     }
 
