@@ -466,6 +466,8 @@ public final class Selector {
         guard !isClosed else { return }
         isClosed = true
         kernel.close()
+        // Its number may name another file from now on.
+        directWaitFD = -1
         // Retired, and released now only if no handler can be running: one may be the one
         // closing the selector.
         table.removeAll()
