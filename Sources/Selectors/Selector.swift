@@ -372,16 +372,13 @@ public final class Selector {
         }
         do {
             readyCount = try kernel.wait(timeout: limit, into: ready)
-        } catch  where error == .interrupted {
-            // A signal is not an event: `finishWait` resumes the wait for the time left, if any.
-            readyCount = 0
         } catch {
-            readyCount = 0
-            throw SelectorError(.select, fd: nil, .system(error))
+            try waitFailed(error)
         }
     }
 
-    /// A failed direct wait: as `waitOnce` treats the backend's error. Out of line.
+    /// A failed wait, direct or the backend's. A signal is not an event: nothing is ready, and
+    /// `finishWait` resumes the wait for the time left, if any. Out of line.
     @inline(never)
     private func waitFailed(_ error: Errno) throws(SelectorError) {
         readyCount = 0
