@@ -41,6 +41,19 @@ import Testing
             text.contains("1000") && text.contains("register") && text.contains("RLIMIT_NOFILE"), "\(text)")
     }
 
+    /// A negative fd is refused as such, and makes no room (it once yielded a pointer before
+    /// the table: `Connections.adopt(-1)` crashed).
+    @Test func aNegativeFdIsRefused() throws {
+        var table = DescriptorTable<UInt64>(capacity: 8, reservedCount: 1_000)
+        defer { table.deallocate() }
+        for fd: Int32 in [-1, -8, Int32.min] {
+            #expect(entry(&table, fd) == nil)
+            #expect(table.refusal(for: fd) == .negativeDescriptor)
+        }
+        #expect(table.highestFD == -1)
+        #expect(table.capacity == 8)
+    }
+
     /// By default a table reserves one entry per fd the process may open.
     @Test func theDefaultReservationCoversTheOpenFilesLimit() {
         let table = DescriptorTable<UInt64>(capacity: 16)

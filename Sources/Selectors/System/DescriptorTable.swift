@@ -35,11 +35,13 @@ struct DescriptorTable<Entry: BitwiseCopyable> {
         self.capacity = capacity
     }
 
-    /// Makes room for `fd` (which must not be negative) and returns its entry; nil if `fd` is
-    /// beyond the reservation or the system would not commit the memory (`refusal(for:)`).
+    /// Makes room for `fd` and returns its entry; nil if `fd` is negative, beyond the
+    /// reservation, or the system would not commit the memory (`refusal(for:)`).
     @inline(__always)
     mutating func entry(for fd: Int32) -> UnsafeMutablePointer<Entry>? {
-        if Int(fd) >= capacity, !grow(toInclude: Int(fd)) { return nil }
+        // One unsigned comparison, as in `existing`: a negative fd takes the slow path, where
+        // `grow` refuses it.
+        if UInt(UInt32(bitPattern: fd)) >= UInt(bitPattern: capacity), !grow(toInclude: fd) { return nil }
         if fd > highestFD { highestFD = fd }
         return base + Int(fd)
     }
@@ -47,7 +49,8 @@ struct DescriptorTable<Entry: BitwiseCopyable> {
     /// Why `entry(for: fd)` returned nil.
     func refusal(for fd: Int32) -> SelectorError.Reason {
         // `mprotect` fails only with ENOMEM for a reservation of our own.
-        Int(fd) >= reservedCount
+        if fd < 0 { return .negativeDescriptor }
+        return Int(fd) >= reservedCount
             ? .descriptorBeyondTable(limit: Int32(clamping: reservedCount)) : .system(.noMemory)
     }
 
@@ -63,9 +66,9 @@ struct DescriptorTable<Entry: BitwiseCopyable> {
     }
 
     @inline(never)
-    private mutating func grow(toInclude fd: Int) -> Bool {
-        guard fd < reservedCount else { return false }
-        let grown = min(reservedCount, max(fd + 1, capacity * 2))
+    private mutating func grow(toInclude fd: Int32) -> Bool {
+        guard fd >= 0, Int(fd) < reservedCount else { return false }
+        let grown = min(reservedCount, max(Int(fd) + 1, capacity * 2))
         guard PageBuffer.commit(base, count: grown) == nil else { return false }
         capacity = grown
         return true

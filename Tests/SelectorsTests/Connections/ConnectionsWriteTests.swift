@@ -356,6 +356,25 @@ import Testing
         }
     }
 
+    @Test(arguments: Backend.available)
+    func adoptingANegativeFdThrowsAndChangesNothing(backend: Backend) throws {
+        try withDescriptors { fds in
+            let (server, peer) = try fds.socketPair()
+            try withConnections(backend: backend, options: connectionOptions(.level)) {
+                loop, connections, log in
+                for fd: Int32 in [-1, -2, Int32.min] {
+                    #expect(throws: SelectorError(.adopt, fd: fd, .negativeDescriptor)) {
+                        try connections.adopt(fd)
+                    }
+                }
+                #expect(connections.count == 0)
+                let connection = try fds.handOver(server, to: connections)
+                try writeAll(peer, "x")
+                try runOnceUntil(loop) { log.receivedCount(of: connection) == 1 }
+            }
+        }
+    }
+
     // MARK: Events are never nested
 
     @Test(arguments: Backend.available, connectionTriggers)
