@@ -38,6 +38,15 @@ public final class RunningEchoServer: Sendable {
         throws(EchoServerError)
     {
         try configuration.validate()
+        // Made before the listener, so a refusal leaves nothing open (`validate` checked the
+        // marks already).
+        let budget: OutputBudget
+        do {
+            budget = try OutputBudget(
+                high: configuration.totalHighWaterMark, low: configuration.totalLowWaterMark)
+        } catch {
+            throw .invalidConfiguration("total water marks: \(error.reason)")
+        }
         let requested: SocketAddress
         do {
             requested = try SocketAddress(host: configuration.host, port: configuration.port)
@@ -58,8 +67,6 @@ public final class RunningEchoServer: Sendable {
         } catch {
             throw .cannotListen(address: requested, error)
         }
-        let budget = OutputBudget(
-            high: configuration.totalHighWaterMark, low: configuration.totalLowWaterMark)
         let shared = EchoLoop.Shared(
             configuration: configuration, listener: listener,
             limit: configuration.maxConnections.map { ConnectionLimit(maximum: $0) }, budget: budget,

@@ -14,9 +14,12 @@ public enum UTCTimestamp {
     /// `secondsSinceEpoch` (Unix time, UTC) plus `milliseconds` (0 to 999), for example
     /// `format(secondsSinceEpoch: 0, milliseconds: 5)` is `1970-01-01T00:00:00.005Z`.
     public static func format(secondsSinceEpoch: Int64, milliseconds: Int) -> String {
-        // Floor division, so instants before 1970 land on the right day.
-        let days = secondsSinceEpoch >= 0 ? secondsSinceEpoch / 86_400 : (secondsSinceEpoch - 86_399) / 86_400
-        let secondOfDay = Int(secondsSinceEpoch - days * 86_400)
+        // Floor division, so instants before 1970 land on the right day; through the
+        // remainder, since `secondsSinceEpoch - 86_399` and `days * 86_400` overflow near
+        // `Int64.min`.
+        let (quotient, remainder) = secondsSinceEpoch.quotientAndRemainder(dividingBy: 86_400)
+        let days = remainder < 0 ? quotient - 1 : quotient
+        let secondOfDay = Int(remainder < 0 ? remainder + 86_400 : remainder)
         let (year, month, day) = civilDate(daysSinceEpoch: days)
         var text = ""
         text.reserveCapacity(24)

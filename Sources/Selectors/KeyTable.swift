@@ -93,7 +93,9 @@ struct KeyTable: ~Copyable {
         }
         guard slot.pointee.handler == nil else { throw SelectorError(.register, fd: fd, .alreadyRegistered) }
         let generation = slot.pointee.generation &+ 1
-        fill(slot, events: events, trigger: trigger, handler: handler, borrowed: borrowed, generation: generation)
+        fill(
+            slot, events: events, trigger: trigger, handler: handler, borrowed: borrowed,
+            generation: generation)
         return generation
     }
 
@@ -103,12 +105,15 @@ struct KeyTable: ~Copyable {
         _ fd: Int32, events: Events, trigger: Trigger, handler: Unmanaged<SharedHandler>, borrowed: Bool,
         generation: UInt32
     ) {
-        fill(slots[fd], events: events, trigger: trigger, handler: handler, borrowed: borrowed, generation: generation)
+        fill(
+            slots[fd], events: events, trigger: trigger, handler: handler, borrowed: borrowed,
+            generation: generation)
     }
 
     @inline(__always)
     private mutating func fill(
-        _ slot: UnsafeMutablePointer<Slot>, events: Events, trigger: Trigger, handler: Unmanaged<SharedHandler>, borrowed: Bool,
+        _ slot: UnsafeMutablePointer<Slot>, events: Events, trigger: Trigger,
+        handler: Unmanaged<SharedHandler>, borrowed: Bool,
         generation: UInt32
     ) {
         slot.pointee = Slot(

@@ -24,6 +24,10 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
         case run
         /// Creating a `Connections`.
         case connections = "Connections"
+        /// Creating an `OutputBudget`.
+        case outputBudget = "OutputBudget"
+        /// Creating an `EventLoopGroup`.
+        case eventLoopGroup = "EventLoopGroup"
         /// `Connections.adopt`.
         case adopt
         /// `Connection.write`.

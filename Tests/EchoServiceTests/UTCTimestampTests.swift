@@ -15,6 +15,18 @@ struct UTCTimestampTests {
         #expect(UTCTimestamp.format(secondsSinceEpoch: seconds, milliseconds: milliseconds) == expected)
     }
 
+    /// The extremes of `Int64` seconds are formatted, not trapped on: floor division and the
+    /// second of the day come from the remainder, with no arithmetic past the ends.
+    @Test(arguments: [
+        (Int64.min, "-292277022657-01-27T08:29:52.000Z"),
+        (Int64.min + 1, "-292277022657-01-27T08:29:53.000Z"),
+        (Int64.min + 86_399, "-292277022657-01-28T08:29:51.000Z"),
+        (Int64.max, "292277026596-12-04T15:30:07.000Z"),
+    ])
+    func theExtremesOfInt64SecondsAreFormatted(seconds: Int64, expected: String) {
+        #expect(UTCTimestamp.format(secondsSinceEpoch: seconds, milliseconds: 0) == expected)
+    }
+
     /// Every day from 1970 to 2100 matches a plain day-by-day calendar count.
     @Test func everyDayFrom1970To2100MatchesACalendarCount() {
         var (year, month, day) = (1970, 1, 1)

@@ -64,7 +64,15 @@ public final class AsyncConnection: @unchecked Sendable {
     // MARK: Reading
 
     /// Reads what is available into `buffer`, waiting until something is; 0 at end of stream.
+    /// - Throws: `SelectorError` with `invalidArgument` for an empty `buffer`, at once and
+    ///   without a system call (a read into it could only return 0, which means end of
+    ///   stream); otherwise `connectionClosed`, a failed read's `system` error (the connection
+    ///   then closes) or `CancellationError`, as the type's documentation describes.
     nonisolated(nonsending) public func read(into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
+        guard buffer.count > 0 else {
+            throw SelectorError(
+                .read, fd: fd, .invalidArgument("the buffer is empty (0 would mean end of stream)"))
+        }
         while true {
             guard loop.isOnLoopThread else {
                 let target = UncheckedSendable(buffer)
@@ -79,8 +87,12 @@ public final class AsyncConnection: @unchecked Sendable {
 
     /// Reads up to `maximum` bytes (at most 64 KiB, the loop's buffer), waiting until some
     /// are there; empty at end of stream. What is left stays for the next read.
+    /// - Throws: `SelectorError` with `invalidArgument` for a `maximum` of 0 or less (an empty
+    ///   result would mean end of stream); otherwise as `read(into:)`.
     nonisolated(nonsending) public func read(upTo maximum: Int = 64 * 1024) async throws -> [UInt8] {
-        precondition(maximum > 0, "AsyncConnection.read(upTo:) needs a maximum above 0")
+        guard maximum > 0 else {
+            throw SelectorError(.read, fd: fd, .invalidArgument("maximum must be above 0, not \(maximum)"))
+        }
         var bytes: [UInt8] = []
         _ = try await read(atMost: maximum) { chunk in bytes = Array(chunk) }
         return bytes
@@ -134,8 +146,9 @@ public final class AsyncConnection: @unchecked Sendable {
     /// Sends `bytes` now and queues what the kernel did not take, without waiting: for use
     /// inside `read(_:)`, on the loop's thread. Follow it with `drained()` (or use `write`) so
     /// a peer that does not read slows the writer down.
-    /// - Throws: `connectionClosed`, `outputClosed`, or the write's error (the connection
-    ///   then closes).
+    /// - Throws: `connectionClosed`, `outputClosed`, `invalidArgument` when more than the
+    ///   most one connection queues would be pending (see `Connection.write`; nothing is sent
+    ///   then), or the write's error (the connection then closes).
     public func send(_ bytes: UnsafeRawBufferPointer) throws(SelectorError) {
         precondition(loop.isOnLoopThread, "AsyncConnection.send must run on the loop's thread")
         try connection.write(bytes)

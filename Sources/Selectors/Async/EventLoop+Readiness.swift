@@ -21,7 +21,8 @@ import Synchronization
 /// Errors: `CancellationError` when the task is cancelled (the wait is removed, the fd stays
 /// registered); `SelectorError` with `loopClosed` when the loop closes, `notRegistered` when
 /// the fd is unregistered, `alreadyWaiting` when another task waits on the same fd for the
-/// same direction, or what registering the fd threw.
+/// same direction, `negativeDescriptor`, `descriptorTooLarge` or `descriptorBeyondTable` for an
+/// fd the loop's selector could never watch, or what registering the fd threw.
 extension EventLoop {
     /// Suspends until `fd` is readable. See the extension's documentation.
     nonisolated(nonsending) public func readable(_ fd: Int32) async throws {

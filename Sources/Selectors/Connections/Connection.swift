@@ -20,7 +20,9 @@ public struct Connection: Hashable, CustomStringConvertible {
     /// to be written when the fd is writable. Nothing is lost: a failure closes the connection
     /// with `.closed(.failed(error))` at the loop's next turn.
     /// - Throws: `connectionClosed` on a dead handle; `outputClosed` after `close()`,
-    ///   `shutdownOutput()` or a failed write.
+    ///   `shutdownOutput()` or a failed write; `invalidArgument` when the bytes and what is
+    ///   pending together pass the most one connection queues, just under 4 GiB (2^32 - 17
+    ///   bytes): nothing is sent then.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(SelectorError) {
         try owner.write(self, bytes)
     }

@@ -167,6 +167,24 @@ struct OutputBuffer {
 
     static let dataOffset = 16
 
+    /// The most bytes one connection may have pending. Offsets and capacity are 32-bit, and
+    /// the allocation (header included) is rounded up to a page: with `dataOffset` plus the
+    /// count below 2^32, the rounded allocation stays within 4 GiB, so its capacity fits too.
+    /// Computed, so the check in `write` folds to a constant: no lazy global's once-call.
+    @inline(__always)
+    static var countLimit: Int { Int(clamping: UInt32.max) - dataOffset }
+
+    /// What `Connection.write` throws for bytes beyond `countLimit`; out of line, so the
+    /// message's code stays off the inlined write path.
+    @inline(never)
+    static func overLimit(_ fd: Int32) -> SelectorError {
+        SelectorError(
+            .write, fd: fd,
+            .invalidArgument(
+                "a connection queues at most \(countLimit) bytes (just under 4 GiB): "
+                    + "write less at a time, or wait for .outputDrained"))
+    }
+
     var count: Int { Int(end &- start) }
 
     @inline(__always)

@@ -26,8 +26,18 @@ public final class OutputBudget: Sendable {
 
     /// A budget that stops reading above `high` bytes of output buffers and resumes at `low`
     /// or below.
-    public init(high: Int, low: Int) {
-        precondition(high >= 1 && low >= 0 && low < high, "OutputBudget needs 0 <= low < high")
+    /// - Throws: `invalidArgument` (operation `outputBudget`) unless `high` is at least 1 and
+    ///   `low` is at least 0 and below `high`.
+    public init(high: Int, low: Int) throws(SelectorError) {
+        guard high >= 1 else {
+            throw SelectorError(
+                .outputBudget, fd: nil, .invalidArgument("high must be at least 1 byte, not \(high)"))
+        }
+        guard low >= 0, low < high else {
+            throw SelectorError(
+                .outputBudget, fd: nil,
+                .invalidArgument("low must be at least 0 and below high (\(high)), not \(low)"))
+        }
         self.high = high
         self.low = low
     }

@@ -183,7 +183,13 @@ extension EventLoop {
     private func enter() throws(SelectorError) {
         guard !isClosed else { throw SelectorError(.run, fd: nil, .loopClosed) }
         precondition(isOnLoopThread, "EventLoop.run() called off the loop's thread")
-        precondition(!isRunning, "EventLoop is already running; run() is not reentrant")
+        guard !isRunning else {
+            throw SelectorError(
+                .run, fd: nil,
+                .invalidArgument(
+                    "the loop is already running: run() and runOnce() are not reentrant "
+                        + "(called from one of its own handlers, tasks or timers)"))
+        }
         isRunning = true
     }
 

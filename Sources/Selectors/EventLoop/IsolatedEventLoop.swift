@@ -142,7 +142,9 @@ public struct IsolatedEventLoop {
 
     /// Runs iterations until `stop()` (or until a handler closes the loop).
     /// - Throws: `loopClosed`; `virtualLoop` on a `VirtualEventLoop`'s loop, whose waits
-    ///   never block, so `run()` would spin (use its `run()` and `advance(by:)` instead).
+    ///   never block, so `run()` would spin (use its `run()` and `advance(by:)` instead);
+    ///   `invalidArgument` when the loop is running already (called from one of its own
+    ///   handlers, tasks or timers: running is not reentrant); what the wait threw.
     public func run() throws(SelectorError) {
         try eventLoop.run()
     }
@@ -150,6 +152,8 @@ public struct IsolatedEventLoop {
     /// Runs one iteration, waiting at most `timeout` (nil: until something happens) for I/O,
     /// a due timer, a task or a wake-up. For embedding the loop in another one. On a
     /// `VirtualEventLoop`'s loop the wait never blocks and time stays where it is.
+    /// - Throws: `loopClosed`; `invalidArgument` when the loop is running already (see
+    ///   `run()`); what the wait threw.
     public func runOnce(timeout: Duration? = nil) throws(SelectorError) {
         try eventLoop.runOnce(timeout: timeout)
     }

@@ -79,7 +79,8 @@ public final class VirtualEventLoop {
     /// Runs everything due at the current instant, without moving time, and returns how
     /// many iterations that took (at least one).
     /// - Throws: `loopClosed` if the loop is closed; it stops early, without throwing,
-    ///   when a handler closes it.
+    ///   when a handler closes it. `invalidArgument` when called from one of the loop's own
+    ///   handlers, tasks or timers (running is not reentrant).
     @discardableResult
     public func run() throws(SelectorError) -> Int {
         try runInstant()

@@ -17,12 +17,17 @@ public final class EventLoopGroup: Sendable {
 
     /// Starts `threads` loops on `backend`, on threads named `name-0`, `name-1`, ...; runs
     /// `setUp(index, loop)` on each loop's thread before it starts (see `EventLoopThread`).
-    /// - Throws: what starting a loop threw; the loops already started are shut down first.
+    /// - Throws: `SelectorError` with `invalidArgument` (operation `eventLoopGroup`) for fewer
+    ///   than one thread; what starting a loop threw, after the loops already started are shut
+    ///   down.
     public init(
         threads count: Int, name: String = "selectors-loop", backend: Backend = .default,
         setUp: @escaping @Sendable (_ index: Int, _ loop: IsolatedEventLoop) throws -> Void = { _, _ in }
     ) throws {
-        precondition(count >= 1, "an EventLoopGroup needs at least one thread")
+        guard count >= 1 else {
+            throw SelectorError(
+                .eventLoopGroup, fd: nil, .invalidArgument("threads must be at least 1, not \(count)"))
+        }
         var started: [EventLoopThread] = []
         do {
             for index in 0..<count {

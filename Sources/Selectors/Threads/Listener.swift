@@ -41,7 +41,7 @@ public final class Listener: Sendable {
         /// The accept queue length (the kernel caps it at `somaxconn`).
         public var backlog: Int32 = 1024
         /// The most connections one loop accepts per wake-up, so a flood of them cannot starve
-        /// the connections it already serves.
+        /// the connections it already serves. At least 1.
         public var acceptBatch = 64
         /// How long a loop stops accepting after `accept` fails.
         public var retryDelay: Duration = .milliseconds(100)
@@ -76,10 +76,11 @@ public final class Listener: Sendable {
     }
 
     /// Creates, binds and listens on a non-blocking socket (`Socket.makeListener`).
-    /// - Throws: `EADDRINUSE`, `EACCES`, `EMFILE`, ...
+    /// - Throws: `EINVAL` (`Errno.invalidArgument`) for an `acceptBatch` below 1 or a
+    ///   `.oneShot` trigger, before any socket is made; `EADDRINUSE`, `EACCES`, `EMFILE`, ...
     public init(address requested: SocketAddress, options: Options = Options()) throws(Errno) {
-        precondition(options.acceptBatch >= 1, "Listener.Options.acceptBatch must be at least 1")
-        precondition(options.trigger != .oneShot, "a Listener is watched level- or edge-triggered")
+        // A one-shot registration would need re-arming after every accept, which no loop does.
+        guard options.acceptBatch >= 1, options.trigger != .oneShot else { throw .invalidArgument }
         (fd, address) = try Socket.makeListener(
             address: requested, backlog: options.backlog, nonBlocking: true,
             removingStaleSocketFile: options.removingStaleSocketFile)

@@ -223,7 +223,7 @@ import Testing
         try withDescriptors { fds in
             let (fullServer, fullPeer) = try fds.socketPair()
             let (quietServer, quietPeer) = try fds.socketPair()
-            let budget = OutputBudget(high: 64 * 1024, low: 16 * 1024)
+            let budget = try OutputBudget(high: 64 * 1024, low: 16 * 1024)
             let options = connectionOptions(trigger) {
                 $0.budget = budget
                 $0.highWaterMark = 4 * 1024 * 1024
