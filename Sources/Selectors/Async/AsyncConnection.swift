@@ -148,9 +148,14 @@ public final class AsyncConnection: @unchecked Sendable {
     /// a peer that does not read slows the writer down.
     /// - Throws: `connectionClosed`, `outputClosed`, `invalidArgument` when more than the
     ///   most one connection queues would be pending (see `Connection.write`; nothing is sent
-    ///   then), or the write's error (the connection then closes).
+    ///   then), `invalidArgument` off the loop's thread (nothing is sent; `write` works from
+    ///   anywhere), or the write's error (the connection then closes).
     public func send(_ bytes: UnsafeRawBufferPointer) throws(SelectorError) {
-        precondition(loop.isOnLoopThread, "AsyncConnection.send must run on the loop's thread")
+        guard loop.isOnLoopThread else {
+            throw SelectorError(
+                .write, fd: fd,
+                .invalidArgument("send runs on the loop's thread only: use write(_:) from elsewhere"))
+        }
         try connection.write(bytes)
         if let failure = connection.owner.failure(of: connection) {
             throw SelectorError(.write, fd: fd, .system(failure))

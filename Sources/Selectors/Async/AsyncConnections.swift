@@ -36,8 +36,12 @@ public final class AsyncConnections: Sendable {
     }
 
     /// `adopt`, on the loop's thread, without suspending.
+    /// - Throws: `invalidArgument` when `io` is another loop than this pool's (the fd is then
+    ///   still the caller's); what registering the fd threw.
     public func adopt(_ fd: Int32, on io: IsolatedEventLoop) throws(SelectorError) -> AsyncConnection {
-        precondition(io.eventLoop === loop, "AsyncConnections.adopt(_:on:) with another loop")
+        guard io.eventLoop === loop else {
+            throw SelectorError(.adopt, fd: fd, .invalidArgument("the loop given is not this pool's loop"))
+        }
         return AsyncConnection(try engine.value.adopt(fd), on: loop)
     }
 

@@ -134,3 +134,42 @@ struct RefusedArgumentTests {
         }
     }
 }
+
+extension RefusedArgumentTests {
+    /// `AsyncConnection.send` off the loop's thread throws and sends nothing; `write` from the
+    /// same place works.
+    @Test func sendOffTheLoopThreadThrowsAndSendsNothing() async throws {
+        try await withLoopThread(.default, name: "audit-send-off-loop") { thread in
+            let (ours, peer) = try Socket.makePair()
+            defer { Socket.close(peer) }
+            let connection = try await AsyncConnection.adopt(ours, on: thread.loop)
+            defer { connection.abort() }
+            let error = selectorError {
+                try Array("no".utf8).withUnsafeBytes { bytes in try connection.send(bytes) }
+            }
+            expectInvalidArgument(error, .write, fd: ours, mentioning: "loop's thread")
+            try await connection.write("ok")
+            #expect(try await Peer.read(peer, count: 2) == Array("ok".utf8), "nothing refused was sent")
+        }
+    }
+
+    /// A pool adopting on another loop than its own throws and leaves the fd alone.
+    @Test func adoptingOnAnotherLoopThrowsAndLeavesTheFd() throws {
+        let home = try EventLoop()
+        defer { home.assumeIsolated().close() }
+        let other = try EventLoop()
+        defer { other.assumeIsolated().close() }
+        let pool = try AsyncConnections(on: home.assumeIsolated())
+        let (ours, peer) = try Socket.makePair()
+        defer {
+            Socket.close(ours)
+            Socket.close(peer)
+        }
+        let error = selectorError { try pool.adopt(ours, on: other.assumeIsolated()) }
+        expectInvalidArgument(error, .adopt, fd: ours, mentioning: "not this pool's loop")
+        let written = try Array("x".utf8).withUnsafeBytes { bytes in try Socket.write(peer, from: bytes) }
+        #expect(written == 1)
+        var byte: UInt8 = 0
+        #expect(read(ours, &byte, 1) == 1, "the fd was closed or taken over")
+    }
+}
