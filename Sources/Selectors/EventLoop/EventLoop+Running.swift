@@ -62,7 +62,7 @@ extension EventLoop {
         // Timers use the time the wait ended: one that falls due while handlers run fires on
         // the next iteration, whose wait is then zero. Late by one pass, never early. A timer
         // first scheduled by a handler of this iteration waits for the next one too.
-        if timed { runDueTimers(now: woke) }
+        if timed && timers.hasDue(at: woke) { runDueTimers(now: woke) }
         // The loop's own tasks first: they were queued by its earlier work.
         if hasLocalWork { runLocalTasks() }
         if tasks.mayHaveTasks { runTasks() }
