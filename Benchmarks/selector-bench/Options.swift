@@ -104,7 +104,9 @@
                     optionsEnded = true
                     continue
                 }
-                if optionsEnded { throw Mistake(message: "unexpected argument '\(argument)'") }
+                if optionsEnded {
+                    throw Mistake(message: "unexpected argument \(EchoServerCommand.quoted(argument))")
+                }
                 var name = argument
                 var value: String?
                 if let equals = argument.firstIndex(of: "="), argument.hasPrefix("--") {
@@ -122,7 +124,7 @@
                     }
                     values[name] = value
                 } else {
-                    throw Mistake(message: "unknown argument '\(argument)'")
+                    throw Mistake(message: "unknown argument \(EchoServerCommand.quoted(argument))")
                 }
             }
 
@@ -177,7 +179,8 @@
                         let reason = SelectorError(.create, fd: nil, .backendUnavailable(known)).reason
                         throw Mistake(message: "--backend must be \(names): \(reason)")
                     }
-                    throw Mistake(message: "--backend must be \(names), got '\(text)'")
+                    throw Mistake(
+                        message: "--backend must be \(names), got \(EchoServerCommand.quoted(text))")
                 }
             }
             if let text = values["--trigger"] {
@@ -185,7 +188,10 @@
                 case "all": options.triggers = [.level, .edge]
                 case "level": options.triggers = [.level]
                 case "edge": options.triggers = [.edge]
-                default: throw Mistake(message: "--trigger must be level, edge or all, got '\(text)'")
+                default:
+                    throw Mistake(
+                        message: "--trigger must be level, edge or all, got \(EchoServerCommand.quoted(text))"
+                    )
                 }
             }
             if let text = values["--api"] {
@@ -193,16 +199,21 @@
                 case "all": options.apis = EchoServer.API.allCases
                 case "callbacks": options.apis = [.callbacks]
                 case "async": options.apis = [.async]
-                default: throw Mistake(message: "--api must be callbacks, async or all, got '\(text)'")
+                default:
+                    throw Mistake(
+                        message:
+                            "--api must be callbacks, async or all, got \(EchoServerCommand.quoted(text))")
                 }
             }
             if let text = values["--target"] {
-                do { options.target = try SocketAddress(parsing: text) } catch {
+                // Port 0 parses, but no server can be reached there: every connect is refused.
+                guard let target = try? SocketAddress(parsing: text), target.port != 0 else {
                     throw Mistake(
                         message:
-                            "--target needs a numeric HOST:PORT such as 127.0.0.1:7000 or [::1]:7000, got '\(text)'"
+                            "--target needs a numeric HOST:PORT such as 127.0.0.1:7000 or [::1]:7000, got \(EchoServerCommand.quoted(text))"
                     )
                 }
+                options.target = target
             }
             // Keep the worst-case stall shorter than a quick run is long.
             options.operationTimeout = min(options.operationTimeout, max(0.5, options.duration * 2))
@@ -213,7 +224,9 @@
         {
             guard let value = Double(text), value.isFinite, value >= minimum, value <= 3600 else {
                 throw Mistake(
-                    message: "\(name) needs a number of seconds (\(minimum) to 3600), got '\(text)'")
+                    message:
+                        "\(name) needs a number of seconds (\(minimum) to 3600), got \(EchoServerCommand.quoted(text))"
+                )
             }
             return value
         }
@@ -224,7 +237,7 @@
             guard let value = Int(text), range.contains(value) else {
                 throw Mistake(
                     message:
-                        "\(name) needs a whole number from \(range.lowerBound) to \(range.upperBound), got '\(text)'"
+                        "\(name) needs a whole number from \(range.lowerBound) to \(range.upperBound), got \(EchoServerCommand.quoted(text))"
                 )
             }
             return value
@@ -235,7 +248,10 @@
             var chosen: [ScenarioKind] = []
             for part in text.split(separator: ",") {
                 guard let scenario = ScenarioKind(rawValue: String(part)) else {
-                    throw Mistake(message: "--scenario must be conn, rr, idle, stream or all, got '\(part)'")
+                    throw Mistake(
+                        message:
+                            "--scenario must be conn, rr, idle, stream or all, got \(EchoServerCommand.quoted(part))"
+                    )
                 }
                 if !chosen.contains(scenario) { chosen.append(scenario) }
             }

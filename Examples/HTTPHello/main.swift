@@ -13,7 +13,8 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 let port = arguments.count > 0 ? UInt16(arguments[0]) : 8080
 let loopCount = arguments.count > 1 ? Int(arguments[1]) : 2
 let backend = arguments.count > 2 ? Backend(name: arguments[2]) : .default
-guard let port, let loopCount, (1...64).contains(loopCount), let backend, backend.isAvailable,
+// At most 16 loops: each one watches SIGINT and SIGTERM, and a signal reaches at most 16 loops.
+guard let port, let loopCount, (1...16).contains(loopCount), let backend, backend.isAvailable,
     arguments.count <= 3
 else {
     print("usage: http-hello [PORT] [LOOPS] [epoll|poll|select]")

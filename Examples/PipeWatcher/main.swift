@@ -11,11 +11,14 @@ import Selectors
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 var chosenBackend: Backend?
+var backendKnown = true
 if arguments.count == 3, arguments[0] == "--backend" {
     chosenBackend = Backend(name: arguments[1])
+    backendKnown = chosenBackend?.isAvailable ?? false  // a name not known is refused, not ignored
     arguments.removeFirst(2)
 }
-guard arguments.count == 1, chosenBackend?.isAvailable ?? true else {
+// A COMMAND that starts with "-" is an option mistyped (--help, --backend without a name).
+guard arguments.count == 1, !arguments[0].hasPrefix("-"), backendKnown else {
     print("usage: pipe-watcher [--backend epoll|poll|select] COMMAND")
     exit(2)
 }

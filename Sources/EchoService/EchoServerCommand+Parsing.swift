@@ -27,7 +27,7 @@ extension EchoServerCommand {
                 continue
             }
             guard !optionsEnded, argument.hasPrefix("-"), argument != "-" else {
-                throw UsageError(description: "unexpected argument '\(argument)'")
+                throw UsageError(description: "unexpected argument \(quoted(argument))")
             }
             var name = argument
             var inlineValue: String?
@@ -50,7 +50,7 @@ extension EchoServerCommand {
                 guard (try? SocketAddress(host: host, port: 0)) != nil else {
                     throw UsageError(
                         description:
-                            "--host must be a numeric IPv4 or IPv6 address or localhost, not '\(host)'")
+                            "--host must be a numeric IPv4 or IPv6 address or localhost, not \(quoted(host))")
                 }
                 options.configuration.host = host
             case "--port":
@@ -65,19 +65,19 @@ extension EchoServerCommand {
                         let reason = SelectorError(.create, fd: nil, .backendUnavailable(known)).reason
                         throw UsageError(description: "\(reason) (available: \(names))")
                     }
-                    throw UsageError(description: "unknown backend '\(text)' (available: \(names))")
+                    throw UsageError(description: "unknown backend \(quoted(text)) (available: \(names))")
                 }
                 options.configuration.backend = backend
             case "--api":
                 let text = try value()
                 guard let api = EchoServer.API(rawValue: text) else {
-                    throw UsageError(description: "--api must be callbacks or async, not '\(text)'")
+                    throw UsageError(description: "--api must be callbacks or async, not \(quoted(text))")
                 }
                 options.configuration.api = api
             case "--trigger":
                 let text = try value()
                 guard let trigger = Trigger(rawValue: text), trigger != .oneShot else {
-                    throw UsageError(description: "--trigger must be level or edge, not '\(text)'")
+                    throw UsageError(description: "--trigger must be level or edge, not \(quoted(text))")
                 }
                 options.configuration.trigger = trigger
             case "--threads":
@@ -120,7 +120,7 @@ extension EchoServerCommand {
                 try flag()
                 options.version = true
             default:
-                throw UsageError(description: "unknown option '\(name)'")
+                throw UsageError(description: "unknown option \(quoted(name))")
             }
         }
         let high = options.configuration.highWaterMark
@@ -154,7 +154,8 @@ extension EchoServerCommand {
     {
         guard isDecimalDigits(text), let number = Int(text), range.contains(number) else {
             throw UsageError(
-                description: "\(name) must be \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+                description: "\(name) must be \(range.lowerBound) to \(range.upperBound), not \(quoted(text))"
+            )
         }
         return number
     }
@@ -170,7 +171,7 @@ extension EchoServerCommand {
             let wholeSeconds = Int64(whole), wholeSeconds <= 1_000_000_000
         else {
             throw UsageError(
-                description: "\(name) must be a number of seconds such as 30 or 2.5, not '\(text)'")
+                description: "\(name) must be a number of seconds such as 30 or 2.5, not \(quoted(text))")
         }
         var nanoseconds: Int64 = 0
         if parts.count == 2 {
@@ -182,6 +183,27 @@ extension EchoServerCommand {
         }
         let duration = Duration.seconds(wholeSeconds) + .nanoseconds(nanoseconds)
         return zeroMeansOff && duration == .zero ? nil : duration
+    }
+
+    /// `text` in single quotes for an error message, kept to one short line whatever it holds:
+    /// control characters (a newline, say) are escaped (`\n`, `\u{1B}`) and anything past
+    /// 64 characters is cut, so the message stays one line and well within what the error
+    /// output holds (a 100 KB argument quoted whole was dropped there, message and all).
+    public static func quoted(_ text: some StringProtocol) -> String {
+        let limit = 64
+        var shown = ""
+        var count = 0
+        for scalar in text.unicodeScalars {
+            if count == limit {
+                shown += "..."
+                break
+            }
+            let isControl = scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+            shown +=
+                isControl || scalar == "'" || scalar == "\\" ? scalar.escaped(asASCII: true) : String(scalar)
+            count += 1
+        }
+        return "'\(shown)'"
     }
 
     private static func isDecimalDigits(_ text: some StringProtocol) -> Bool {

@@ -30,6 +30,39 @@ extension EchoServerProcessTests {
         #expect(!output.contains("stalled") && !errors.contains("stalled"))
     }
 
+    /// A message larger than the sockets' buffers hold (16 MiB, the largest --size): the client
+    /// used to send all of it before reading any echo, while the server, its output full,
+    /// stopped reading; nothing moved until the operation timed out, on every target alike.
+    @Test func messagesLargerThanTheSocketBuffersComeBack() throws {
+        let server = try startServer(.default)
+        defer { server.stop() }
+        let (status, output, errors) = try runBenchmark(
+            [
+                "--scenario", "conn,rr", "--repeat", "1", "--duration", "0.5", "--warmup", "0",
+                "--connections", "2", "--size", "16777216",
+            ], target: server.address)
+        #expect(status == 0, "stdout: \(output) stderr: \(errors)")
+        #expect(!errors.contains("timeout") && !errors.contains("stalled"), "stderr: \(errors)")
+    }
+
+    /// Bad values are refused in one line with status 2: a port no server can listen on, and a
+    /// value holding a newline or 100 KB, which the message shows escaped and cut short.
+    @Test func badTargetsAndOddValuesAreRefusedInOneLine() throws {
+        for arguments in [
+            ["--target", "127.0.0.1:0"], ["--target", "[::1]:0"], ["--duration", "5\n"],
+            ["--scenario", "rr\nconn"], ["--target", String(repeating: "9", count: 100_000)],
+            ["--" + String(repeating: "x", count: 100_000)],
+        ] {
+            let (status, output, errors) = try runSelectorBench(arguments)
+            #expect(status == 2, "\(arguments.map { $0.prefix(40) })")
+            let lines = errors.split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(
+                lines.count == 2 && lines[1].isEmpty && lines[0].hasPrefix("selector-bench: ")
+                    && lines[0].count < 300, "\(errors.prefix(400))")
+            #expect(output.isEmpty)
+        }
+    }
+
     private func runBenchmark(_ arguments: [String], target: SocketAddress) throws -> (Int32?, String, String)
     {
         try runSelectorBench(arguments + ["--target", "\(target)"])

@@ -151,4 +151,32 @@ struct CommandLineTests {
         }
         #expect(EchoServerCommand.usage.contains("--trigger MODE"))
     }
+
+    /// The value a message quotes is escaped and cut short, so the message stays one line
+    /// that the error output takes whole: a newline in a value used to split it in two, and a
+    /// 100 KB value made it too long for the output's 64 KiB queue, which dropped it and said
+    /// "output was not writable" instead.
+    @Test func messagesQuoteOddValuesOnOneShortLine() {
+        let long = String(repeating: "9", count: 100_000)
+        for arguments in [
+            ["--port", "5\n"], ["--host", "127.0.0.1\r\n"], ["--backend", "epoll\u{1B}[2J"],
+            ["--port", long], ["--host", long], ["--" + long], [long], ["--idle-timeout", "1\n" + long],
+            ["--trigger", "edge\u{85}"],
+        ] {
+            #expect(throws: EchoServerCommand.UsageError.self) { try EchoServerCommand.parse(arguments) }
+            do {
+                _ = try EchoServerCommand.parse(arguments)
+            } catch {
+                let message = error.description
+                #expect(
+                    !message.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) },
+                    "\(message.debugDescription)")
+                #expect(message.count < 300, "\(message.prefix(400))")
+            }
+        }
+        #expect(EchoServerCommand.quoted("5\n") == "'5\\n'")
+        #expect(EchoServerCommand.quoted("it's") == "'it\\'s'")
+        #expect(EchoServerCommand.quoted("épée") == "'épée'")
+        #expect(EchoServerCommand.quoted(long) == "'" + String(repeating: "9", count: 64) + "...'")
+    }
 }

@@ -91,6 +91,16 @@ extension ExampleProgramTests {
         let usage = try run("exec '\(path)'")
         #expect(usage.status == 2)
         #expect(usage.stdout.hasPrefix("usage: pipe-watcher"))
+        // These used to run: an unknown backend was ignored (the default watched instead),
+        // and an option alone was taken for the COMMAND (`sh -c --help`).
+        for arguments in [
+            "--backend nosuch 'exit 0'", "--backend scripted 'exit 0'", "--help", "--backend", "-x",
+        ] {
+            let refused = try run("exec '\(path)' \(arguments) < /dev/null")
+            #expect(refused.status == 2, "\(arguments)")
+            #expect(refused.stdout.hasPrefix("usage: pipe-watcher"), "\(arguments): \(refused.stdout)")
+            #expect(refused.stderr.isEmpty, "\(arguments): \(refused.stderr)")
+        }
     }
 }
 

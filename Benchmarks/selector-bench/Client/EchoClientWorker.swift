@@ -136,7 +136,11 @@
         @inline(__always)
         private func drive(_ index: Int) {
             while slots[index].fd >= 0 && !slots[index].resting {
-                if !slots[index].receiving {
+                // While the message is still going out, the echo of its start is read as soon
+                // as it may be there: a message larger than the sockets' buffers can hold
+                // otherwise never finishes, the server having stopped reading until its echo is
+                // taken. (Usually the whole message goes in one write, so this costs nothing.)
+                if !slots[index].receiving && (slots[index].writable || !slots[index].readable) {
                     guard slots[index].writable else { return }
                     let offset = slots[index].offset + slots[index].sent
                     let remaining = settings.size - slots[index].sent
