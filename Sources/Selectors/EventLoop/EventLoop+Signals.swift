@@ -3,11 +3,26 @@ extension EventLoop {
     func addSignalHandler(_ signal: Int32, _ handler: @escaping () -> Void) throws(SelectorError) {
         // Its pipe would be a real fd among the script's numbers, and nothing would report it.
         if virtualClock != nil { throw SelectorError(.onSignal, fd: nil, .virtualLoop) }
+        let numbers = SignalRegistry.signalNumbers
+        guard numbers.contains(signal) else {
+            throw SelectorError(
+                .onSignal, fd: nil,
+                .invalidArgument(
+                    "\(signal) is not a signal number (\(numbers.lowerBound) to \(numbers.upperBound))"))
+        }
         let watcher = try signalWatcher()
+        let added: Bool
         do {
-            try watcher.add(signal, handler)
+            added = try watcher.add(signal, handler)
         } catch {
             throw SelectorError(.onSignal, fd: nil, .system(error))
+        }
+        guard added else {
+            throw SelectorError(
+                .onSignal, fd: nil,
+                .invalidArgument(
+                    "signal \(signal) is watched by \(SignalRegistry.loopsPerSignal) loops already, the most at once"
+                ))
         }
     }
 

@@ -124,9 +124,14 @@ public struct IsolatedEventLoop {
 
     /// Runs `handler` on the loop thread each time the process receives `signal`.
     ///
-    /// Several handlers per signal are allowed, on one loop or several. The signal's previous
-    /// disposition comes back when the last loop watching it closes or removes its handlers.
-    /// Delivery uses a self-pipe; see `SignalWatcher` for why not `signalfd`.
+    /// Several handlers per signal are allowed, on one loop or on up to 16 loops at once (the
+    /// C signal handler's fixed table). The signal's previous disposition comes back when the
+    /// last loop watching it closes or removes its handlers. Delivery uses a self-pipe; see
+    /// `SignalWatcher` for why not `signalfd`.
+    /// - Throws: `invalidArgument` for a number that is not a signal (1 to 64) or a signal
+    ///   16 other loops watch already; `system(EINVAL)` for `SIGKILL` and `SIGSTOP`, which
+    ///   cannot be caught; `virtualLoop` on a `VirtualEventLoop`'s loop; what registering the
+    ///   loop's signal pipe threw (`selectorClosed` once the loop is closed).
     public func onSignal(_ signal: Int32, _ handler: @escaping () -> Void) throws(SelectorError) {
         eventLoop.assertOnLoopThread()
         try eventLoop.addSignalHandler(signal, handler)

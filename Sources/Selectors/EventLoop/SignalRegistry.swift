@@ -13,14 +13,23 @@ enum SignalRegistry {
 
     private static let installed = Locked<[Int32: Installed]>([:])
 
-    /// Routes `signal` to the pipe whose write end is `fd`.
-    static func watch(_ signal: Int32, writingTo fd: Int32) throws(Errno) {
-        try installed.withLock { (table: inout [Int32: Installed]) throws(Errno) in
-            guard cselectors_signal_add_target(signal, fd) == 0 else { throw Errno.invalidArgument }
+    /// The signal numbers the forwarder handles.
+    static let signalNumbers: ClosedRange<Int32> = 1...Int32(CSELECTORS_SIGNAL_LIMIT - 1)
+
+    /// How many loops may watch one signal at once: the C handler's fixed table, since a
+    /// signal handler cannot allocate.
+    static let loopsPerSignal = Int(CSELECTORS_SIGNAL_TARGETS)
+
+    /// Routes `signal` (one of `signalNumbers`) to the pipe whose write end is `fd`; false if
+    /// `loopsPerSignal` loops watch it already.
+    /// - Throws: what `sigaction` refused (`EINVAL` for `SIGKILL` and `SIGSTOP`).
+    static func watch(_ signal: Int32, writingTo fd: Int32) throws(Errno) -> Bool {
+        try installed.withLock { (table: inout [Int32: Installed]) throws(Errno) -> Bool in
+            guard cselectors_signal_add_target(signal, fd) == 0 else { return false }
             if var entry = table[signal] {
                 entry.watchers += 1
                 table[signal] = entry
-                return
+                return true
             }
             var previous = sigaction()
             guard cselectors_signal_install(signal, &previous) == 0 else {
@@ -30,6 +39,7 @@ enum SignalRegistry {
                 throw error
             }
             table[signal] = Installed(watchers: 1, previous: previous)
+            return true
         }
     }
 

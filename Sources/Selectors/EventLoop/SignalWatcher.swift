@@ -18,11 +18,14 @@ final class SignalWatcher {
         (readFD, writeFD) = try SystemCall.nonBlockingPipe()
     }
 
-    func add(_ signal: Int32, _ handler: @escaping () -> Void) throws(Errno) {
+    /// Adds `handler` for `signal`; false if the signal is new here and `SignalRegistry`
+    /// has no room for another loop watching it.
+    func add(_ signal: Int32, _ handler: @escaping () -> Void) throws(Errno) -> Bool {
         if handlers[signal] == nil {
-            try SignalRegistry.watch(signal, writingTo: writeFD)
+            guard try SignalRegistry.watch(signal, writingTo: writeFD) else { return false }
         }
         handlers[signal, default: []].append(handler)
+        return true
     }
 
     func removeAll(for signal: Int32) {

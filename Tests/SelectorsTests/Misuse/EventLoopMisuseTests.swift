@@ -70,11 +70,34 @@ struct EventLoopMisuseTests {
     func signalNumbersOutOfRangeOrUncatchableThrow(backend: Backend) throws {
         let io = try EventLoop(backend: backend).assumeIsolated()
         defer { io.close() }
-        for signal in [Int32.min, -1, 0, 65, 1000, Int32.max, SIGKILL, SIGSTOP] {
+        for signal in [Int32.min, -1, 0, 65, 1000, Int32.max] {
             let error = selectorError { try io.onSignal(signal) {} }
-            #expect(error?.operation == .onSignal, "signal \(signal): \(String(describing: error))")
+            expectInvalidArgument(error, .onSignal, fd: nil, mentioning: "not a signal number")
+            io.removeSignalHandlers(signal)
+        }
+        for signal in [SIGKILL, SIGSTOP] {
+            let error = selectorError { try io.onSignal(signal) {} }
+            #expect(
+                error == SelectorError(.onSignal, fd: nil, .system(.invalidArgument)),
+                "\(String(describing: error))")
             io.removeSignalHandlers(signal)
         }
         try io.runOnce(timeout: .zero)
+    }
+
+    /// The C handler forwards a signal to at most 16 loops: the 17th is refused with a reason
+    /// that says so (it once got a bare `EINVAL`), and a place freed by a closing loop is taken
+    /// again. `SIGURG`: ignored by default, and no other test watches it.
+    @Test func atMostSixteenLoopsWatchOneSignal() throws {
+        var loops = try (0..<16).map { _ in try EventLoop().assumeIsolated() }
+        defer { for io in loops { io.close() } }
+        for io in loops { try io.onSignal(SIGURG) {} }
+        let extra = try EventLoop().assumeIsolated()
+        defer { extra.close() }
+        let error = selectorError { try extra.onSignal(SIGURG) {} }
+        expectInvalidArgument(error, .onSignal, fd: nil, mentioning: "16 loops")
+        loops.removeLast().close()
+        try extra.onSignal(SIGURG) {}
+        try loops[0].onSignal(SIGURG) {}  // a second handler on a loop already watching
     }
 }
