@@ -209,8 +209,12 @@ public final class AsyncConnection: @unchecked Sendable {
         try await onLoop(.write) { try await drained() }
     }
 
-    /// Bytes written but not yet taken by the kernel. Loop thread.
-    public var pendingOutputCount: Int { connection.pendingOutputCount }
+    /// Bytes written but not yet taken by the kernel. Loop thread: it traps anywhere else, in
+    /// release builds too, rather than let a data race through (as `assumeIsolated` does).
+    public var pendingOutputCount: Int {
+        precondition(loop.isOnLoopThread, "AsyncConnection.pendingOutputCount read off the loop's thread")
+        return connection.pendingOutputCount
+    }
 
     // MARK: Ending
 
@@ -230,8 +234,12 @@ public final class AsyncConnection: @unchecked Sendable {
         onLoopLater { $0.abort() }
     }
 
-    /// Whether the connection is still open. Loop thread.
-    public var isOpen: Bool { connection.isOpen }
+    /// Whether the connection is still open. Loop thread: it traps anywhere else, as
+    /// `pendingOutputCount` does.
+    public var isOpen: Bool {
+        precondition(loop.isOnLoopThread, "AsyncConnection.isOpen read off the loop's thread")
+        return connection.isOpen
+    }
 
     // MARK: Waiting on the loop
 

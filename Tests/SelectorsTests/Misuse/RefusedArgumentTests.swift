@@ -173,3 +173,26 @@ extension RefusedArgumentTests {
         #expect(read(ours, &byte, 1) == 1, "the fd was closed or taken over")
     }
 }
+
+extension RefusedArgumentTests {
+    /// `AsyncConnection.isOpen` and `pendingOutputCount` read off the loop's thread trap (in
+    /// release builds too) rather than race with the loop; on the loop's thread they answer.
+    @Test func loopThreadGettersTrapElsewhere() async throws {
+        await #expect(processExitsWith: .failure) {
+            try await withLoopThread(.default, name: "audit-getter-isOpen") { thread in
+                let (ours, peer) = try Socket.makePair()
+                defer { Socket.close(peer) }
+                let connection = try await AsyncConnection.adopt(ours, on: thread.loop)
+                _ = connection.isOpen
+            }
+        }
+        await #expect(processExitsWith: .failure) {
+            try await withLoopThread(.default, name: "audit-getter-pending") { thread in
+                let (ours, peer) = try Socket.makePair()
+                defer { Socket.close(peer) }
+                let connection = try await AsyncConnection.adopt(ours, on: thread.loop)
+                _ = connection.pendingOutputCount
+            }
+        }
+    }
+}
