@@ -44,10 +44,8 @@ struct QueueLimitMisuseTests {
     }
 
     @Test func anAsyncWriteBeyondWhatAConnectionQueuesIsRefusedWhole() async throws {
-        try await withLoopThread(.default, name: "audit-huge-write") { thread in
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            let connection = try await AsyncConnection.adopt(ours, on: thread.loop)
+        try await withAdoptedConnection(.default) { _, connection, peer in
+            let ours = connection.fd
             defer { connection.abort() }
             let huge = try untouchedPages(Misuse.queueLimit + 1)
             defer { unmap(huge) }
@@ -61,10 +59,8 @@ struct QueueLimitMisuseTests {
     /// A read into an empty buffer, or of at most 0 bytes, could only return what means end
     /// of stream: it throws at once, and the bytes waiting stay for the next read.
     @Test func asyncReadsOfNothingThrowAndLoseNoData() async throws {
-        try await withLoopThread(.default, name: "audit-empty-read") { thread in
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            let connection = try await AsyncConnection.adopt(ours, on: thread.loop)
+        try await withAdoptedConnection(.default) { _, connection, peer in
+            let ours = connection.fd
             defer { connection.abort() }
             try await Peer.write(peer, "hello")
             let errors = try await within { () -> [(any Error)?] in

@@ -139,10 +139,8 @@ extension RefusedArgumentTests {
     /// `AsyncConnection.send` off the loop's thread throws and sends nothing; `write` from the
     /// same place works.
     @Test func sendOffTheLoopThreadThrowsAndSendsNothing() async throws {
-        try await withLoopThread(.default, name: "audit-send-off-loop") { thread in
-            let (ours, peer) = try Socket.makePair()
-            defer { Socket.close(peer) }
-            let connection = try await AsyncConnection.adopt(ours, on: thread.loop)
+        try await withAdoptedConnection(.default) { _, connection, peer in
+            let ours = connection.fd
             defer { connection.abort() }
             let error = selectorError {
                 try Array("no".utf8).withUnsafeBytes { bytes in try connection.send(bytes) }
@@ -179,18 +177,12 @@ extension RefusedArgumentTests {
     /// release builds too) rather than race with the loop; on the loop's thread they answer.
     @Test func loopThreadGettersTrapElsewhere() async throws {
         await #expect(processExitsWith: .failure) {
-            try await withLoopThread(.default, name: "audit-getter-isOpen") { thread in
-                let (ours, peer) = try Socket.makePair()
-                defer { Socket.close(peer) }
-                let connection = try await AsyncConnection.adopt(ours, on: thread.loop)
+            try await withAdoptedConnection(.default) { _, connection, _ in
                 _ = connection.isOpen
             }
         }
         await #expect(processExitsWith: .failure) {
-            try await withLoopThread(.default, name: "audit-getter-pending") { thread in
-                let (ours, peer) = try Socket.makePair()
-                defer { Socket.close(peer) }
-                let connection = try await AsyncConnection.adopt(ours, on: thread.loop)
+            try await withAdoptedConnection(.default) { _, connection, _ in
                 _ = connection.pendingOutputCount
             }
         }
