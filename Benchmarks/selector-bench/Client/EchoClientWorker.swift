@@ -154,8 +154,11 @@
                         return fail(index, error)
                     }
                     guard let written else {
+                        // Not a return: the echo may be waiting, and its readiness was
+                        // reported already (no further edge comes while the server waits for
+                        // this side to read).
                         slots[index].writable = false
-                        return
+                        continue
                     }
                     slots[index].sent += written
                     if slots[index].sent == settings.size { slots[index].receiving = true }
