@@ -1,4 +1,4 @@
-import Glibc  // exit (import Darwin on macOS)
+import Glibc  // exit, write (import Darwin on macOS)
 import Selectors
 
 // The chat relay of Examples/ChatRelay with async/await: an actor on the loop holds the room,
@@ -10,6 +10,14 @@ let backend = arguments.count > 2 ? Backend(name: arguments[2]) : .default
 guard let port, let idleSeconds, idleSeconds > 0, let backend, backend.isAvailable, arguments.count < 4 else {
     print("usage: async-chat-relay [PORT] [IDLE-SECONDS] [epoll|poll|select]")
     exit(2)
+}
+
+/// Says on standard error what failed, and exits with status 1 (an error thrown out here, at
+/// the top level, would crash the program instead).
+func fail(_ message: String) -> Never {
+    let line = "async-chat-relay: \(message)\n"
+    _ = write(2, line, line.utf8.count)
+    exit(1)
 }
 
 /// The clients and their lines; an actor whose executor is the loop, so it runs on the loop's
@@ -87,16 +95,21 @@ func acceptClients(_ listener: Listener, into room: Room, using pool: AsyncConne
     }
 }
 
-let io = try EventLoop(backend: backend).assumeIsolated()  // this thread runs the loop
+let io: IsolatedEventLoop  // this thread runs the loop
+do { io = try EventLoop(backend: backend).assumeIsolated() } catch { fail("\(error)") }
 var options = Connections.Options()
 options.highWaterMark = 128 * 1024  // output queued for a client that does not read: then it goes
 let room = Room(loop: io.eventLoop, idleLimit: .seconds(idleSeconds), highWaterMark: options.highWaterMark)
-let listener = try Listener(address: .ipv4Loopback(port: port))
-acceptClients(listener, into: room, using: try AsyncConnections(on: io, options: options))
+do {
+    let listener = try Listener(address: .ipv4Loopback(port: port))
+    acceptClients(listener, into: room, using: try AsyncConnections(on: io, options: options))
+    print("listening on \(listener.address)")
+} catch {
+    fail("cannot listen on 127.0.0.1:\(port): \(error)")  // the port is taken, say
+}
 
 // The sweep runs on the loop's thread, where the room's executor is: assumeIsolated says so.
 io.schedule(after: .zero, repeating: min(.seconds(idleSeconds) / 4, .seconds(1))) {
     room.assumeIsolated { $0.sweep() }
 }
-print("listening on \(listener.address)")
-try io.run()
+do { try io.run() } catch { fail("\(error)") }

@@ -1,9 +1,26 @@
+import Glibc  // exit, write (import Darwin on macOS)
 import Selectors
 
 // The callback echo server of Python's `selectors` documentation, in Swift: one selector,
 // one handler per descriptor. Unlike the original it keeps what the kernel did not take
 // and sends it when the socket is writable again, so no byte is lost to a partial write.
-let selector = try DefaultSelector()
+let arguments = Array(CommandLine.arguments.dropFirst())
+let port = arguments.isEmpty ? 1234 : UInt16(arguments[0])  // 0: any free port
+guard let port, arguments.count < 2 else {
+    print("usage: callback-echo [PORT]")
+    exit(2)
+}
+
+/// Says on standard error what failed, and exits with status 1 (an error thrown out here, at
+/// the top level, would crash the program instead).
+func fail(_ message: String) -> Never {
+    let line = "callback-echo: \(message)\n"
+    _ = write(2, line, line.utf8.count)
+    exit(1)
+}
+
+let selector: DefaultSelector
+do { selector = try DefaultSelector() } catch { fail("\(error)") }
 var unsent: [Int32: [UInt8]] = [:]  // per connection, bytes still to be written
 var buffer = [UInt8](repeating: 0, count: 4096)
 
@@ -24,11 +41,11 @@ var buffer = [UInt8](repeating: 0, count: 4096)
         // nil: nothing to read after all (would block); 0: the client closed its side.
         guard let count = try buffer.withUnsafeMutableBytes({ try Socket.read(connection, into: $0) })
         else { return }
-        if count == 0 { return close(connection) }
+        if count == 0 { return disconnect(connection) }
         unsent[connection] = Array(buffer[..<count])
         _ = flush(connection)
     } catch {
-        close(connection)  // reset or another error
+        disconnect(connection)  // reset or another error
     }
 }
 
@@ -43,25 +60,32 @@ var buffer = [UInt8](repeating: 0, count: 4096)
         _ = try selector.modify(connection, events: bytes.isEmpty ? .read : .write)
         return true
     } catch {
-        close(connection)
+        disconnect(connection)
         return false
     }
 }
 
-@MainActor func close(_ connection: Int32) {
+@MainActor func disconnect(_ connection: Int32) {
     print("closing fd \(connection)")
     unsent[connection] = nil
     _ = try? selector.unregister(connection)
     Socket.close(connection)
 }
 
-let port = CommandLine.arguments.dropFirst().first.flatMap { UInt16($0) } ?? 1234  // 0: any free port
-let listener = try Socket.makeListener(address: SocketAddress(host: "127.0.0.1", port: port), backlog: 100)
-try selector.register(listener.fd, events: .read, handler: { accept($0, $1) })
-print("listening on \(listener.address)")
+do {
+    let listener = try Socket.makeListener(address: .ipv4Loopback(port: port), backlog: 100)
+    try selector.register(listener.fd, events: .read, handler: { accept($0, $1) })
+    print("listening on \(listener.address)")
+} catch {
+    fail("cannot listen on 127.0.0.1:\(port): \(error)")  // the port is taken, say
+}
 
-while true {
-    for (key, events) in try selector.select() {
-        key.handler(key.fd, events)  // Python: callback = key.data; callback(key.fileobj, mask)
+do {
+    while true {
+        for (key, events) in try selector.select() {
+            key.handler(key.fd, events)  // Python: callback = key.data; callback(key.fileobj, mask)
+        }
     }
+} catch {
+    fail("\(error)")
 }

@@ -1,4 +1,4 @@
-import Glibc  // exit (import Darwin on macOS)
+import Glibc  // exit, write (import Darwin on macOS)
 import Selectors
 
 // A line chat relay: each complete line a client sends goes to every other client (try nc).
@@ -11,41 +11,54 @@ guard let port, let idleSeconds, idleSeconds > 0, let backend, backend.isAvailab
     exit(2)
 }
 
-let io = try EventLoop(backend: backend).assumeIsolated()  // this thread runs the loop
+/// Says on standard error what failed, and exits with status 1 (an error thrown out here, at
+/// the top level, would crash the program instead).
+func fail(_ message: String) -> Never {
+    let line = "chat-relay: \(message)\n"
+    _ = write(2, line, line.utf8.count)
+    exit(1)
+}
+
+let io: IsolatedEventLoop  // this thread runs the loop
+do { io = try EventLoop(backend: backend).assumeIsolated() } catch { fail("\(error)") }
 var options = Connections.Options()
 options.highWaterMark = 128 * 1024  // output queued for a client that does not read: then it goes
 
 /// Each client's unfinished line, and when it last sent a complete one.
 var clients: [Connection: (partial: [UInt8], lastLine: LoopInstant)] = [:]
 
-let chat = try Connections(loop: io, options: options) { client, event in
-    switch event {
-    case .received(let bytes):
-        guard var (partial, lastLine) = clients[client] else { return }
-        partial += bytes
-        // Everything up to the last newline is complete lines: one write to each other client.
-        if let end = partial.lastIndex(of: UInt8(ascii: "\n")) {
-            for other in clients.keys where other != client {
-                try? other.write(partial[...end])  // sent at once; queued if it must wait
+do {
+    let chat = try Connections(loop: io, options: options) { client, event in
+        switch event {
+        case .received(let bytes):
+            guard var (partial, lastLine) = clients[client] else { return }
+            partial += bytes
+            // Everything up to the last newline is complete lines: one write to each other client.
+            if let end = partial.lastIndex(of: UInt8(ascii: "\n")) {
+                for other in clients.keys where other != client {
+                    try? other.write(partial[...end])  // sent at once; queued if it must wait
+                }
+                partial.removeSubrange(...end)
+                lastLine = io.now
             }
-            partial.removeSubrange(...end)
-            lastLine = io.now
+            clients[client] = (partial, lastLine)
+            if partial.count > 64 * 1024 { client.abort() }  // no newline in sight: not a chat client
+        case .outputFull: client.abort()  // a slow reader: drop it rather than queue without end
+        case .closed: clients[client] = nil  // the last event of every connection
+        default: break  // .endOfInput: it closes by itself once its output is written
         }
-        clients[client] = (partial, lastLine)
-        if partial.count > 64 * 1024 { client.abort() }  // no newline in sight: not a chat client
-    case .outputFull: client.abort()  // a slow reader: drop it rather than queue without end
-    case .closed: clients[client] = nil  // the last event of every connection
-    default: break  // .endOfInput: it closes by itself once its output is written
     }
-}
-
-let listener = try Listener(address: .ipv4Loopback(port: port))
-try listener.accept(on: io) { event in
-    guard case .accepted(let fd) = event else { return }  // or .paused(EMFILE), .resumed
-    // Cap the kernel's send buffer too: for a client that does not read it would grow to megabytes.
-    try? Socket.setSendBufferSize(fd, 32 * 1024)
-    guard let client = try? chat.adopt(fd) else { return Socket.close(fd) }
-    clients[client] = ([], io.now)
+    let listener = try Listener(address: .ipv4Loopback(port: port))
+    try listener.accept(on: io) { event in
+        guard case .accepted(let fd) = event else { return }  // or .paused(EMFILE), .resumed
+        // Cap the kernel's send buffer too: for a client that does not read it would grow to megabytes.
+        try? Socket.setSendBufferSize(fd, 32 * 1024)
+        guard let client = try? chat.adopt(fd) else { return Socket.close(fd) }
+        clients[client] = ([], io.now)
+    }
+    print("listening on \(listener.address)")
+} catch {
+    fail("cannot listen on 127.0.0.1:\(port): \(error)")  // the port is taken, say
 }
 
 // Kick clients with no line for IDLE-SECONDS: bye, then close; one still here next sweep is aborted.
@@ -55,5 +68,4 @@ io.schedule(after: .zero, repeating: min(.seconds(idleSeconds) / 4, .seconds(1))
         client.close()
     }
 }
-print("listening on \(listener.address)")
-try io.run()
+do { try io.run() } catch { fail("\(error)") }

@@ -1,7 +1,7 @@
 import Selectors
 
 #if canImport(Glibc)
-    import Glibc  // exit
+    import Glibc  // exit, write
 #elseif canImport(Darwin)
     import Darwin
 #endif
@@ -25,13 +25,22 @@ guard let port, let backend, backend.isAvailable, arguments.count <= 2 else {
     exit(2)
 }
 
+/// Says on standard error what failed, and exits with status 1 (an error thrown out here, at
+/// the top level, would crash the program instead).
+func fail(_ message: String) -> Never {
+    let line = "edge-echo: \(message)\n"
+    _ = write(2, line, line.utf8.count)
+    exit(1)
+}
+
 /// One client: the echo bytes the kernel has not taken yet, and whether the client is done.
 struct Connection {
     var unsent: [UInt8] = []
     var inputEnded = false
 }
 
-let selector = try Selector(backend: backend)
+let selector: Selector
+do { selector = try Selector(backend: backend) } catch { fail("\(error)") }
 var connections: [Int32: Connection] = [:]
 var unfinished: Set<Int32> = []  // connections that stopped for fairness, not at EAGAIN
 var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -109,16 +118,24 @@ var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     Socket.close(fd)
 }
 
-let listener = try Socket.makeListener(address: .ipv4Loopback(port: port), backlog: 128)
-try selector.register(listener.fd, events: .read, trigger: .edge) { fd, _ in acceptAll(fd) }
-print("listening on \(listener.address) (\(backend), edge-triggered)")
+do {
+    let listener = try Socket.makeListener(address: .ipv4Loopback(port: port), backlog: 128)
+    try selector.register(listener.fd, events: .read, trigger: .edge) { fd, _ in acceptAll(fd) }
+    print("listening on \(listener.address) (\(backend), edge-triggered)")
+} catch {
+    fail("cannot listen on 127.0.0.1:\(port): \(error)")  // the port is taken, say
+}
 
-while true {
-    // With work left over, look for new events without blocking, then go on with it.
-    for (key, events) in try selector.select(timeout: unfinished.isEmpty ? nil : .zero) {
-        key.handler(key.fd, events)
+do {
+    while true {
+        // With work left over, look for new events without blocking, then go on with it.
+        for (key, events) in try selector.select(timeout: unfinished.isEmpty ? nil : .zero) {
+            key.handler(key.fd, events)
+        }
+        let leftOver = unfinished
+        unfinished = []
+        for fd in leftOver { pump(fd) }
     }
-    let leftOver = unfinished
-    unfinished = []
-    for fd in leftOver { pump(fd) }
+} catch {
+    fail("\(error)")
 }

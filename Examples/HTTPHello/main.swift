@@ -1,4 +1,4 @@
-import Glibc  // SIGINT, SIGTERM, exit (import Darwin on macOS)
+import Glibc  // SIGINT, SIGTERM, exit, write (import Darwin on macOS)
 import Selectors
 
 // An HTTP/1.0 server that answers every GET with "hello": requests are parsed however the
@@ -19,6 +19,14 @@ guard let port, let loopCount, (1...16).contains(loopCount), let backend, backen
 else {
     print("usage: http-hello [PORT] [LOOPS] [epoll|poll|select]")
     exit(2)
+}
+
+/// Says on standard error what failed, and exits with status 1 (an error thrown out here, at
+/// the top level, would crash the program instead).
+func fail(_ message: String) -> Never {
+    let line = "http-hello: \(message)\n"
+    _ = write(2, line, line.utf8.count)
+    exit(1)
 }
 
 /// The protocol: parsing requests and choosing answers. (A type, not functions at the top level
@@ -128,34 +136,40 @@ enum HTTP {
     }
 }
 
-let listener = try Listener(address: .ipv4Loopback(port: port))
-let group = try EventLoopGroup(threads: loopCount, name: "http", backend: backend) { _, io in
-    // This loop's connections; each one's bytes not yet answered, until it is done.
-    var unparsed: [Connection: [UInt8]] = [:]
-    var options = Connections.Options()
-    options.idleTimeout = .seconds(30)  // a client that stalls mid-request, or never closes, goes
-    let http = try Connections(loop: io, options: options) { connection, event in
-        switch event {
-        case .received(let bytes):
-            guard unparsed[connection] != nil else { return }  // done: dropped
-            unparsed[connection]! += bytes
-            if !HTTP.serve(connection, &unparsed[connection]!) { unparsed[connection] = nil }
-        case .closed: unparsed[connection] = nil
-        default: break  // .endOfInput: the connection closes once its answers are written
+let listener: Listener
+let group: EventLoopGroup
+do {
+    listener = try Listener(address: .ipv4Loopback(port: port))
+    group = try EventLoopGroup(threads: loopCount, name: "http", backend: backend) { _, io in
+        // This loop's connections; each one's bytes not yet answered, until it is done.
+        var unparsed: [Connection: [UInt8]] = [:]
+        var options = Connections.Options()
+        options.idleTimeout = .seconds(30)  // a client that stalls mid-request, or never closes, goes
+        let http = try Connections(loop: io, options: options) { connection, event in
+            switch event {
+            case .received(let bytes):
+                guard unparsed[connection] != nil else { return }  // done: dropped
+                unparsed[connection]! += bytes
+                if !HTTP.serve(connection, &unparsed[connection]!) { unparsed[connection] = nil }
+            case .closed: unparsed[connection] = nil
+            default: break  // .endOfInput: the connection closes once its answers are written
+            }
+        }
+        try listener.accept(on: io) { event in
+            guard case .accepted(let fd) = event else { return }
+            guard let connection = try? http.adopt(fd) else { return Socket.close(fd) }
+            unparsed[connection] = []
+        }
+        // Ctrl-C or SIGTERM: stop accepting, finish what is in flight (2 s at most), stop the loop.
+        for signal in [SIGINT, SIGTERM] {
+            try io.onSignal(signal) {
+                listener.stopAccepting(on: io)
+                http.drain(until: io.now.advanced(by: .seconds(2))) { io.stop() }
+            }
         }
     }
-    try listener.accept(on: io) { event in
-        guard case .accepted(let fd) = event else { return }
-        guard let connection = try? http.adopt(fd) else { return Socket.close(fd) }
-        unparsed[connection] = []
-    }
-    // Ctrl-C or SIGTERM: stop accepting, finish what is in flight (2 s at most), stop the loop.
-    for signal in [SIGINT, SIGTERM] {
-        try io.onSignal(signal) {
-            listener.stopAccepting(on: io)
-            http.drain(until: io.now.advanced(by: .seconds(2))) { io.stop() }
-        }
-    }
+} catch {
+    fail("cannot listen on 127.0.0.1:\(port): \(error)")  // the port is taken, say
 }
 print("listening on \(listener.address) (\(loopCount) loops, \(backend))")
 group.join()  // until every loop has stopped
