@@ -46,8 +46,11 @@ public enum UTCTimestamp {
         return (year, month, day)
     }
 
+    /// `value` in at least `width` digits, zeros first; a negative value keeps its sign in
+    /// front (year -5 is `-0005`, as ISO 8601 writes years before 1 BC).
     private static func padded(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+        let digits = String(value.magnitude)
+        let zeros = String(repeating: "0", count: max(0, width - digits.count))
+        return (value < 0 ? "-" : "") + zeros + digits
     }
 }

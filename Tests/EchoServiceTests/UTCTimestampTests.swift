@@ -27,6 +27,17 @@ struct UTCTimestampTests {
         #expect(UTCTimestamp.format(secondsSinceEpoch: seconds, milliseconds: 0) == expected)
     }
 
+    /// Years before 1 AD keep their sign in front of four digits, as ISO 8601 writes them.
+    @Test(arguments: [
+        (Int64(-62_135_596_800), "0001-01-01T00:00:00.000Z"),
+        (-62_167_219_200, "0000-01-01T00:00:00.000Z"),
+        (-62_324_985_600, "-0005-01-01T00:00:00.000Z"),
+        (-93_724_128_000, "-1000-01-01T00:00:00.000Z"),
+    ])
+    func yearsBeforeOneADKeepTheirSign(seconds: Int64, expected: String) {
+        #expect(UTCTimestamp.format(secondsSinceEpoch: seconds, milliseconds: 0) == expected)
+    }
+
     /// Every day from 1970 to 2100 matches a plain day-by-day calendar count.
     @Test func everyDayFrom1970To2100MatchesACalendarCount() {
         var (year, month, day) = (1970, 1, 1)
