@@ -54,6 +54,9 @@ struct KeyTable: ~Copyable {
         retired.deallocate()
     }
 
+    /// The fds from here up can never be registered: the table's reservation ends there.
+    var reservedCount: Int { slots.reservedCount }
+
     /// The live registration of `fd`, if any.
     @inline(__always)
     func slot(_ fd: Int32) -> Slot? {

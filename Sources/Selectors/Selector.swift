@@ -112,6 +112,19 @@ public final class Selector {
         try register(fd, events: events, trigger: trigger, handler: SharedHandler(handler))
     }
 
+    /// Why `register` would refuse `fd` whatever file it names: negative, at or above the
+    /// backend's limit, or beyond the key table's reservation; nil when it may be registered.
+    /// For callers that must not grow a table of their own for an fd the selector would
+    /// refuse anyway (the loop's readiness waiters).
+    func refusal(for fd: Int32) -> SelectorError.Reason? {
+        if fd < 0 { return .negativeDescriptor }
+        if fd >= kernelDescriptorLimit { return .descriptorTooLarge(limit: kernelDescriptorLimit) }
+        if Int(fd) >= table.reservedCount {
+            return .descriptorBeyondTable(limit: Int32(clamping: table.reservedCount))
+        }
+        return nil
+    }
+
     /// `register` with a handler other registrations may share: no allocation.
     @discardableResult
     public func register(

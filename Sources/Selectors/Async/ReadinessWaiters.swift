@@ -36,17 +36,10 @@ final class ReadinessWaiters {
     /// to the loop ahead of the installation).
     private var cancelledEarly: Set<UInt64> = []
     private var handler: SharedHandler?
-    /// The backend's fd limit (`Selector.descriptorLimit`; `Int32.max` for none).
-    private let backendLimit: Int32
-    /// Where the selector's fd table ends (see `DescriptorTable`): it refuses fds from here up.
-    private let tableLimit: Int32
 
     init(loop: EventLoop) {
         self.loop = loop
         nativeEdge = loop.capabilities.edge == .native
-        backendLimit = loop.selector.descriptorLimit ?? Int32.max
-        // As the selector's `KeyTable` sizes its table (at least its first 64 entries).
-        tableLimit = Int32(clamping: max(64, DescriptorTableReservation.count))
         handler = SharedHandler { [unowned(unsafe) self] fd, events in ready(fd, events) }
     }
 
@@ -67,18 +60,10 @@ final class ReadinessWaiters {
         guard !loop.isClosed else {
             return continuation.resume(throwing: SelectorError(operation, fd: fd, .loopClosed))
         }
-        guard fd >= 0 else {
-            return continuation.resume(throwing: SelectorError(operation, fd: fd, .negativeDescriptor))
-        }
         // Refused before the slots grow to `fd + 1`: the selector would refuse such an fd
         // anyway, after they had been made (2^31 of them for `Int32.max`).
-        guard fd < backendLimit else {
-            return continuation.resume(
-                throwing: SelectorError(operation, fd: fd, .descriptorTooLarge(limit: backendLimit)))
-        }
-        guard fd < tableLimit else {
-            return continuation.resume(
-                throwing: SelectorError(operation, fd: fd, .descriptorBeyondTable(limit: tableLimit)))
+        if let reason = loop.selector.refusal(for: fd) {
+            return continuation.resume(throwing: SelectorError(operation, fd: fd, reason))
         }
         if Int(fd) >= slots.count {
             slots.append(
