@@ -6,7 +6,8 @@
 #
 # What counts as "serving": everything inside the event loops' run (callgrind toggled on
 # there, so start-up is left out) and the page release's own loop, while clients connect,
-# echo and close, with the callback and the async API. Run from the package root:
+# echo and close, with the callback and the async API, and with an idle timeout (a timer
+# scheduled). Run from the package root:
 #   bash Benchmarks/scale/link-order.sh
 # A function renamed since the list was made is skipped by the link (no warning), so a stale
 # list costs memory, not correctness; regenerate it after changing the hot path.
@@ -19,14 +20,15 @@ swift build -c release --product echo-server >/dev/null
 # valgrind 3.19 cannot read Swift's DWARF5 debug information.
 objcopy --strip-debug .build/release/echo-server "$work/server"
 
-profile() { # name api
+profile() { # name api [echo-server flags]
     local name=$1 api=$2
+    shift 2
     port=$((port + 1))
     valgrind --tool=callgrind --demangle=no --collect-atstart=no \
         --toggle-collect='$s9Selectors17IsolatedEventLoopV3run*' \
         --toggle-collect='$s9Selectors14ResidentMemoryO7release*' \
         --callgrind-out-file="$work/$name.out" \
-        "$work/server" --port "$port" --api "$api" --quiet >"$work/$name.log" 2>&1 &
+        "$work/server" --port "$port" --api "$api" --quiet "$@" >"$work/$name.log" 2>&1 &
     local server=$!
     for _ in $(seq 150); do grep -q "listening" "$work/$name.log" && break; sleep 0.2; done
     for operation in "conn 300" "rr 1000" "rr10 200"; do
@@ -38,8 +40,10 @@ profile() { # name api
 }
 profile callbacks callbacks
 profile async async
+# A timer scheduled: the loop's timed iterations (runIOAndTimers) and the idle sweep.
+profile timed callbacks --idle-timeout 60
 
-python3 - "$work/callbacks.out" "$work/async.out" >Sources/echo-server/link-order.txt <<'PY'
+python3 - "$work/callbacks.out" "$work/async.out" "$work/timed.out" >Sources/echo-server/link-order.txt <<'PY'
 import collections, re, sys
 cost = collections.Counter()
 for path in sys.argv[1:]:

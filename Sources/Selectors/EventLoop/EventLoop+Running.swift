@@ -10,17 +10,15 @@ extension EventLoop {
         defer { leave() }
         // A handler may close the loop; run() then returns like after stop().
         while !isClosed && !takeStopRequest() {
-            if needsFullIteration {
+            if measuresTime || hasLocalWork {
                 try iterate(limit: nil, honoringStop: true, clock: MonotonicLoopClock())
+            } else if timers.count > 0 {
+                try runIOAndTimers()
             } else {
                 try runIOOnly()
             }
         }
     }
-
-    /// Whether the next iteration has more to do than wait for I/O and dispatch it: a timer
-    /// to wait for, a task of the loop's own to run first, the time to measure.
-    private var needsFullIteration: Bool { timers.count > 0 || measuresTime || hasLocalWork }
 
     /// Runs one iteration, waiting at most `timeout` (nil: until something happens).
     func runOnce(timeout: Duration?) throws(SelectorError) {
@@ -77,17 +75,39 @@ extension EventLoop {
     }
 
     /// Iterations for the common case of a running server, until something else is needed
-    /// (`leavesIOOnly`; see `needsFullIteration`), a stop is requested or the loop is closed:
-    /// no timer is scheduled, so the wait has no timeout and no clock is read, and none of
-    /// `iterate`'s bookkeeping is needed; what runs after the handlers is the same. A loop of
-    /// its own, so `iterate`'s clock readings and timeout (live across its wait and dispatch)
-    /// cost this body no registers, and what it tests per iteration is two flags. Together
-    /// about 60 instructions per echo round trip (callgrind; BENCHMARKS.md section 17).
+    /// (`leavesIOOnly`: local work, time measurement, a new timer, an object to release), a
+    /// stop is requested or the loop is closed: no timer is scheduled, so the wait has no
+    /// timeout and no clock is read. A loop of its own, so `iterate`'s clock readings and
+    /// timeout (live across its wait and dispatch) cost this body no registers, and what it
+    /// tests per iteration is two flags. Together about 60 instructions per echo round trip
+    /// (callgrind; BENCHMARKS.md section 17).
     private func runIOOnly() throws(SelectorError) {
+        try runIterations(timed: false)
+    }
+
+    /// The same iterations with timers scheduled (a server with an idle timeout): the clock is
+    /// read once per iteration, when the wait ends. That reading says which timers are due,
+    /// and the next wait's timeout is counted from it too, so a timer can be late by the
+    /// time one iteration's handlers took (never early). Reading the clock before each wait
+    /// as well, in `iterate`, cost 65 instructions more per echo round trip (callgrind,
+    /// echo-server --idle-timeout; BENCHMARKS.md section 20).
+    private func runIOAndTimers() throws(SelectorError) {
+        try runIterations(timed: true)
+    }
+
+    /// The body of both, specialised by the constant `timed`.
+    @inline(__always)
+    private func runIterations(timed: Bool) throws(SelectorError) {
         leavesIOOnly = false
+        var woke: Int64 = timed ? MonotonicClock.now() : 0
         repeat {
-            _ = try selector.select(limit: nil)
+            // An early wake-up ends the iteration, and the next wait is counted from `woke`.
+            _ = try selector.select(limit: timed ? untilNextTimer(now: woke) : nil, resuming: false)
+            if timed { woke = MonotonicClock.now() }
             let dispatched = selector.forEachReady()
+            // As in `iterate`: the time the wait ended, so a timer that falls due while the
+            // handlers run fires on the next iteration.
+            if timed && timers.hasDue(at: woke) { runDueTimers(now: woke) }
             // Only local work can have made `hasLocalWork` true, and it set the flag.
             if leavesIOOnly && hasLocalWork { runLocalTasks() }
             counters.iterations &+= 1
@@ -113,6 +133,17 @@ extension EventLoop {
             nanoseconds = min(nanoseconds ?? untilTimer, untilTimer)
         }
         return nanoseconds.map { WaitTimeout(nanoseconds: $0) }
+    }
+
+    /// Until the next timer; nil when none is scheduled.
+    // Out of line, though it is small: inlined, it took `runIOAndTimers` past the optimizer's
+    // size limit for inlining into one function, and the dispatch was left out of line
+    // instead (callgrind: 5 instructions per echo round trip with an idle timeout, and the
+    // dispatch's own frame; `waitTimeout` out of line, with its `limit`, cost 17 more).
+    @inline(never)
+    private func untilNextTimer(now: Int64) -> WaitTimeout? {
+        guard let next = timers.first else { return nil }
+        return WaitTimeout(nanoseconds: next.deadline.subtractingSaturating(now))
     }
 
     /// Runs the timers due at `now`, as one batch. Timers scheduled while the batch runs (a
