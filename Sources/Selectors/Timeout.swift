@@ -35,7 +35,10 @@ struct WaitTimeout {
 
     /// Milliseconds for `poll` and `epoll_wait`, rounded up.
     var milliseconds: Int32 {
-        Int32(clamping: (nanoseconds + 999_999) / 1_000_000)
+        // Unsigned, and without a clamp: `nanoseconds` is never negative and at most
+        // `maximumNanoseconds`, which is `Int32.max` milliseconds. A timed loop converts a
+        // timeout before every wait (callgrind: 13 instructions per echo round trip).
+        Int32(truncatingIfNeeded: UInt64(bitPattern: nanoseconds &+ 999_999) / 1_000_000)
     }
 
     /// A `timeval` for `select`, rounded up to the microsecond.
