@@ -484,6 +484,15 @@ public final class Selector {
         }
     }
 
+    /// Releases the handlers unregistered or replaced since the last wait, unless one may be
+    /// running: for the event loop, whose handlers run only inside `forEachReady`, so that a
+    /// handler that captured the loop and was unregistered between iterations does not keep
+    /// the loop alive (and its fds open) until a next wait that may never come. A caller of
+    /// `select` may be running a handler from `ReadyKeys` itself, so `unregister` keeps them.
+    func releaseRetiredHandlers() {
+        if !isDispatching { table.releaseRetired() }
+    }
+
     /// Releases the kernel resources and forgets every registration. Calling it again does
     /// nothing; every other operation on a closed selector throws `selectorClosed`.
     public func close() {

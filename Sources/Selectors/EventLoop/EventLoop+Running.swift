@@ -12,10 +12,12 @@ extension EventLoop {
         while !isClosed && !takeStopRequest() {
             if measuresTime || hasLocalWork {
                 try iterate(limit: nil, honoringStop: true, clock: MonotonicLoopClock())
-            } else if timers.count > 0 {
-                try runIOAndTimers()
-            } else {
+            } else if timers.count == 0 {
                 try runIOOnly()
+            } else if kernelTimer.timer != nil {
+                try runIOAndKernelTimer()
+            } else {
+                try runIOAndTimers()
             }
         }
     }
@@ -82,32 +84,55 @@ extension EventLoop {
     /// tests per iteration is two flags. Together about 60 instructions per echo round trip
     /// (callgrind; BENCHMARKS.md section 17).
     private func runIOOnly() throws(SelectorError) {
-        try runIterations(timed: false)
+        try runIterations(.none)
     }
 
-    /// The same iterations with timers scheduled (a server with an idle timeout): the clock is
-    /// read once per iteration, when the wait ends. That reading says which timers are due,
-    /// and the next wait's timeout is counted from it too, so a timer can be late by the
-    /// time one iteration's handlers took (never early). Reading the clock before each wait
-    /// as well, in `iterate`, cost 65 instructions more per echo round trip (callgrind,
-    /// echo-server --idle-timeout; BENCHMARKS.md section 20).
+    /// The same iterations with timers scheduled (a server with an idle timeout), where the
+    /// platform has a kernel timer: it is armed with the earliest deadline, so the wait still
+    /// has no timeout, and the clock is read only when the timer fires. What an iteration
+    /// adds is one comparison with the armed deadline (callgrind: echo round trips with an idle
+    /// timeout cost what those without one do; BENCHMARKS.md section 20).
+    private func runIOAndKernelTimer() throws(SelectorError) {
+        try runIterations(.kernelTimer)
+    }
+
+    /// The same iterations with timers scheduled and no kernel timer: the clock is read once
+    /// per iteration, when the wait ends. That reading says which timers are due, and the
+    /// next wait's timeout is counted from it too, so a timer can be late by the time one
+    /// iteration's handlers took (never early). Reading the clock before each wait as well,
+    /// in `iterate`, cost 65 instructions more per echo round trip (callgrind, echo-server
+    /// --idle-timeout; BENCHMARKS.md section 20).
     private func runIOAndTimers() throws(SelectorError) {
-        try runIterations(timed: true)
+        try runIterations(.timedWait)
     }
 
-    /// The body of both, specialised by the constant `timed`.
+    /// How the lean iterations learn that a timer is due.
+    private enum LeanTimers {
+        /// No timer is scheduled.
+        case none
+        /// The kernel timer fires (`EventLoop+KernelTimer`).
+        case kernelTimer
+        /// Each wait is timed to the earliest deadline.
+        case timedWait
+    }
+
+    /// The body of all three, specialised by the constant `timing`.
     @inline(__always)
-    private func runIterations(timed: Bool) throws(SelectorError) {
+    private func runIterations(_ timing: LeanTimers) throws(SelectorError) {
         leavesIOOnly = false
-        var woke: Int64 = timed ? MonotonicClock.now() : 0
+        var woke: Int64 = timing == .timedWait ? MonotonicClock.now() : 0
         repeat {
+            // A timer the kernel refused to arm would leave the wait without an end.
+            if timing == .kernelTimer && !armKernelTimer() { break }
             // An early wake-up ends the iteration, and the next wait is counted from `woke`.
-            _ = try selector.select(limit: timed ? untilNextTimer(now: woke) : nil, resuming: false)
-            if timed { woke = MonotonicClock.now() }
+            _ = try selector.select(
+                limit: timing == .timedWait ? untilNextTimer(now: woke) : nil, resuming: false)
+            if timing == .timedWait { woke = MonotonicClock.now() }
             let dispatched = selector.forEachReady()
-            // As in `iterate`: the time the wait ended, so a timer that falls due while the
+            // As in `iterate`: timers due when the wait ended, so one that falls due while the
             // handlers run fires on the next iteration.
-            if timed && timers.hasDue(at: woke) { runDueTimers(now: woke) }
+            if timing == .timedWait && timers.hasDue(at: woke) { runDueTimers(now: woke) }
+            if timing == .kernelTimer && kernelTimer.fired { runTimersAfterKernelTimer() }
             // Only local work can have made `hasLocalWork` true, and it set the flag.
             if leavesIOOnly && hasLocalWork { runLocalTasks() }
             counters.iterations &+= 1
@@ -149,7 +174,7 @@ extension EventLoop {
     /// Runs the timers due at `now`, as one batch. Timers scheduled while the batch runs (a
     /// timer re-arming itself with no delay, say) wait for the next iteration, so they cannot
     /// keep the loop from polling I/O. A timer another thread cancelled is skipped.
-    private func runDueTimers(now: Int64) {
+    func runDueTimers(now: Int64) {
         let batchEnd = timers.nextSequence
         while let entry = timers.first, entry.deadline <= now, entry.sequence < batchEnd {
             timers.remove(entry)

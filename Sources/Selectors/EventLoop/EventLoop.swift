@@ -81,6 +81,8 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var pendingReleases: [Unmanaged<AnyObject>] = []
     @exclusivity(unchecked) var timers = TimerQueue()
     @exclusivity(unchecked) var signals: SignalWatcher?
+    /// The kernel's timer for a running loop with timers (see `EventLoop+KernelTimer`).
+    @exclusivity(unchecked) var kernelTimer = KernelTimerState()
     @exclusivity(unchecked) var isRunning = false
     @exclusivity(unchecked) var measuresTime = false {
         didSet { leavesIOOnly = true }
@@ -106,6 +108,7 @@ public final class EventLoop: @unchecked Sendable {
         }
         self.init(selector: selector, waker: waker, virtualClock: nil)
         try selector.register(waker.readFD, events: .read) { _, _ in waker.drain() }
+        makeKernelTimer()
     }
 
     /// A loop over `selector`, woken by `waker` (which the caller registers, if it has an fd),
@@ -271,6 +274,7 @@ public final class EventLoop: @unchecked Sendable {
         signals = nil
         waiters?.closeAll()
         selector.close()
+        kernelTimer.close()
         let jobs = localJobs.elements + tasks.close()
         timers.removeAll()
         localTasks = []

@@ -55,7 +55,9 @@ public struct IsolatedEventLoop {
         _ fd: Int32, events: Events, trigger: Trigger? = nil, handler: SelectorHandler? = nil
     ) throws(SelectorError) -> SelectorKey {
         eventLoop.assertOnLoopThread()
-        return try eventLoop.selector.modify(fd, events: events, trigger: trigger, handler: handler)
+        let key = try eventLoop.selector.modify(fd, events: events, trigger: trigger, handler: handler)
+        if handler != nil { eventLoop.selector.releaseRetiredHandlers() }
+        return key
     }
 
     /// Stops watching `fd`. See `Selector.unregister`. Tasks waiting for it in `readable` or
@@ -64,7 +66,9 @@ public struct IsolatedEventLoop {
     public func unregister(_ fd: Int32) throws(SelectorError) -> SelectorKey {
         eventLoop.assertOnLoopThread()
         if let waiters = eventLoop.waiters, waiters.owns(fd) { waiters.forget(fd) }
-        return try eventLoop.selector.unregister(fd)
+        let key = try eventLoop.selector.unregister(fd)
+        eventLoop.selector.releaseRetiredHandlers()
+        return key
     }
 
     /// The key registered for `fd`. See `Selector.key(for:)`.

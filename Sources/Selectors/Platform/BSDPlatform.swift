@@ -23,6 +23,10 @@
 
         static func makeWaker() throws(Errno) -> any Waker { try PipeWaker() }
 
+        /// None: kqueue's `EVFILT_TIMER` could be one, but it is not written, since it could
+        /// not be run here; poll and select have nothing like it. Loops time their waits.
+        static func makeKernelTimer() throws(Errno) -> (any KernelTimer)? { nil }
+
         /// The select backend stops below `FD_SETSIZE` here. Darwin's `select` fails with
         /// `EINVAL` for a larger first argument (unless a program opts into
         /// `_DARWIN_UNLIMITED_SELECT`); the BSD kernels take larger sets, but the library has

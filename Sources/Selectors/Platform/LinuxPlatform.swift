@@ -34,6 +34,9 @@
 
         static func makeWaker() throws(Errno) -> any Waker { try EventfdWaker() }
 
+        /// `timerfd`.
+        static func makeKernelTimer() throws(Errno) -> (any KernelTimer)? { try TimerfdKernelTimer() }
+
         /// No limit for the select backend: Linux's select(2) reads as many bits as its first
         /// argument says (fs/select.c sizes its copies by it), so bitmaps sized by the library
         /// reach any fd the process can open.

@@ -29,4 +29,24 @@ extension DescriptorHeavyTests {
             #expect(growth < 500, "\(growth) more descriptors open after 2,000 loops")
         }
     }
+
+    /// A handler that captures its loop holds it (a cycle through the selector); unregistered
+    /// between iterations, it must be let go at once, not at a next wait that never comes, or
+    /// a loop dropped without `close()` keeps its descriptors open.
+    @Test(arguments: Backend.available)
+    func loopsDroppedAfterTheirSelfCapturingHandlerIsUnregisteredLeakNoDescriptor(backend: Backend) throws {
+        try withDescriptors { fds in
+            let (reader, writer) = try fds.pipe()
+            try writeAll(writer, "x")
+            let before = kernelObjectDescriptorCount()
+            for _ in 0..<1_000 {
+                let loop = try EventLoop(backend: backend).assumeIsolated()
+                try loop.register(reader, events: .read) { _, _ in loop.stop() }
+                try loop.run()
+                try loop.unregister(reader)
+            }
+            let growth = kernelObjectDescriptorCount() - before
+            #expect(growth < 250, "\(growth) more descriptors open after 1,000 loops")
+        }
+    }
 }

@@ -1,14 +1,25 @@
 import Selectors
 import Testing
 
-/// With timers scheduled (and nothing else) a running loop runs lean iterations that read the
-/// clock once per wait, when it ends, and time the next wait from that reading. A timer
-/// scheduled or cancelled meanwhile must still be honoured at once, and a timer must still
-/// fire, never early, while every wait finds something ready.
+/// With timers scheduled (and nothing else) a running loop runs lean iterations, which learn
+/// that a timer is due from the kernel's timer (armed with the earliest deadline, the wait
+/// without a timeout) or, without one, by timing each wait from one clock reading per
+/// iteration. Each test runs both ways. A timer scheduled or cancelled meanwhile must still be
+/// honoured at once, and a timer must still fire, never early, while every wait finds
+/// something ready.
 @Suite struct EventLoopTimedIterationTests {
-    @Test(arguments: Backend.available)
-    func aTimerScheduledByAHandlerFiresBeforeALaterPendingOne(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend).assumeIsolated()
+    static let timings = [true, false]
+
+    /// A loop whose timed iterations use the kernel timer, or time their waits.
+    private func makeLoop(_ backend: Backend, kernelTimer: Bool) throws -> IsolatedEventLoop {
+        let loop = try EventLoop(backend: backend)
+        loop.usesKernelTimer = kernelTimer
+        return loop.assumeIsolated()
+    }
+
+    @Test(arguments: Backend.available, timings)
+    func aTimerScheduledByAHandlerFiresBeforeALaterPendingOne(backend: Backend, kernelTimer: Bool) throws {
+        let loop = try makeLoop(backend, kernelTimer: kernelTimer)
         defer { loop.close() }
         // The far timer keeps the loop in its timed iterations, whose wait lasts until it: a
         // wait timed from anything but the nearest timer would leave the loop asleep (the
@@ -37,9 +48,9 @@ import Testing
         }
     }
 
-    @Test(arguments: Backend.available)
-    func aTimerFiresWhileEveryWaitFindsSomethingReady(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend).assumeIsolated()
+    @Test(arguments: Backend.available, timings)
+    func aTimerFiresWhileEveryWaitFindsSomethingReady(backend: Backend, kernelTimer: Bool) throws {
+        let loop = try makeLoop(backend, kernelTimer: kernelTimer)
         defer { loop.close() }
         try withDescriptors { fds in
             let (reader, writer) = try fds.socketPair()
@@ -74,9 +85,9 @@ import Testing
         }
     }
 
-    @Test(arguments: Backend.available)
-    func cancellingTheLastTimerKeepsServingReadiness(backend: Backend) throws {
-        let loop = try EventLoop(backend: backend).assumeIsolated()
+    @Test(arguments: Backend.available, timings)
+    func cancellingTheLastTimerKeepsServingReadiness(backend: Backend, kernelTimer: Bool) throws {
+        let loop = try makeLoop(backend, kernelTimer: kernelTimer)
         defer { loop.close() }
         var timerFired = false
         let timer = loop.schedule(after: .seconds(60)) { timerFired = true }
@@ -104,5 +115,66 @@ import Testing
             #expect(!timer.isActive)
             try loop.unregister(reader)
         }
+    }
+
+    @Test(arguments: Backend.available, timings)
+    func aCancelledEarliestTimerDoesNotHoldBackOrHastenTheNext(backend: Backend, kernelTimer: Bool) throws {
+        let loop = try makeLoop(backend, kernelTimer: kernelTimer)
+        defer { loop.close() }
+        let start = monotonicNow()
+        var firstFired = false
+        var secondFiredAfter: Duration?
+        // Scheduled from a task, so the loop is already in its timed iterations (with the
+        // kernel timer armed for the first) when the first is cancelled.
+        var first: TimerHandle?
+        loop.execute {
+            first = loop.schedule(after: .milliseconds(20)) { firstFired = true }
+            loop.schedule(after: .milliseconds(5)) { first?.cancel() }
+            loop.schedule(after: .milliseconds(40)) {
+                secondFiredAfter = monotonicNow() - start
+                loop.stop()
+            }
+        }
+        try runBounded(loop, limit: .seconds(5))
+        #expect(!firstFired)
+        let after = try #require(secondFiredAfter)
+        #expect(after >= .milliseconds(40), "the timer fired early")
+    }
+
+    @Test func aLoopWithoutItsKernelTimerStillRunsTimers() throws {
+        let loop = try makeLoop(.default, kernelTimer: true)
+        defer { loop.close() }
+        var fired = 0
+        loop.schedule(after: .milliseconds(1)) {
+            fired += 1
+            // Switched off while in use: the timer goes, and the loop times its waits.
+            loop.eventLoop.usesKernelTimer = false
+            loop.schedule(after: .milliseconds(5)) {
+                fired += 1
+                loop.stop()
+            }
+        }
+        try runBounded(loop, limit: .seconds(5))
+        #expect(fired == 2)
+        #expect(!loop.eventLoop.usesKernelTimer)
+    }
+}
+
+// Joins the serialized descriptor-heavy suite, so that the count is not moved by tests that
+// open hundreds of descriptors meanwhile (see `EventLoopDescriptorLeakTests`).
+extension DescriptorHeavyTests {
+    @Test(arguments: Backend.available)
+    func loopsThatRanTimersLeakNoKernelTimer(backend: Backend) throws {
+        let before = kernelObjectDescriptorCount()
+        for index in 0..<300 {
+            let loop = try EventLoop(backend: backend).assumeIsolated()
+            // Due at once: the first timed iteration makes, arms and hears the kernel timer.
+            loop.schedule(after: .zero) { loop.stop() }
+            try runBounded(loop, limit: .seconds(5))
+            // Odd loops are only released: deinit must close the timer just as well.
+            if index.isMultiple(of: 2) { loop.close() }
+        }
+        let growth = kernelObjectDescriptorCount() - before
+        #expect(growth < 100, "\(growth) more descriptors open after 300 loops")
     }
 }
