@@ -10,8 +10,8 @@
 /// instructions per dispatched event (measured with callgrind, echo round trip). What makes
 /// the +0 call sound: a handler removed or replaced while a batch is being dispatched (a
 /// handler unregistering itself, say) is not released at once but *retired*, and retired
-/// handlers are released only once no handler is running (`releaseRetired`), so the one
-/// being called is alive until it returns.
+/// handlers are released only once no handler is running (`Selector.releaseRetired`), so the
+/// one being called is alive until it returns.
 ///
 /// A registration may also *borrow* its handler (`Connections` does, for the one handler all
 /// its connections share, which it keeps alive for as long as any is registered): the slot
@@ -23,7 +23,7 @@ struct KeyTable: ~Copyable {
     private(set) var count = 0
     /// How many registrations are one-shot (see `Selector.removeBeforeClose`).
     private(set) var oneShotCount = 0
-    /// Handlers removed since the last `releaseRetired`: a plain buffer, since an array's
+    /// Handlers removed and not yet released: a plain buffer, since an array's
     /// append (a uniqueness check) and clearing (a generic range replacement) cost the
     /// connection cycle about 90 instructions.
     private var retired = UnsafeMutableBufferPointer<Unmanaged<SharedHandler>>.allocate(capacity: 16)
@@ -192,12 +192,16 @@ struct KeyTable: ~Copyable {
         retired = grown
     }
 
-    /// Releases the handlers removed since the last call. Only when no handler is running.
-    @inline(__always)
-    mutating func releaseRetired() {
-        guard retiredCount > 0 else { return }
-        for index in 0..<retiredCount { retired[index].release() }
-        retiredCount = 0
+    /// Whether a removed handler waits to be released (see `Selector.releaseRetired`).
+    var hasRetired: Bool { retiredCount > 0 }
+
+    /// Takes the last retired handler off the list, for the selector to release. One at a
+    /// time, and nothing is called while the table changes: a release can run a deinit that
+    /// unregisters another fd, which retires one more.
+    mutating func popRetired() -> Unmanaged<SharedHandler>? {
+        guard retiredCount > 0 else { return nil }
+        retiredCount -= 1
+        return retired[retiredCount]
     }
 
     /// Every registered key, in fd order.

@@ -48,6 +48,8 @@ public final class Selector {
     @exclusivity(unchecked) private var sawStaleEvent = false
     /// Whether `forEachReady` is calling handlers (so removed ones must stay alive until it ends).
     @exclusivity(unchecked) private var isDispatching = false
+    /// Set while `releaseRetiredNow` runs (see there).
+    @exclusivity(unchecked) private var isReleasingRetired = false
     @exclusivity(unchecked) private var ghostFilter = GhostFilter()
     /// Whether a wait that ends early with nothing ready is resumed for the time left: true
     /// for every kernel; false for the scripted backend, whose waits never block (its time is
@@ -358,7 +360,7 @@ public final class Selector {
         }
         // No handler of the last batch is running any more (see `KeyTable`). The event
         // loop's dispatch releases them itself, at the end of each batch.
-        table.releaseRetired()
+        releaseRetired()
         return try select(limit: lastLimit)
     }
 
@@ -411,7 +413,8 @@ public final class Selector {
     }
 
     /// After a wait that may have nothing to report (after a signal or dropped ghosts): drops
-    /// ghosts, then resumes a wait without a timeout, and a bounded one for the time left.
+    /// ghosts, then, when `resuming`, resumes a wait without a timeout, and a bounded one for
+    /// the time left.
     @inline(never)
     private func finishWait(limit initialLimit: WaitTimeout?, deadline: Int64?, resuming: Bool)
         throws(SelectorError)
@@ -458,7 +461,7 @@ public final class Selector {
             dispatched &+= 1
         }
         if sawStaleEvent { checkStaleEvents(of: expected) }
-        table.releaseRetired()
+        releaseRetired()
         return dispatched
     }
 
@@ -490,7 +493,23 @@ public final class Selector {
     /// the loop alive (and its fds open) until a next wait that may never come. A caller of
     /// `select` may be running a handler from `ReadyKeys` itself, so `unregister` keeps them.
     func releaseRetiredHandlers() {
-        if !isDispatching { table.releaseRetired() }
+        if !isDispatching { releaseRetired() }
+    }
+
+    /// Releases the retired handlers. Only when none can be running.
+    @inline(__always)
+    private func releaseRetired() {
+        if table.hasRetired && !isReleasingRetired { releaseRetiredNow() }
+    }
+
+    /// A release can run a deinit that unregisters another fd (or closes the selector), which
+    /// retires more handlers and may ask for a release again: that nested call returns at
+    /// once, and this loop releases what it retired too, until none is left.
+    @inline(never)
+    private func releaseRetiredNow() {
+        isReleasingRetired = true
+        while let handler = table.popRetired() { handler.release() }
+        isReleasingRetired = false
     }
 
     /// Releases the kernel resources and forgets every registration. Calling it again does
@@ -504,7 +523,7 @@ public final class Selector {
         // Retired, and released now only if no handler can be running: one may be the one
         // closing the selector.
         table.removeAll()
-        if !isDispatching { table.releaseRetired() }
+        if !isDispatching { releaseRetired() }
         readyCount = 0
         Selector.deallocateReady(ready)
         ready = UnsafeMutableBufferPointer(start: nil, count: 0)

@@ -33,6 +33,7 @@ extension EventLoop {
     package var usesKernelTimer: Bool {
         get { kernelTimer.timer != nil }
         set {
+            assertOnLoopThread()
             if newValue {
                 if kernelTimer.timer == nil && !isClosed { makeKernelTimer() }
             } else {

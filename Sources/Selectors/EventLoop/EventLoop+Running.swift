@@ -99,7 +99,7 @@ extension EventLoop {
     /// The same iterations with timers scheduled and no kernel timer: the clock is read once
     /// per iteration, when the wait ends. That reading says which timers are due, and the
     /// next wait's timeout is counted from it too, so a timer can be late by the time one
-    /// iteration's handlers took (never early). Reading the clock before each wait as well,
+    /// iteration's work (handlers, timers, tasks) took, never early. Reading the clock before each wait as well,
     /// in `iterate`, cost 65 instructions more per echo round trip (callgrind, echo-server
     /// --idle-timeout; BENCHMARKS.md section 20).
     private func runIOAndTimers() throws(SelectorError) {

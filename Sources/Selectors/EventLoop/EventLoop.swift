@@ -62,8 +62,8 @@ public final class EventLoop: @unchecked Sendable {
     }
     /// Set when something an I/O-only iteration does not handle comes up on the loop thread:
     /// local work, a timer, time measurement, an object to release, the loop closing (see
-    /// `runIOOnly` and `runIOAndTimers`, which clear it when they start). One flag, so those
-    /// iterations test one byte for all of them.
+    /// `runIterations`, behind `runIOOnly`, `runIOAndKernelTimer` and `runIOAndTimers`, which
+    /// clears it when it starts). One flag, so those iterations test one byte for all of them.
     @exclusivity(unchecked) var leavesIOOnly = false
     /// Runs the jobs of the loop once it is closed (see `EventLoop+Executor`).
     let closedJobs = ClosedLoopJobs()

@@ -91,9 +91,11 @@ public struct IsolatedEventLoop {
 
     /// Runs `body` on the loop thread once `delay` has passed, then every `interval` if given.
     ///
-    /// Timers never fire early, and may fire late by as long as the handlers of one loop
-    /// iteration take; timers due at the same instant fire in the order they were scheduled. A repeating timer is re-armed from its previous deadline, or from now if it
-    /// fell behind, so a slow loop does not get a burst of catch-up runs. Huge delays saturate.
+    /// Timers never fire early. They may fire late by about as long as one loop iteration's
+    /// work (its handlers, timers and tasks) takes, since the loop runs them between waits.
+    /// Timers due at the same instant fire in the order they were scheduled. A repeating timer
+    /// is re-armed from its previous deadline, or from now if it fell behind, so a slow loop
+    /// does not get a burst of catch-up runs. Huge delays saturate.
     /// The handle cancels it, from any thread.
     @discardableResult
     public func schedule(

@@ -24,7 +24,8 @@
 ///
 /// No time passes during an iteration unless a handler calls `spendTime(_:)`. So a timer that
 /// an I/O handler schedules with zero delay is already due when that iteration's timers run;
-/// on a real loop the clock has moved on by then, and it runs one iteration later.
+/// on a real loop it runs in that iteration or the next, depending on whether the loop reads
+/// the clock before or after the handlers (see `EventLoop+Running`).
 ///
 /// **When an instant is done.** At one instant the loop iterates (at least once) until
 /// nothing new is due there: no timer due, no task queued, and no readiness that a
