@@ -28,6 +28,24 @@ import Testing
         var value = 0
     }
 
+    /// Registers `b` with a handler holding an object whose release is counted, and `a` with
+    /// one holding an object whose release is counted and unregisters `b`; `a`'s handler runs
+    /// `whenReady`. Returns the two counts.
+    private func registerChain(
+        _ loop: IsolatedEventLoop, _ a: Int32, _ b: Int32, whenReady: @escaping () -> Void = {}
+    ) throws -> (a: Counter, b: Counter) {
+        let releasedA = Counter()
+        let releasedB = Counter()
+        let onB = UnregistersOnDeinit(loop, unregistering: nil, releasedB)
+        try loop.register(b, events: .read) { _, _ in _ = onB }
+        let onA = UnregistersOnDeinit(loop, unregistering: b, releasedA)
+        try loop.register(a, events: .read) { _, _ in
+            _ = onA
+            whenReady()
+        }
+        return (releasedA, releasedB)
+    }
+
     @Test(arguments: Backend.available)
     func aHandlerReplacedBetweenIterationsWhoseReleaseUnregistersAnotherIsReleasedOnce(
         backend: Backend
@@ -37,14 +55,7 @@ import Testing
         try withDescriptors { fds in
             let (a, _) = try fds.socketPair()
             let (b, _) = try fds.socketPair()
-            let releasedA = Counter()
-            let releasedB = Counter()
-            do {
-                let onB = UnregistersOnDeinit(loop, unregistering: nil, releasedB)
-                try loop.register(b, events: .read) { _, _ in _ = onB }
-                let onA = UnregistersOnDeinit(loop, unregistering: b, releasedA)
-                try loop.register(a, events: .read) { _, _ in _ = onA }
-            }
+            let (releasedA, releasedB) = try registerChain(loop, a, b)
             // Outside any dispatch: the old handler of `a` goes at once, and with it the
             // handler of `b`, which its deinit unregistered.
             try loop.modify(a, events: .read, handler: { _, _ in })
@@ -64,19 +75,9 @@ import Testing
         try withDescriptors { fds in
             let (a, aPeer) = try fds.socketPair()
             let (b, _) = try fds.socketPair()
-            let releasedA = Counter()
-            let releasedB = Counter()
-            do {
-                let onB = UnregistersOnDeinit(loop, unregistering: nil, releasedB)
-                try loop.register(b, events: .read) { _, _ in _ = onB }
-                let onA = UnregistersOnDeinit(loop, unregistering: b, releasedA)
-                try loop.register(a, events: .read) { fd, _ in
-                    _ = onA
-                    // Retired, and released at the end of this dispatch; its release then
-                    // retires the handler of `b`, which must be released as well.
-                    _ = try? loop.unregister(fd)
-                }
-            }
+            // Retired, and released at the end of this dispatch; its release then retires the
+            // handler of `b`, which must be released as well.
+            let (releasedA, releasedB) = try registerChain(loop, a, b) { _ = try? loop.unregister(a) }
             try writeAll(aPeer, "x")
             try loop.runOnce(timeout: .seconds(5))
             #expect(releasedA.value == 1)
