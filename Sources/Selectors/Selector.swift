@@ -523,7 +523,7 @@ public final class Selector {
         // Retired, and released now only if no handler can be running: one may be the one
         // closing the selector.
         table.removeAll()
-        if !isDispatching { releaseRetired() }
+        releaseRetiredHandlers()
         readyCount = 0
         Selector.deallocateReady(ready)
         ready = UnsafeMutableBufferPointer(start: nil, count: 0)

@@ -152,12 +152,9 @@ extension EventLoop {
     /// wake-up left the waker readable, so the wait returns at once.
     @inline(__always)
     private func waitTimeout(now: Int64, limit: Int64?) -> WaitTimeout? {
-        var nanoseconds = limit
-        if let next = timers.first {
-            let untilTimer = max(0, next.deadline.subtractingSaturating(now))
-            nanoseconds = min(nanoseconds ?? untilTimer, untilTimer)
-        }
-        return nanoseconds.map { WaitTimeout(nanoseconds: $0) }
+        let untilTimer = untilNextTimer(now: now)
+        guard let limit else { return untilTimer }
+        return WaitTimeout(nanoseconds: min(limit, untilTimer?.nanoseconds ?? limit))
     }
 
     /// Until the next timer; nil when none is scheduled.
