@@ -38,6 +38,12 @@ extension EchoServerProcessTests {
             runs.filter { text($0, "target") == target && text($0, "scenario") == scenario }
                 .map { number($0, "rate") }.sorted()
         }
+        func rate(_ target: String, _ scenario: String, _ round: Int) -> Double {
+            runs.first {
+                text($0, "target") == target && text($0, "scenario") == scenario
+                    && Int(number($0, "round")) == round
+            }.map { number($0, "rate") } ?? .nan
+        }
         for summary in summaries {
             let (target, scenario) = (text(summary, "target"), text(summary, "scenario"))
             let mine = rates(target, scenario)
@@ -46,6 +52,7 @@ extension EchoServerProcessTests {
             #expect(number(summary, "min") == mine[0] && number(summary, "max") == mine[2], "\(summary)")
             guard target == "echo-epoll" else {
                 #expect(summary.contains(#""vs_raw_median":null"#), "\(summary)")
+                #expect(summary.contains(#""vs_raw_paired_median":null"#), "\(summary)")
                 continue
             }
             let raw = rates("raw-epoll", scenario)
@@ -53,6 +60,19 @@ extension EchoServerProcessTests {
             #expect(abs(number(summary, "vs_raw_median") - ratio) < 0.0001, "\(summary) against \(ratio)")
             let overlap = mine[0] <= raw[2] && raw[0] <= mine[2]
             #expect(summary.contains(#""within_noise":\#(overlap)"#), "\(summary)")
+            // Paired: each round's own ratio, the two targets' runs of that round divided.
+            let paired = (1...3).map { round in
+                rate("echo-epoll", scenario, round) / rate("raw-epoll", scenario, round)
+            }.sorted()
+            #expect(
+                abs(number(summary, "vs_raw_paired_median") - paired[1]) < 0.0001,
+                "\(summary) against \(paired)")
+            #expect(
+                abs(number(summary, "vs_raw_paired_min") - paired[0]) < 0.0001, "\(summary) against \(paired)"
+            )
+            #expect(
+                abs(number(summary, "vs_raw_paired_max") - paired[2]) < 0.0001, "\(summary) against \(paired)"
+            )
         }
     }
 

@@ -118,7 +118,10 @@
                 Terminal.line()
                 Terminal.line(
                     "medians of \(repeats) runs (min-max); a ratio is within noise when the framework's range "
-                        + "overlaps the baseline's:")
+                        + "overlaps the baseline's;")
+                Terminal.line(
+                    "paired: the median (min-max) of each round's framework/baseline ratio, the two run "
+                        + "back to back, so a machine that changes speed between rounds moves both:")
                 for row in rows {
                     let unit = row.scenario.unit
                     var line =
@@ -128,6 +131,11 @@
                     if let ratio = row.ratio {
                         line +=
                             "  \(Format.fixed(ratio.value, 2))x" + (ratio.withinNoise ? " within noise" : "")
+                    }
+                    if let paired = row.paired {
+                        line +=
+                            "; paired \(Format.fixed(paired.median, 2))x "
+                            + "(\(Format.fixed(paired.minimum, 2))-\(Format.fixed(paired.maximum, 2)))"
                     }
                     Terminal.line(line)
                 }
@@ -143,7 +151,10 @@
             for row in frameworks where !order.contains(row.target) { order.append(row.target) }
             for target in order {
                 let parts = frameworks.filter { $0.target == target }.compactMap { row in
-                    row.ratio.map { "\(row.key) \(Format.fixed($0.value, 2))x\($0.withinNoise ? "~" : "")" }
+                    row.ratio.map { ratio in
+                        "\(row.key) \(Format.fixed(ratio.value, 2))x\(ratio.withinNoise ? "~" : "")"
+                            + (row.paired.map { " (paired \(Format.fixed($0.median, 2))x)" } ?? "")
+                    }
                 }
                 Terminal.line(
                     "  \(Format.padRight(target, columns[0].width)) " + parts.joined(separator: "  "))
@@ -160,6 +171,9 @@
             /// A framework row's median over the baseline's of the same key, and whether their
             /// ranges overlap; nil for other rows, or with no baseline.
             var ratio: (value: Double, withinNoise: Bool)?
+            /// A framework row's ratio to the baseline round by round (each round runs the two
+            /// back to back), over the rounds: nil for other rows, and for single runs.
+            var paired: RunSpread?
         }
 
         /// The results grouped by target and key, in the order they first ran, with the
@@ -171,6 +185,11 @@
                 let id = result.target + "\u{0}" + result.key
                 if groups[id] == nil { order.append(id) }
                 groups[id, default: []].append(result)
+            }
+            var roundRates: [String: [Int: Double]] = [:]
+            for (id, runs) in groups {
+                roundRates[id] = Dictionary(
+                    runs.map { ($0.round, $0.rate) }, uniquingKeysWith: { first, _ in first })
             }
             var rows = order.map { id in
                 let runs = groups[id]!
@@ -187,6 +206,11 @@
                 rows[index].ratio = (
                     row.spread.median / baseline.spread.median, row.spread.overlaps(baseline.spread)
                 )
+                let own = roundRates[row.target + "\u{0}" + row.key] ?? [:]
+                let base = roundRates[baseline.target + "\u{0}" + row.key] ?? [:]
+                let ratios = own.compactMap { round, rate in base[round].flatMap { $0 > 0 ? rate / $0 : nil }
+                }
+                if ratios.count > 1 { rows[index].paired = RunSpread(ratios) }
             }
             return rows
         }
@@ -264,6 +288,9 @@
                 "\"max\":\(Format.fixed(row.spread.maximum, 2))",
                 "\"vs_raw_median\":\(ratio.map { Format.fixed($0.value, 4) } ?? "null")",
                 "\"within_noise\":\(ratio.map { String($0.withinNoise) } ?? "null")",
+                "\"vs_raw_paired_median\":\(row.paired.map { Format.fixed($0.median, 4) } ?? "null")",
+                "\"vs_raw_paired_min\":\(row.paired.map { Format.fixed($0.minimum, 4) } ?? "null")",
+                "\"vs_raw_paired_max\":\(row.paired.map { Format.fixed($0.maximum, 4) } ?? "null")",
             ]
             return "{" + fields.joined(separator: ",") + "}"
         }
