@@ -86,42 +86,70 @@ if input >= 0, !canWatch(input, with: backend) {
     writeAll(Array("pipe-watcher: \(backend) cannot watch standard input (a file?): use poll\n".utf8), to: 2)
     exit(2)
 }
-let io = try EventLoop(backend: backend).assumeIsolated()
+
+/// Says on standard error what failed, puts standard input back as it was, and exits with
+/// status 1 (an error thrown out here, at the top level, would crash the program instead).
+func fail(_ message: String) -> Never {
+    if input >= 0 { _ = fcntl(0, F_SETFL, stdinFlags) }
+    writeAll(Array("pipe-watcher: \(message)\n".utf8), to: 2)
+    exit(1)
+}
+
+let io: IsolatedEventLoop
+do { io = try EventLoop(backend: backend).assumeIsolated() } catch { fail("\(error)") }
 
 /// Each open source: the prefix of its lines, and its unfinished line.
 var sources: [Connection: (prefix: String, partial: [UInt8])] = [:]
 
-let watched = try Connections(loop: io) { source, event in
-    guard case (let prefix, var partial)? = sources[source] else { return }
-    switch event {
-    case .received(let bytes):
-        partial += bytes
-        guard let end = partial.lastIndex(of: UInt8(ascii: "\n")) else { break }
-        var text: [UInt8] = []
-        for line in partial[..<end].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            text += prefix.utf8 + line + [UInt8(ascii: "\n")]
+let watched: Connections
+do {
+    watched = try Connections(loop: io) { source, event in
+        guard case (let prefix, var partial)? = sources[source] else { return }
+        switch event {
+        case .received(let bytes):
+            partial += bytes
+            guard let end = partial.lastIndex(of: UInt8(ascii: "\n")) else { break }
+            var text: [UInt8] = []
+            for line in partial[..<end].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            {
+                text += prefix.utf8 + line + [UInt8(ascii: "\n")]
+            }
+            writeAll(text)
+            partial.removeSubrange(...end)
+        case .closed(let end):
+            if !partial.isEmpty { writeAll(Array(prefix.utf8) + partial + [UInt8(ascii: "\n")]) }
+            if case .failed(let error) = end {
+                writeAll(Array("\(prefix)read failed: \(error)\n".utf8), to: 2)
+            }
+            sources[source] = nil
+            if sources.isEmpty { io.stop() }  // both ended
+            return
+        default:
+            break  // .endOfInput: the connection closes by itself next
         }
-        writeAll(text)
-        partial.removeSubrange(...end)
-    case .closed(let end):
-        if !partial.isEmpty { writeAll(Array(prefix.utf8) + partial + [UInt8(ascii: "\n")]) }
-        if case .failed(let error) = end { writeAll(Array("\(prefix)read failed: \(error)\n".utf8), to: 2) }
-        sources[source] = nil
-        if sources.isEmpty { io.stop() }  // both ended
-        return
-    default:
-        break  // .endOfInput: the connection closes by itself next
+        sources[source] = (prefix, partial)
     }
-    sources[source] = (prefix, partial)
+} catch {
+    fail("\(error)")
 }
 
-let child = try spawnShell(arguments[0])
-sources[try watched.adopt(child.output)] = ("child: ", [])
-if input >= 0 {
-    try Descriptor.setNonBlocking(input)
-    sources[try watched.adopt(input)] = ("stdin: ", [])
+let child: (pid: pid_t, output: Int32)
+do {
+    child = try spawnShell(arguments[0])
+} catch {
+    fail("cannot run /bin/sh: \(error)")
 }
-try io.run()
+do {
+    sources[try watched.adopt(child.output)] = ("child: ", [])
+    if input >= 0 {
+        try Descriptor.setNonBlocking(input)
+        sources[try watched.adopt(input)] = ("stdin: ", [])
+    }
+    try io.run()
+} catch {
+    kill(child.pid, SIGTERM)  // it would otherwise run on with nobody reading its output
+    fail("\(error)")
+}
 io.close()
 if input >= 0 { _ = fcntl(0, F_SETFL, stdinFlags) }
 

@@ -102,6 +102,33 @@ extension ExampleProgramTests {
             #expect(refused.stderr.isEmpty, "\(arguments): \(refused.stderr)")
         }
     }
+
+    /// Out of descriptors (a low `ulimit -n`), the watcher cannot make its loop or its pipe:
+    /// it says so in one line and exits with status 1, rather than crashing on an error
+    /// thrown at the top level (which it did: SIGILL). With a few more it runs as usual.
+    @Test func pipeWatcherOutOfDescriptorsExitsWithOneLine() throws {
+        let path = try builtExecutable("pipe-watcher")
+        var refusals = 0
+        // 4 and up: the program and its libraries load, and fds 0-2 are there.
+        for limit in 4...12 {
+            let child = try ChildProcess(
+                shell: "exec 0</dev/null; ulimit -n \(limit); exec '\(path)' 'echo hi'")
+            let status = child.waitForExit(timeout: 20)
+            if status == nil { kill(child.pid, SIGKILL) }
+            let code = status.flatMap(ChildProcess.exitCode)
+            if code == 1 {
+                refusals += 1
+                let lines = child.stderrText.split(separator: "\n")
+                #expect(
+                    lines.count == 1 && lines[0].hasPrefix("pipe-watcher: "), "\(limit): \(child.stderrText)")
+                #expect(child.stderrText.contains("EMFILE"), "\(limit): \(child.stderrText)")
+            } else {
+                #expect(code == 0, "\(limit): \(String(describing: code)) \(child.stderrText)")
+                #expect(child.stdoutText == "child: hi\n", "\(limit)")
+            }
+        }
+        #expect(refusals > 0, "no limit was low enough to refuse")
+    }
 }
 
 /// The steps of `pipeWatcherInterleavesCommandAndStandardInputLinesAsTheyCome`.

@@ -50,6 +50,34 @@ struct ExampleProgramTests {
         #expect(output.hasPrefix("echoing on 127.0.0.1:"))
     }
 
+    /// Out of descriptors (a low `ulimit -n`), the examples that take no input say what failed
+    /// in one line and exit with status 1, rather than crashing on an error thrown at the top
+    /// level (which they did: SIGILL), or waiting for ever on a worker that cannot accept
+    /// (loop-threads' client did); with enough descriptors they run as usual.
+    @Test(arguments: ["loop-threads", "echo-service-basics"])
+    func examplesOutOfDescriptorsExitWithOneLine(example: String) throws {
+        var refusals = 0
+        var successes = 0
+        // From 4: the program and its libraries load, and fds 0-2 are there.
+        for limit in 4...32 {
+            let (status, output) = try run(example, "exec 0</dev/null; ulimit -n \(limit); exec \"$EXAMPLE\"")
+            switch status.flatMap(ChildProcess.exitCode) {
+            case 1:
+                refusals += 1
+                let last = output.split(separator: "\n").last ?? ""
+                // EMFILE, or, when only the server's accept ran out, the client's bounded wait.
+                #expect(
+                    last.hasPrefix("\(example): ") && (last.contains("EMFILE") || last.contains("ETIMEDOUT")),
+                    "\(limit): \(output)")
+            case 0:
+                successes += 1
+            default:
+                Issue.record("\(example) with \(limit) descriptors: \(String(describing: status)) \(output)")
+            }
+        }
+        #expect(refusals > 0 && successes > 0, "refused \(refusals), ran \(successes)")
+    }
+
     /// Two clients at once, each sending more than the socket buffers hold, so the server's
     /// writes come up short and it must keep the rest; then end of stream closes each.
     @Test func callbackEchoEchoesLargeMessagesExactlyOnce() throws {

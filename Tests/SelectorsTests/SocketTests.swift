@@ -114,6 +114,37 @@ import Testing
         #expect(!Self.isNonBlocking(client))
     }
 
+    /// A blocking read with a receive timeout gives up with nil when nothing comes, reads what
+    /// does come, and waits without a bound again once the timeout is taken off (seen through
+    /// `getsockopt`: the test never blocks on it).
+    @Test func receiveTimeoutBoundsABlockingRead() throws {
+        let (listener, client, server) = try Self.connectedPair()
+        defer { Self.closeAll(listener, client, server) }
+        #expect(!Self.isNonBlocking(client))
+        try Socket.setReceiveTimeout(client, .milliseconds(20))
+        #expect(try Self.readOnce(client) == nil)
+        #expect(try Self.send(server, [1, 2, 3]) == 3)
+        #expect(try Self.receive(client, count: 3) == [1, 2, 3])
+        // The kernel keeps it in its clock ticks, rounding up: read back, it may be a little more.
+        #expect((20_000..<1_000_000).contains(Self.receiveTimeout(client)))
+        try Socket.setReceiveTimeout(client, .nanoseconds(1_500_000_001))  // rounded up
+        #expect((1_500_001..<2_000_000).contains(Self.receiveTimeout(client)))
+        try Socket.setReceiveTimeout(client, nil)
+        #expect(Self.receiveTimeout(client) == 0)
+        // Zero would mean "no bound" to the kernel: refused, as is a negative one.
+        #expect(throws: Errno.invalidArgument) { try Socket.setReceiveTimeout(client, .zero) }
+        #expect(throws: Errno.invalidArgument) { try Socket.setReceiveTimeout(client, .seconds(-1)) }
+        #expect(throws: Errno.badFileDescriptor) { try Socket.setReceiveTimeout(-1, .seconds(1)) }
+    }
+
+    /// `SO_RCVTIMEO`, in microseconds.
+    private static func receiveTimeout(_ fd: Int32) -> Int {
+        var value = timeval()
+        var length = socklen_t(MemoryLayout<timeval>.size)
+        _ = getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, &length)
+        return Int(value.tv_sec) * 1_000_000 + Int(value.tv_usec)
+    }
+
     @Test func shutdownWriteGivesThePeerEndOfStreamAfterTheData() throws {
         let (listener, client, server) = try Self.connectedPair()
         defer { Self.closeAll(listener, client, server) }

@@ -21,6 +21,24 @@ extension Socket {
         try setInteger(fd, SOL_SOCKET, SO_RCVBUF, bytes)
     }
 
+    /// Bounds each blocking read (`setsockopt(SO_RCVTIMEO)`): a read that waits `timeout`
+    /// with nothing to read gives up, and `read(_:into:)` returns nil, as for a non-blocking
+    /// socket with nothing to read. For a blocking client that must not wait for ever on a
+    /// server that never answers. `nil` waits without a bound again (the default). Rounded up
+    /// to the microsecond; the kernel caps it at about 24 days on some systems.
+    /// - Throws: `EINVAL` for a timeout of zero or less (which `SO_RCVTIMEO` would read as
+    ///   "no bound"), `EBADF`, `ENOTSOCK`, ...
+    public static func setReceiveTimeout(_ fd: Int32, _ timeout: Duration?) throws(Errno) {
+        var value = timeval()
+        if let timeout {
+            guard timeout > .zero, let limit = WaitTimeout(timeout) else { throw .invalidArgument }
+            value = limit.timeval
+        }
+        _ = try SystemCall.once {
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        }
+    }
+
     /// Turns Nagle's algorithm off or on (`setsockopt(IPPROTO_TCP, TCP_NODELAY)`): with it
     /// off, small writes leave at once instead of waiting for the previous segment's ACK.
     public static func setNoDelay(_ fd: Int32, _ enabled: Bool = true) throws(Errno) {
