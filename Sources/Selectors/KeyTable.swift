@@ -6,7 +6,7 @@
 /// **The one place the selector counts references by hand.** Each slot holds its handler as
 /// an `Unmanaged<SharedHandler>` with one retain taken at insertion, so a slot is a trivial
 /// value: reading one for an event copies no reference and costs no retain and release, and
-/// the dispatch calls the handler through `_withUnsafeGuaranteedRef`. That saved 40-50
+/// the dispatch calls the handler through `Unretained`. That saved 40-50
 /// instructions per dispatched event (measured with callgrind, echo round trip). What makes
 /// the +0 call sound: a handler removed or replaced while a batch is being dispatched (a
 /// handler unregistering itself, say) is not released at once but *retired*, and retired

@@ -457,7 +457,7 @@ public final class Selector {
             }
             let events = event.events.intersection(slot.events)
             guard !events.isEmpty, let handler = slot.handler else { continue }
-            handler._withUnsafeGuaranteedRef { $0.run(event.fd, events) }
+            Unretained(handler).with { $0.run(event.fd, events) }
             dispatched &+= 1
         }
         if sawStaleEvent { checkStaleEvents(of: expected) }

@@ -17,7 +17,7 @@ public final class SharedHandler {
     /// event loop rather than reached through a closure and its context (callgrind: 22
     /// instructions per echo round trip). The closure does the same, for callers of `select`
     /// that run it themselves.
-    let connections: Unmanaged<Connections>?
+    let connections: Unretained<Connections>?
 
     /// Wraps `handler`.
     public init(_ handler: @escaping SelectorHandler) {
@@ -27,8 +27,8 @@ public final class SharedHandler {
 
     /// The handler of `connections`' registrations (level-triggered, pushed), which the
     /// object keeps alive.
-    init(connections: Unmanaged<Connections>) {
-        handler = { fd, events in connections._withUnsafeGuaranteedRef { $0.ready(fd, events) } }
+    init(connections: Unretained<Connections>) {
+        handler = { fd, events in connections.with { $0.ready(fd, events) } }
         self.connections = connections
     }
 
@@ -36,7 +36,7 @@ public final class SharedHandler {
     @inline(__always)
     func run(_ fd: Int32, _ events: Events) {
         if let connections {
-            connections._withUnsafeGuaranteedRef { $0.ready(fd, events) }
+            connections.with { $0.ready(fd, events) }
         } else {
             handler(fd, events)
         }

@@ -173,17 +173,15 @@ public final class Connections {
         outputCapacityLimit = options.highWaterMark + readCapacity
         clockOrigin = loop.now
         // Unretained: the object keeps itself alive while it has connections (`keepAlive`),
-        // and only its connections' registrations hold these handlers. Not `[unowned(unsafe)
-        // self]`, which still costs a retain and release per call (41 instructions per echo
-        // round trip, callgrind): `_withUnsafeGuaranteedRef` borrows the reference as it is.
-        let this = Unmanaged.passUnretained(self)
+        // and only its connections' registrations hold these handlers.
+        let this = Unretained(self)
         if pulling {
             readyHandler = SharedHandler { fd, events in
-                this._withUnsafeGuaranteedRef { $0.pullReady(fd, events) }
+                this.with { $0.pullReady(fd, events) }
             }
         } else if trigger == .edge {
             readyHandler = SharedHandler { fd, events in
-                this._withUnsafeGuaranteedRef { $0.readyUntilWouldBlock(fd, events) }
+                this.with { $0.readyUntilWouldBlock(fd, events) }
             }
         } else {
             // The default mode, called by the dispatch directly (see `SharedHandler`).
