@@ -56,7 +56,7 @@ public final class AsyncConnection: @unchecked Sendable {
     nonisolated(nonsending) public static func adopt(_ fd: Int32, on loop: EventLoop) async throws
         -> AsyncConnection
     {
-        try await AsyncConnections.onLoop(loop) { io in
+        try await AsyncConnections.onLoop(loop, adopting: fd) { io in
             try AsyncConnections.standard(on: io).adopt(fd, on: io)
         }
     }

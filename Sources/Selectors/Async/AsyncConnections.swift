@@ -32,7 +32,7 @@ public final class AsyncConnections: Sendable {
     /// closed when the connection ends). From any task.
     /// - Throws: what registering the fd threw (the fd is then still the caller's).
     public func adopt(_ fd: Int32) async throws -> AsyncConnection {
-        try await AsyncConnections.onLoop(loop) { io in try adopt(fd, on: io) }
+        try await AsyncConnections.onLoop(loop, adopting: fd) { io in try adopt(fd, on: io) }
     }
 
     /// `adopt`, on the loop's thread, without suspending.
@@ -75,14 +75,14 @@ public final class AsyncConnections: Sendable {
         return made
     }
 
-    /// Runs `body` on `loop`'s thread with its isolated view: at once if the task is there,
-    /// else with the loop as the task's executor preference.
+    /// Runs `body`, which adopts `fd`, on `loop`'s thread with its isolated view: at once if
+    /// the task is there, else with the loop as the task's executor preference.
     static func onLoop<Result>(
-        _ loop: EventLoop, _ body: (IsolatedEventLoop) throws -> Result
+        _ loop: EventLoop, adopting fd: Int32, _ body: (IsolatedEventLoop) throws -> Result
     ) async throws -> Result {
         if loop.isOnLoopThread { return try body(loop.assumeIsolated()) }
         return try await withTaskExecutorPreference(loop) {
-            guard loop.isOnLoopThread else { throw SelectorError(.adopt, fd: nil, .loopClosed) }
+            guard loop.isOnLoopThread else { throw SelectorError(.adopt, fd: fd, .loopClosed) }
             return try body(loop.assumeIsolated())
         }
     }

@@ -114,24 +114,49 @@ extension Connections {
         // closure in one, cost the direct call a retain and release (callgrind: 44
         // instructions per connect-echo-close cycle).
         if notifyLater {
-            loop.execute { [self] in
-                handler(Connection(fd: fd, generation: generation, owner: self), .closed(reason))
-            }
+            tellClosedLater(ClosedNotice(fd: fd, generation: generation, end: reason))
         } else {
             handler(Connection(fd: fd, generation: generation, owner: self), .closed(reason))
         }
         if count == 0, drain != nil { finishDrain() }
     }
 
+    /// Tells `.closed` at the loop's next turn, for a close the owner's own call caused (not
+    /// inside that call), or at once when the loop has closed and no turn will come. The
+    /// notice waits here, and the loop's task only says when to tell the oldest: a closing
+    /// loop drops its tasks, and `closeAll`, which closing runs, tells what is still waiting.
+    private func tellClosedLater(_ notice: ClosedNotice) {
+        if loop.eventLoop.isClosed { return tell(notice) }
+        closedNotices.append(notice)
+        loop.execute { [self] in
+            if !closedNotices.isEmpty { tell(closedNotices.removeFirst()) }
+        }
+    }
+
+    private func tell(_ notice: ClosedNotice) {
+        handler(Connection(fd: notice.fd, generation: notice.generation, owner: self), .closed(notice.end))
+    }
+
+    /// Tells every waiting `.closed`, oldest first (with those their handlers cause).
+    private func tellClosedNotices() {
+        while !closedNotices.isEmpty { tell(closedNotices.removeFirst()) }
+    }
+
     // MARK: Shutting down
 
     /// Closes every open connection at once, with a reset where data is lost; each one's
-    /// `.closed(.aborted)` is delivered before this returns.
+    /// `.closed(.aborted)` is delivered before this returns, after any `.closed` still
+    /// waiting for the loop's next turn.
     public func closeAll() {
-        guard slots.highestFD >= 0 else { return }
-        for fd in 0...slots.highestFD where slots[fd].pointee.flags.contains(.open) {
-            end(fd, slots[fd], .aborted, checkingUnread: true)
+        tellClosedNotices()
+        if slots.highestFD >= 0 {
+            for fd in 0...slots.highestFD where slots[fd].pointee.flags.contains(.open) {
+                end(fd, slots[fd], .aborted, checkingUnread: true)
+            }
         }
+        // Handlers of those may have closed others, told later: there is no later for a
+        // closing loop, nor for a caller that waits for every `.closed`.
+        tellClosedNotices()
     }
 
     /// Ends every connection gracefully, for a shutdown, and calls `done` once none is left.
@@ -144,7 +169,9 @@ extension Connections {
     /// written, or arriving later) is reset instead, once the peer's kernel has acknowledged
     /// everything written, so nothing written is destroyed and the peer still learns it was
     /// cut off. Whatever is left at `deadline` is closed (`.aborted`, reset if data is lost).
-    /// Connections adopted during a drain are drained too. Calling it again does nothing.
+    /// Connections adopted during a drain are drained too, and those adopted after it finished
+    /// are aborted at once (`.closed(.aborted)` at the next turn): nothing would end them
+    /// otherwise. Calling it again does nothing.
     public func drain(until deadline: LoopInstant, then done: @escaping () -> Void) {
         guard drain == nil else { return }
         idleSweep?.cancel()
@@ -218,6 +245,13 @@ extension Connections {
         state.cancelTimers()
         state.done()
     }
+}
+
+/// A `.closed` waiting to be told (`Connections.tellClosedLater`).
+struct ClosedNotice {
+    let fd: Int32
+    let generation: UInt32
+    let end: ConnectionEnd
 }
 
 /// A drain in progress (`Connections.drain`).

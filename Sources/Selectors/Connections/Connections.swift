@@ -125,6 +125,10 @@ public final class Connections {
     /// connections: taking and dropping that reference as the count went 0, 1, 0 cost a
     /// connect-echo-close cycle about 150 instructions.)
     @exclusivity(unchecked) var keepAlive: Unmanaged<Connections>?
+    /// Set when the loop closes, which ends every connection: `take` refuses new ones.
+    @exclusivity(unchecked) var closedWithLoop = false
+    /// `.closed` notices waiting for the loop's next turn (see `tellClosedLater`), oldest first.
+    @exclusivity(unchecked) var closedNotices: [ClosedNotice] = []
 
     /// Serves connections on `loop`; `handler` hears every event of every one of them.
     /// - Throws: `invalidArgument` for water marks out of order or a non-positive idle timeout.
@@ -188,6 +192,7 @@ public final class Connections {
             readyHandler = SharedHandler(connections: this)
         }
         loop.eventLoop.onClose(self) { [unowned(unsafe) self] in
+            closedWithLoop = true
             closeAll()
             if let keepAlive {
                 self.keepAlive = nil
@@ -223,7 +228,8 @@ public final class Connections {
     /// `write(2)`, which raises `SIGPIPE` when the reader is gone: ignore it first
     /// (`Descriptor.ignoreBrokenPipeSignal()`) if the process writes to pipes.
     /// - Throws: what registering the fd threw (a closed fd, an fd the backend cannot watch);
-    ///   the fd is then still the caller's.
+    ///   `loopClosed` once the loop is closing (its connections are ended, and one adopted
+    ///   then would not be); the fd is then still the caller's.
     @discardableResult
     public func adopt(_ fd: Int32) throws(SelectorError) -> Connection {
         let generation = try take(fd)
@@ -242,6 +248,9 @@ public final class Connections {
         guard !slot.pointee.flags.contains(.open) else {
             throw SelectorError(.adopt, fd: fd, .alreadyRegistered)
         }
+        // The closing loop has ended these connections already (or is ending them): one
+        // adopted now, from a `.closed` handler say, would never be ended.
+        guard !closedWithLoop else { throw SelectorError(.adopt, fd: fd, .loopClosed) }
         try selector.add(
             fd, events: .read, trigger: trigger, handler: Unmanaged.passUnretained(readyHandler),
             borrowed: true)
@@ -254,14 +263,24 @@ public final class Connections {
         count += 1
         counters.adopted.bump()
         counters.open.bump()
-        if drain != nil {
-            // Counted first: a pipe, which has no half-close, ends here, and its end must not
-            // take the count of the others down (finishing the drain early). Told at the next
-            // turn, not inside the owner's `adopt`.
-            slot.pointee.flags.insert(.draining)
+        // Counted first: a pipe, which has no half-close, ends at once there, and its end must
+        // not take the count of the others down (finishing the drain early).
+        if drain != nil { adoptedWhileDraining(fd, slot) }
+        return generation
+    }
+
+    /// A connection adopted during a drain is drained too; one adopted after the drain
+    /// finished is aborted, since the drain's deadline is over and nothing would end it. Its
+    /// `.closed` is told at the next turn, not inside the owner's `adopt`. Out of line: only
+    /// for a shutdown.
+    @inline(never)
+    private func adoptedWhileDraining(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
+        slot.pointee.flags.insert(.draining)
+        if drain?.isFinished == true {
+            end(fd, slot, .aborted, checkingUnread: true, notifyLater: true)
+        } else {
             sendEndOfStream(fd, slot, notifyLater: true)
         }
-        return generation
     }
 
     /// Calls `body` with each open connection, in fd order (a chat's broadcast, say).

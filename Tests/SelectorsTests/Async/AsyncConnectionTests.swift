@@ -396,6 +396,23 @@ struct AsyncConnectionTests {
             #expect(failed(readResult, with: .connectionClosed), "\(String(describing: readResult))")
             #expect(failed(writeResult, with: .connectionClosed), "\(String(describing: writeResult))")
         }
+        // Adopting on the closed loop is refused, naming the fd, which stays the caller's.
+        let (late, peerLate) = try Socket.makePair()
+        defer {
+            Socket.close(late)
+            Socket.close(peerLate)
+        }
+        for standard in [false, true] {
+            let result = await outcome(
+                of: Task {
+                    standard ? try await AsyncConnection.adopt(late, on: loop) : try await pool.adopt(late)
+                })
+            guard case .failure(let error as SelectorError) = result else {
+                Issue.record("adopted on a closed loop: \(String(describing: result))")
+                continue
+            }
+            #expect(error.operation == .adopt && error.fd == late && error.reason == .loopClosed, "\(error)")
+        }
     }
 
     // MARK: Pipes
