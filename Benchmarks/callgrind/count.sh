@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # User-space instructions per echo operation in the echo-server, counted by callgrind.
 #
-# Usage: Benchmarks/callgrind/count.sh [backend|c] [rr|rr10|conn] [N1] [N2] [level|edge]
+# Usage: Benchmarks/callgrind/count.sh [backend|c|c-kept] [rr|rr10|conn] [N1] [N2] [level|edge]
 # (rr10: ten connections, a message on each per round, so waits return batches; N1 and N2
 # count round trips in all and must be multiples of ten)
-# (backend: epoll, uring, poll, select, or c for the C reference server)
+# (backend: epoll, uring, poll, select, or c for the C reference server; c-kept for the C
+# server that also keeps what a short write leaves, checks generations and counts:
+# Benchmarks/scale/c_echo_kept.c)
 # Runs the release echo-server (or, with backend "c", the minimal C epoll server in
 # Benchmarks/scale/c_echo.c, as a reference) under callgrind twice, driven by drive.py with
 # N1 and then N2 operations, and prints (I(N2) - I(N1)) / (N2 - N1): start-up and shutdown
@@ -24,8 +26,10 @@ port=${PORT:-17099}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if [ "$backend" = c ]; then
-    cc -O2 -o "$work/server" Benchmarks/scale/c_echo.c
+if [ "$backend" = c ] || [ "$backend" = c-kept ]; then
+    source=Benchmarks/scale/c_echo.c
+    if [ "$backend" = c-kept ]; then source=Benchmarks/scale/c_echo_kept.c; fi
+    cc -O2 -o "$work/server" "$source"
     server_command=("$work/server" "$port")
 else
     swift build -c release --product echo-server >/dev/null
