@@ -50,8 +50,17 @@
             for scenario in options.scenarios {
                 for round in 1...options.repeats {
                     let order = round % 2 == 1 ? started : started.reversed()
-                    for (target, address) in order {
-                        runner.run(scenario, round: round, on: target, at: address)
+                    // Idle: level by level, the targets back to back at each, so the two runs
+                    // of a pair (see the summary's paired ratios) are seconds apart, not minutes.
+                    let levels: [Int?] = scenario == .idle ? options.idleLevels : [nil]
+                    for level in levels {
+                        for (target, address) in order {
+                            if let level {
+                                runner.runIdle(level: level, round: round, on: target, at: address)
+                            } else {
+                                runner.run(scenario, round: round, on: target, at: address)
+                            }
+                        }
                     }
                 }
             }

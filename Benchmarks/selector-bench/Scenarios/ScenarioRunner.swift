@@ -7,7 +7,8 @@
         let fdLimit: Int
         let report: Report
 
-        /// One run (round `round`, from 1) of `scenario` on `target` at `address`.
+        /// One run (round `round`, from 1) of `scenario` on `target` at `address`; for `idle`,
+        /// one run of `runIdle` per level.
         func run(_ scenario: ScenarioKind, round: Int, on target: PlannedTarget, at address: SocketAddress) {
             switch scenario {
             case .conn:
@@ -33,53 +34,60 @@
                 }
                 add(target, scenario, round, idle: nil, count, options.streamWriteSize, measurement)
             case .idle:
-                runIdle(round: round, on: target, at: address)
+                for level in options.idleLevels {
+                    runIdle(level: level, round: round, on: target, at: address)
+                }
             }
         }
 
-        /// rr at each idle level, growing one set of idle connections from level to level.
-        private func runIdle(round: Int, on target: PlannedTarget, at address: SocketAddress) {
+        /// rr beside `level` idle connections, opened for this run and closed after it (so the
+        /// targets can take turns level by level: both cannot hold 10,000 under the usual
+        /// descriptor limit).
+        func runIdle(level: Int, round: Int, on target: PlannedTarget, at address: SocketAddress) {
             let perConnection = target.role.descriptorsPerConnection
             // Headroom for the active connections, listeners, epoll and event fds, and stdio.
             let reserve = 128 + options.connections * perConnection
             let usable = min(fdLimit, target.target.descriptorCeiling ?? fdLimit)
             let fitting = max(0, (usable - reserve) / perConnection)
             let idle = IdleConnections(target: address)
-            defer { idle.closeAll() }
-            for level in options.idleLevels {
-                var note: String?
-                let count = min(level, fitting)
-                if count < level {
-                    note =
-                        "\(level) idle capped to \(count): fd limit \(usable), \(perConnection) fds per connection"
-                    report.note(
-                        "idle \(level) on \(target.target.name) capped to \(count) (fd limit \(usable))")
-                }
-                if count > idle.count {
-                    ProgressLine(
-                        enabled: Terminal.isInteractive && !options.json, label: "\(target.target.name) idle",
-                        unit: .roundTrips
-                    ).message("opening \(count - idle.count) idle connections")
-                }
-                var openErrors = idle.grow(
-                    to: count, timeoutMilliseconds: Int32(options.operationTimeout * 1000))
-                var measurement = measure(
-                    target, .idle, address, connections: options.connections, size: options.size
-                ) {
-                    EchoClientWorker(mode: .persistent, settings: $0)
-                }
-                openErrors.merge(idle.checkAlive())
-                measurement.errors.merge(openErrors)
-                if openErrors.total > 0 {
-                    note = (note.map { $0 + "; " } ?? "") + "idle connections: \(openErrors.summary)"
-                }
-                var result = ScenarioResult(
-                    target: target.target.name, role: target.role, scenario: .idle, idle: count,
-                    connections: options.connections, size: options.size, measurement: measurement,
-                    round: round)
-                result.note = note
-                report.add(result)
+            defer {
+                idle.closeAll()
+                // The server sees thousands of ends of stream: let it finish them before the
+                // next run measures.
+                if level > 0 { Monotonic.sleep(seconds: max(options.settle, Double(level) / 100_000)) }
             }
+            var note: String?
+            let count = min(level, fitting)
+            if count < level {
+                note =
+                    "\(level) idle capped to \(count): fd limit \(usable), \(perConnection) fds per connection"
+                report.note(
+                    "idle \(level) on \(target.target.name) capped to \(count) (fd limit \(usable))")
+            }
+            if count > idle.count {
+                ProgressLine(
+                    enabled: Terminal.isInteractive && !options.json, label: "\(target.target.name) idle",
+                    unit: .roundTrips
+                ).message("opening \(count - idle.count) idle connections")
+            }
+            var openErrors = idle.grow(
+                to: count, timeoutMilliseconds: Int32(options.operationTimeout * 1000))
+            var measurement = measure(
+                target, .idle, address, connections: options.connections, size: options.size
+            ) {
+                EchoClientWorker(mode: .persistent, settings: $0)
+            }
+            openErrors.merge(idle.checkAlive())
+            measurement.errors.merge(openErrors)
+            if openErrors.total > 0 {
+                note = (note.map { $0 + "; " } ?? "") + "idle connections: \(openErrors.summary)"
+            }
+            var result = ScenarioResult(
+                target: target.target.name, role: target.role, scenario: .idle, idle: count,
+                connections: options.connections, size: options.size, measurement: measurement,
+                round: round)
+            result.note = note
+            report.add(result)
         }
 
         /// Spreads `connections` over the client threads and runs them through the harness.
