@@ -18,8 +18,10 @@
 ///   readiness the fd has at that moment is reported once, even one reported before.
 /// - A readiness the handler leaves in place (a partial read, `.write` watched with nothing to
 ///   send, end of file, a hang-up) is reported again no later than when something new happens
-///   to the fd. Native backends wait for the new thing (more data, freed buffer space); the
-///   emulation on poll and select reports it again at the next `select`. So drain, and watch
+///   to the fd. Native backends wait for the new thing (more data, freed buffer space), except
+///   that io_uring reports it once more when its ring is replaced (the selector moved to
+///   another thread; see `UringBackend`); the emulation on poll and select reports it again
+///   at the next `select`. So drain, and watch
 ///   `.write` only while output is pending (toggle it with `modify`), and the two look alike.
 /// - Hang-up and error conditions are reported as read and/or write readiness, as in level mode.
 ///   They do not go away: natively they are reported once, emulated at every `select` until the

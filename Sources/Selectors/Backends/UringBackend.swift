@@ -45,7 +45,11 @@
     /// - Each ring has one issuer thread (`IORING_SETUP_SINGLE_ISSUER`, which deferred task
     ///   work needs): the first thread that waits. A selector moved to another thread gets a
     ///   new ring there at its next wait, with every armed registration armed again; the
-    ///   kernel releases the old ring's polls on its own schedule.
+    ///   kernel releases the old ring's polls on its own schedule. An edge registration whose
+    ///   readiness is still in place (data left unread) is then reported once more: the new
+    ///   poll cannot tell that readiness from one that arose during the move, and missing the
+    ///   latter would leave its reader waiting. The same holds when a wait's completions
+    ///   outgrow the ring on a kernel without `IORING_REGISTER_RESIZE_RINGS` (before 6.13).
     ///
     /// Sizes: the CQ starts at 256 entries and grows (`IORING_REGISTER_RESIZE_RINGS`, Linux
     /// 6.13; elsewhere by moving to a new ring) to twice the registrations, so a wait's

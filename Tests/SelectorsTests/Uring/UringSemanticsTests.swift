@@ -68,6 +68,37 @@
             }
         }
 
+        // An edge registration whose readiness was reported and left in place (data unread):
+        // the new ring's poll finds it ready and reports it once more, then waits for
+        // something new, as before. Documented (`Trigger`, `UringBackend`): the new ring cannot
+        // tell a readiness reported on the old one from one that arose during the move, and
+        // dropping the second would hang its reader.
+        @Test func aSelectorMovedToAnotherThreadReportsAHeldEdgeOnceMore() throws {
+            try withDescriptors { fds in
+                let selector = try Selector(backend: .uring)
+                defer { selector.close() }
+                let (edge, edgePeer) = try fds.socketPair()
+                try selector.register(edge, events: .read, trigger: .edge, handler: ignoreEvents)
+                try writeAll(edgePeer, "x")
+                #expect(
+                    try selector.readyEntries(timeout: .seconds(5)) == [ReadyEntry(fd: edge, events: .read)])
+                #expect(try selector.readyEntries(timeout: .milliseconds(20)) == [])
+                let moved = Box(selector)
+                let results = Box<[[ReadyEntry]]>([])
+                withBackgroundThread({
+                    results.value = [
+                        (try? moved.value.readyEntries(timeout: .seconds(5))) ?? [],
+                        (try? moved.value.readyEntries(timeout: .milliseconds(20))) ?? [],
+                    ]
+                }) {}
+                #expect(results.value == [[ReadyEntry(fd: edge, events: .read)], []])
+                // Something new is reported as usual.
+                try writeAll(edgePeer, "y")
+                #expect(
+                    try selector.readyEntries(timeout: .seconds(5)) == [ReadyEntry(fd: edge, events: .read)])
+            }
+        }
+
         // Every io_uring poll also fires for POLLRDHUP (the peer shut down its side), which
         // does not make a full socket writable. A level .write registration must not turn
         // that into a wait that returns at once, forever.
