@@ -14,17 +14,18 @@ import Testing
     func aClosedWaitingForTheNextTurnIsToldWhenTheLoopCloses(backend: Backend) throws {
         for abort in [true, false] {
             try withDescriptors { fds in
-                let loop = try EventLoop(backend: backend).assumeIsolated()
-                let log = ConnectionLog()
-                let connections = try Connections(loop: loop, handler: log.handle)
-                let (server, _) = try fds.socketPair()
-                let connection = try fds.handOver(server, to: connections)
-                log.calling { abort ? connection.abort() : connection.close() }
-                #expect(log.end(of: connection) == nil, "told inside the owner's call")
-                loop.close()
-                #expect(
-                    log.notices(of: connection) == [.closed(abort ? .aborted : .closed)], "abort: \(abort)")
-                #expect(log.violations.isEmpty, "\(log.violations)")
+                try withConnections(backend: backend, options: Connections.Options()) {
+                    loop, connections, log in
+                    let (server, _) = try fds.socketPair()
+                    let connection = try fds.handOver(server, to: connections)
+                    log.calling { abort ? connection.abort() : connection.close() }
+                    #expect(log.end(of: connection) == nil, "told inside the owner's call")
+                    loop.close()
+                    #expect(
+                        log.notices(of: connection) == [.closed(abort ? .aborted : .closed)],
+                        "abort: \(abort)")
+                    #expect(log.violations.isEmpty, "\(log.violations)")
+                }
             }
         }
     }
@@ -33,20 +34,19 @@ import Testing
     @Test(arguments: Backend.available)
     func aHandlerThatAbortsAndClosesTheLoopStillHearsClosed(backend: Backend) throws {
         try withDescriptors { fds in
-            let loop = try EventLoop(backend: backend).assumeIsolated()
-            let log = ConnectionLog()
-            let connections = try Connections(loop: loop, handler: log.handle)
-            let (server, peer) = try fds.socketPair()
-            let connection = try fds.handOver(server, to: connections)
-            log.reaction = { connection, event in
-                guard case .received = event else { return }
-                connection.abort()
-                loop.close()
+            try withConnections(backend: backend, options: Connections.Options()) { loop, connections, log in
+                let (server, peer) = try fds.socketPair()
+                let connection = try fds.handOver(server, to: connections)
+                log.reaction = { connection, event in
+                    guard case .received = event else { return }
+                    connection.abort()
+                    loop.close()
+                }
+                try writeAll(peer, "x")
+                try runBounded(loop, limit: .seconds(5))
+                log.reaction = nil
+                #expect(log.notices(of: connection) == [.closed(.aborted)])
             }
-            try writeAll(peer, "x")
-            try runBounded(loop, limit: .seconds(5))
-            log.reaction = nil
-            #expect(log.notices(of: connection) == [.closed(.aborted)])
         }
     }
 
@@ -55,21 +55,20 @@ import Testing
     @Test(arguments: Backend.available)
     func aConnectionClosedByAClosedHandlerDuringTheLoopsCloseHearsClosed(backend: Backend) throws {
         try withDescriptors { fds in
-            let loop = try EventLoop(backend: backend).assumeIsolated()
-            let log = ConnectionLog()
-            let connections = try Connections(loop: loop, handler: log.handle)
-            let (first, _) = try fds.socketPair()
-            let (second, _) = try fds.socketPair()
-            let one = try fds.handOver(first, to: connections)
-            let other = try fds.handOver(second, to: connections)
-            log.reaction = { connection, event in
-                if case .closed = event { (connection == one ? other : one).close() }
+            try withConnections(backend: backend, options: Connections.Options()) { loop, connections, log in
+                let (first, _) = try fds.socketPair()
+                let (second, _) = try fds.socketPair()
+                let one = try fds.handOver(first, to: connections)
+                let other = try fds.handOver(second, to: connections)
+                log.reaction = { connection, event in
+                    if case .closed = event { (connection == one ? other : one).close() }
+                }
+                loop.close()
+                log.reaction = nil
+                #expect(log.end(of: one) != nil && log.end(of: other) != nil, "\(log.events)")
+                #expect(log.violations.isEmpty, "\(log.violations)")
+                #expect(connections.count == 0)
             }
-            loop.close()
-            log.reaction = nil
-            #expect(log.end(of: one) != nil && log.end(of: other) != nil, "\(log.events)")
-            #expect(log.violations.isEmpty, "\(log.violations)")
-            #expect(connections.count == 0)
         }
     }
 
@@ -79,30 +78,30 @@ import Testing
     @Test(arguments: Backend.available)
     func adoptingWhileTheLoopClosesIsRefused(backend: Backend) throws {
         try withDescriptors { fds in
-            let loop = try EventLoop(backend: backend).assumeIsolated()
-            let log = ConnectionLog()
-            let connections = try Connections(loop: loop, handler: log.handle)
-            let (server, _) = try fds.socketPair()
-            let (replacement, _) = try fds.socketPair()
-            _ = try fds.handOver(server, to: connections)
-            var refusal: SelectorError?
-            log.reaction = { _, event in
-                guard case .closed = event else { return }
-                do throws(SelectorError) {
-                    _ = try connections.adopt(replacement)
-                } catch {
-                    refusal = error
+            try withConnections(backend: backend, options: Connections.Options()) { loop, connections, log in
+                let (server, _) = try fds.socketPair()
+                let (replacement, _) = try fds.socketPair()
+                _ = try fds.handOver(server, to: connections)
+                var refusal: SelectorError?
+                log.reaction = { _, event in
+                    guard case .closed = event else { return }
+                    do throws(SelectorError) {
+                        _ = try connections.adopt(replacement)
+                    } catch {
+                        refusal = error
+                    }
                 }
+                loop.close()
+                log.reaction = nil
+                #expect(
+                    refusal?.operation == .adopt && refusal?.fd == replacement,
+                    "\(String(describing: refusal))")
+                #expect(refusal?.reason == .loopClosed, "\(String(describing: refusal))")
+                #expect(connections.count == 0)
+                #expect(fcntl_isOpen(replacement), "the refused fd is still the caller's")
+                // Adopting after the loop closed is refused the same way.
+                #expect(throws: SelectorError.self) { try connections.adopt(replacement) }
             }
-            loop.close()
-            log.reaction = nil
-            #expect(
-                refusal?.operation == .adopt && refusal?.fd == replacement, "\(String(describing: refusal))")
-            #expect(refusal?.reason == .loopClosed, "\(String(describing: refusal))")
-            #expect(connections.count == 0)
-            #expect(fcntl_isOpen(replacement), "the refused fd is still the caller's")
-            // Adopting after the loop closed is refused the same way.
-            #expect(throws: SelectorError.self) { try connections.adopt(replacement) }
         }
     }
 
