@@ -267,9 +267,13 @@ public final class EventLoop: @unchecked Sendable {
     func closeResources() {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         leavesIOOnly = true
-        let observers = closeObservers
-        closeObservers = [:]
-        for observer in observers.values { observer() }
+        // One at a time, and each taken out before it runs: one observer's work can end
+        // another's object (a `Connections` released when a listener stops watching), whose
+        // deinit removes its observer, which must then not run.
+        while let (observer, body) = closeObservers.first {
+            closeObservers[observer] = nil
+            body()
+        }
         signals?.close()
         signals = nil
         waiters?.closeAll()
