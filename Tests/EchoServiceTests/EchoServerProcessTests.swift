@@ -70,6 +70,43 @@ struct EchoServerProcessTests {
         #expect(!child.stdoutText.contains(" 0 out of descriptors"))
     }
 
+    /// The async API out of descriptors: its accept loop waits on the loop's own timer. It
+    /// used `Task.sleep`, whose timer is the global executor's, which needs descriptors of its
+    /// own to start: the server trapped (SIGILL) at the first failed accept.
+    @Test func theAsyncAPIOutOfDescriptorsRecovers() throws {
+        let (child, address) = try launch(["--api", "async"], limitDescriptors: 32)
+        var clients: [Int32] = []
+        defer { for fd in clients { Socket.close(fd) } }
+        for _ in 0..<60 {
+            guard let fd = try? Client.connect(address) else { break }
+            clients.append(fd)
+        }
+        sleep(seconds: 0.5)
+        #expect(!child.hasExited, "stderr: \(child.stderrText)")
+        for fd in clients { Socket.close(fd) }
+        clients = []
+        var served = false
+        let deadline = now() + 20
+        while !served && now() < deadline && !child.hasExited {
+            served = (try? Client.roundTrip(address)) != nil
+            if !served { sleep(seconds: 0.05) }
+        }
+        #expect(served)
+        child.signal(SIGTERM)
+        #expect(child.waitForExit().flatMap(ChildProcess.exitCode) == 0, "stderr: \(child.stderrText)")
+
+        // Stopped while its accept loop waits out a failed accept: the wait ends with the stop.
+        let (second, secondAddress) = try launch(
+            ["--api", "async", "--drain-timeout", "0.2"], limitDescriptors: 32)
+        for _ in 0..<60 {
+            guard let fd = try? Client.connect(secondAddress) else { break }
+            clients.append(fd)
+        }
+        sleep(seconds: 0.3)
+        second.signal(SIGTERM)
+        #expect(second.waitForExit().flatMap(ChildProcess.exitCode) == 0, "stderr: \(second.stderrText)")
+    }
+
     @Test(arguments: Backend.available)
     func sigtermFlushesPendingDataThenExitsZero(backend: Backend) throws {
         let (child, address) = try launch(["--backend", backend.rawValue])

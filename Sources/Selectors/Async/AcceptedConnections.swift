@@ -64,6 +64,8 @@ final class AsyncAcceptWatch: ListenerWatch, @unchecked Sendable {
     private let listener: Listener
     private let loop: EventLoop
     private var isStopped = false
+    /// The task waiting out a failed accept (`pause`), and the timer that ends the wait.
+    private var paused: (task: UnsafeContinuation<Void, Never>, timer: TimerHandle)?
 
     init(listener: Listener, loop: EventLoop) {
         self.listener = listener
@@ -96,7 +98,8 @@ final class AsyncAcceptWatch: ListenerWatch, @unchecked Sendable {
                 fd = accepted
             } catch {
                 // Out of descriptors, say: the connection stays queued; try again later.
-                try await Task.sleep(for: listener.options.retryDelay)
+                await pause(for: listener.options.retryDelay)
+                try Task.checkCancellation()
                 continue
             }
             let io = loop.assumeIsolated()
@@ -107,6 +110,24 @@ final class AsyncAcceptWatch: ListenerWatch, @unchecked Sendable {
                 continue
             }
         }
+    }
+
+    /// Waits `delay` on the loop's timer, or until `stop` (loop thread). Not `Task.sleep`: its
+    /// timer is the global executor's, which sets itself up with descriptors of its own, and
+    /// when there are none (what this wait is for) that set-up traps.
+    private func pause(for delay: Duration) async {
+        let io = loop.assumeIsolated()
+        await withUnsafeContinuation { task in
+            let timer = io.schedule(after: delay) { [self] in endPause() }
+            paused = (task, timer)
+        }
+    }
+
+    private func endPause() {
+        guard let (task, timer) = paused else { return }
+        paused = nil
+        timer.cancel()
+        task.resume()
     }
 
     /// Has a closing loop stop this watch (see `AcceptWatcher.start`), from the loop's thread.
@@ -132,6 +153,7 @@ final class AsyncAcceptWatch: ListenerWatch, @unchecked Sendable {
     func stop() {
         guard !isStopped else { return }
         isStopped = true
+        endPause()
         loop.removeCloseObserver(self)
         let io = loop.assumeIsolated()
         if let waiters = loop.waiters, waiters.owns(listener.fd) { _ = try? io.unregister(listener.fd) }
