@@ -17,11 +17,14 @@ let package = Package(
         .executableTarget(
             name: "selector-bench", dependencies: ["Selectors", "CSelectors", "EchoService"],
             path: "Benchmarks/selector-bench"),
-        .testTarget(name: "SelectorsTests", dependencies: ["Selectors", "CSelectors", "SelectorsConformance"]),
+        .testTarget(
+            name: "SelectorsTests", dependencies: ["Selectors", "CSelectors", "SelectorsConformance"]),
         // Model-based fuzzing of the selector contract: used by SelectorsTests (a bounded run)
         // and by selector-fuzz (long runs). Not a product.
         .target(name: "SelectorsConformance", dependencies: ["Selectors", "CSelectors"]),
-        .executableTarget(name: "selector-fuzz", dependencies: ["SelectorsConformance", "Selectors"]),
+        // EchoService for the command-line helpers it shares with echo-server (`quoted`).
+        .executableTarget(
+            name: "selector-fuzz", dependencies: ["SelectorsConformance", "Selectors", "EchoService"]),
         .target(name: "EchoService", dependencies: ["Selectors", "CSelectors"]),
         .executableTarget(
             name: "echo-server", dependencies: ["EchoService"],
@@ -38,7 +41,8 @@ let package = Package(
                 .unsafeFlags(
                     [
                         "-static-executable", "-use-ld=lld",
-                        "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/echo-server/link-order.txt",
+                        "-Xlinker",
+                        "--symbol-ordering-file=\(Context.packageDirectory)/Sources/echo-server/link-order.txt",
                         "-Xlinker", "--no-warn-symbol-ordering",
                     ], .when(platforms: [.linux], configuration: .release))
             ]),

@@ -1,4 +1,5 @@
 internal import CSelectors
+import EchoService
 import Selectors
 import SelectorsConformance
 
@@ -16,7 +17,12 @@ struct FuzzCommand {
         "usage: selector-fuzz --backend \(Backend.available.map(\.rawValue).joined(separator: "|")) "
         + "(--minutes M | --operations N) [--seed N] [--case K]"
 
-    /// Parses the arguments (without the program name); the error is the one line to print.
+    /// The most `--minutes` takes: about 19 years, far past any run, and far from overflowing
+    /// the time limit in seconds.
+    static let maximumMinutes = 10_000_000
+
+    /// Parses the arguments (without the program name); the error is the one line to print
+    /// (for `--help`, the usage, which is not an error: see `UsageError.isHelp`).
     static func parse(_ arguments: [String]) -> Result<FuzzCommand, UsageError> {
         var backend: Backend?
         var seed: UInt64?
@@ -25,9 +31,9 @@ struct FuzzCommand {
         var onlyCase: Int?
         var remaining = arguments[...]
         while let flag = remaining.popFirst() {
-            if flag == "--help" || flag == "-h" { return .failure(UsageError(usage)) }
+            if flag == "--help" || flag == "-h" { return .failure(UsageError(usage, isHelp: true)) }
             guard ["--backend", "--seed", "--minutes", "--operations", "--case"].contains(flag) else {
-                return .failure(UsageError("unknown option \(flag); \(usage)"))
+                return .failure(UsageError("unknown option \(quoted(flag)); \(usage)"))
             }
             guard let value = remaining.popFirst() else {
                 return .failure(UsageError("\(flag) needs a value"))
@@ -35,27 +41,31 @@ struct FuzzCommand {
             switch flag {
             case "--backend":
                 guard let named = Backend(rawValue: value), named.isAvailable else {
-                    return .failure(UsageError("--backend: \(value) is not one of \(Backend.available)"))
+                    return .failure(
+                        UsageError("--backend: \(quoted(value)) is not one of \(Backend.available)"))
                 }
                 backend = named
             case "--seed":
                 guard let number = decimal(value, as: UInt64.self) else {
-                    return .failure(UsageError("--seed: \(value) is not a decimal number"))
+                    return .failure(UsageError("--seed: \(quoted(value)) is not a decimal number"))
                 }
                 seed = number
             case "--minutes":
-                guard let number = decimal(value, as: Int.self), number > 0 else {
-                    return .failure(UsageError("--minutes: \(value) is not a positive whole number"))
+                guard let number = decimal(value, as: Int.self), number > 0, number <= maximumMinutes else {
+                    return .failure(
+                        UsageError(
+                            "--minutes: \(quoted(value)) is not a whole number from 1 to \(maximumMinutes)"))
                 }
                 minutes = number
             case "--operations":
                 guard let number = decimal(value, as: Int.self), number > 0 else {
-                    return .failure(UsageError("--operations: \(value) is not a positive whole number"))
+                    return .failure(
+                        UsageError("--operations: \(quoted(value)) is not a positive whole number"))
                 }
                 operations = number
             case "--case":
                 guard let number = decimal(value, as: Int.self) else {
-                    return .failure(UsageError("--case: \(value) is not a whole number"))
+                    return .failure(UsageError("--case: \(quoted(value)) is not a whole number"))
                 }
                 onlyCase = number
             default:
@@ -75,6 +85,16 @@ struct FuzzCommand {
 
     /// Runs and returns the exit status.
     func run() -> Int32 {
+        // The harness puts its descriptors at fixed numbers: under a lower limit, failing to
+        // place one would read as a broken contract.
+        let needed = Int64(configuration.firstDescriptor) + Int64(configuration.slotCount)
+        let limit = cselectors_open_files_limit()
+        if limit >= 0 && limit < needed {
+            writeLine(
+                "selector-fuzz: needs descriptors up to \(needed - 1) (ulimit -n \(needed) or more); "
+                    + "this process may open \(limit)", to: 2)
+            return 1
+        }
         let seed = configuration.seed
         writeLine("selector-fuzz: backend \(configuration.backend), seed \(seed)")
         var lastReport = now()
@@ -125,8 +145,16 @@ struct FuzzCommand {
 /// A bad command line: one line to print before exiting with status 2.
 struct UsageError: Error {
     let message: String
-    init(_ message: String) { self.message = message }
+    /// `--help`: the usage goes to standard output, and the exit status is 0.
+    var isHelp = false
+    init(_ message: String, isHelp: Bool = false) {
+        self.message = message
+        self.isHelp = isHelp
+    }
 }
+
+/// An argument as an error message shows it: quoted, escaped and cut to one short line.
+private func quoted(_ text: String) -> String { EchoServerCommand.quoted(text) }
 
 /// Writes `line` and a newline straight to `fd` (unbuffered, so a log file redirected from
 /// stdout shows progress as it happens).
