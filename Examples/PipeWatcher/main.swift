@@ -70,9 +70,10 @@ func writeAll(_ bytes: [UInt8], to fd: Int32 = 1) {
 }
 
 /// Whether `backend` can watch `fd`. epoll refuses regular files and /dev/null (`EPERM`),
-/// which poll and select report as always readable.
+/// which poll and select report as always readable. True when no selector can be made to
+/// ask (out of descriptors, say): making the loop then fails and says why.
 func canWatch(_ fd: Int32, with backend: Backend) -> Bool {
-    guard let selector = try? Selector(backend: backend) else { return false }
+    guard let selector = try? Selector(backend: backend) else { return true }
     defer { selector.close() }
     return (try? selector.register(fd, events: .read) { _, _ in }) != nil
 }
