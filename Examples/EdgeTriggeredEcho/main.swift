@@ -43,6 +43,7 @@ let selector: Selector
 do { selector = try Selector(backend: backend) } catch { fail("\(error)") }
 var connections: [Int32: Connection] = [:]
 var unfinished: Set<Int32> = []  // connections that stopped for fairness, not at EAGAIN
+var acceptRetry: LoopInstant?  // accepting stopped (out of descriptors, say) until then
 var buffer = [UInt8](repeating: 0, count: 64 * 1024)
 
 // Top-level state belongs to the main actor in Swift 6, and so do these functions; the
@@ -55,8 +56,12 @@ var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             connections[fd] = Connection()
             try selector.register(fd, events: .read, trigger: .edge) { fd, _ in pump(fd) }
         } catch {
-            // Out of descriptors, say. The queued clients wait for the next edge.
+            // Out of descriptors, say. Stop watching for a moment (poll and select would
+            // report the queued clients at every wait: a spin), then watch again: a new
+            // registration reports what is queued, which no new edge may ever do.
             print("accept failed: \(error)")
+            _ = try? selector.unregister(listener)
+            acceptRetry = LoopInstant.now.advanced(by: .milliseconds(100))
             return
         }
     }
@@ -118,23 +123,32 @@ var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     Socket.close(fd)
 }
 
+let listener: Int32
 do {
-    let listener = try Socket.makeListener(address: .ipv4Loopback(port: port), backlog: 128)
-    try selector.register(listener.fd, events: .read, trigger: .edge) { fd, _ in acceptAll(fd) }
-    print("listening on \(listener.address) (\(backend), edge-triggered)")
+    let listening = try Socket.makeListener(address: .ipv4Loopback(port: port), backlog: 128)
+    listener = listening.fd
+    try selector.register(listener, events: .read, trigger: .edge) { fd, _ in acceptAll(fd) }
+    print("listening on \(listening.address) (\(backend), edge-triggered)")
 } catch {
     fail("cannot listen on 127.0.0.1:\(port): \(error)")  // the port is taken, say
 }
 
 do {
     while true {
-        // With work left over, look for new events without blocking, then go on with it.
-        for (key, events) in try selector.select(timeout: unfinished.isEmpty ? nil : .zero) {
+        // With work left over, look for new events without blocking, then go on with it;
+        // with accepting stopped, wait no longer than until it starts again.
+        let timeout: Duration? =
+            !unfinished.isEmpty ? .zero : acceptRetry.map { LoopInstant.now.duration(to: $0) }
+        for (key, events) in try selector.select(timeout: timeout) {
             key.handler(key.fd, events)
         }
         let leftOver = unfinished
         unfinished = []
         for fd in leftOver { pump(fd) }
+        if let retry = acceptRetry, LoopInstant.now >= retry {
+            acceptRetry = nil
+            try selector.register(listener, events: .read, trigger: .edge) { fd, _ in acceptAll(fd) }
+        }
     }
 } catch {
     fail("\(error)")

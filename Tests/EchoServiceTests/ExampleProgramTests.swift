@@ -102,6 +102,37 @@ struct ExampleProgramTests {
         #expect(failures.isEmpty, "\(failures)")
     }
 
+    /// edge-echo out of descriptors: an accept that fails leaves clients queued that no new
+    /// edge may ever report, so it tries again a moment later. It used to wait for the next
+    /// client's edge, and once the flood had gone, the clients queued behind it waited for ever.
+    @Test(arguments: Backend.available)
+    func edgeEchoRecoversFromRunningOutOfDescriptors(backend: Backend) throws {
+        let path = try builtExecutable("edge-echo")
+        let child = try ChildProcess(
+            shell: "exec 0</dev/null; ulimit -n 12; exec stdbuf -oL '\(path)' 0 \(backend)")
+        defer {
+            kill(child.pid, SIGKILL)
+            _ = child.waitForExit(timeout: 5)
+        }
+        guard let line = child.waitForLine(containing: "listening on") else {
+            throw TestFailure("no listening line; output: \(child.stdoutText) \(child.stderrText)")
+        }
+        let address = try listeningAddress(line)
+        var flood: [Int32] = []
+        for _ in 0..<40 {
+            guard let fd = try? Socket.connect(to: address).fd else { break }
+            flood.append(fd)
+        }
+        sleep(seconds: 0.3)
+        for fd in flood { Socket.close(fd) }
+        // The flood's queued connections are accepted and closed, then these are served.
+        for index in 0..<4 {
+            #expect(throws: Never.self, "client \(index)") { try Client.roundTrip(address) }
+        }
+        #expect(
+            child.waitForLine(containing: "accept failed: EMFILE") != nil, "\(child.stdoutText.suffix(300))")
+    }
+
     /// The seed's edge-triggered server, on every backend: two clients send more than the
     /// socket buffers hold (short writes, write edges, interest toggled back and forth) while a
     /// third makes many small round trips (each request arrives after the server drained the
