@@ -10,8 +10,8 @@ extension EchoServerCommand {
             A TCP echo server: every byte a client sends is written back to it.
 
             options:
-              --host ADDRESS          numeric IPv4 or IPv6 address to listen on (default 127.0.0.1;
-                                      for example ::1 or 0.0.0.0)
+              --host ADDRESS          numeric IPv4 or IPv6 address to listen on, or localhost
+                                      (default 127.0.0.1; for example ::1 or 0.0.0.0)
               --port PORT             TCP port, 0 to let the system pick a free one (default 7000)
               --backend NAME          \(backends) (default \(Backend.default))
               --trigger MODE          level|edge: how connections are watched (default level)
