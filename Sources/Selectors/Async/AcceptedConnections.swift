@@ -112,14 +112,22 @@ final class AsyncAcceptWatch: ListenerWatch, @unchecked Sendable {
         }
     }
 
-    /// Waits `delay` on the loop's timer, or until `stop` (loop thread). Not `Task.sleep`: its
+    /// Waits `delay` on the loop's timer, or until `stop` or the task's cancellation (loop
+    /// thread, as is `next`, however it got there: so `nonsending`). Not `Task.sleep`: its
     /// timer is the global executor's, which sets itself up with descriptors of its own, and
     /// when there are none (what this wait is for) that set-up traps.
-    private func pause(for delay: Duration) async {
+    nonisolated(nonsending) private func pause(for delay: Duration) async {
         let io = loop.assumeIsolated()
-        await withUnsafeContinuation { task in
-            let timer = io.schedule(after: delay) { [self] in endPause() }
-            paused = (task, timer)
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { task in
+                assert(paused == nil, "two tasks waiting in one accept watch")
+                let timer = io.schedule(after: delay) { [self] in endPause() }
+                paused = (task, timer)
+            }
+        } onCancel: {
+            // From any thread; on the loop after the wait began (the closure above ran on it
+            // already), or finding nothing to end.
+            try? loop.execute { [self] in endPause() }
         }
     }
 

@@ -121,25 +121,28 @@ extension Connections {
         if count == 0, drain != nil { finishDrain() }
     }
 
-    /// Tells `.closed` at the loop's next turn, for a close the owner's own call caused (not
-    /// inside that call), or at once when the loop has closed and no turn will come. The
-    /// notice waits here, and the loop's task only says when to tell the oldest: a closing
-    /// loop drops its tasks, and `closeAll`, which closing runs, tells what is still waiting.
+    /// Tells `.closed` for a close the owner's own call caused, after that call: at the loop's
+    /// next turn, by one task for all the notices of a turn. The notices wait here, not in
+    /// the task: a closing loop drops its tasks, and the `closeAll` its closing runs tells them
+    /// (a closing loop schedules none).
     private func tellClosedLater(_ notice: ClosedNotice) {
-        if loop.eventLoop.isClosed { return tell(notice) }
         closedNotices.append(notice)
-        loop.execute { [self] in
-            if !closedNotices.isEmpty { tell(closedNotices.removeFirst()) }
-        }
+        guard closedNotices.count == 1, !loop.eventLoop.isClosed else { return }
+        loop.execute { [self] in tellClosedNotices() }
     }
 
-    private func tell(_ notice: ClosedNotice) {
-        handler(Connection(fd: notice.fd, generation: notice.generation, owner: self), .closed(notice.end))
-    }
-
-    /// Tells every waiting `.closed`, oldest first (with those their handlers cause).
+    /// Tells every waiting `.closed`, oldest first, and those their handlers cause, each
+    /// after the handler's call has returned.
     private func tellClosedNotices() {
-        while !closedNotices.isEmpty { tell(closedNotices.removeFirst()) }
+        while !closedNotices.isEmpty {
+            let notices = closedNotices
+            closedNotices = []
+            for notice in notices {
+                handler(
+                    Connection(fd: notice.fd, generation: notice.generation, owner: self), .closed(notice.end)
+                )
+            }
+        }
     }
 
     // MARK: Shutting down
@@ -154,8 +157,8 @@ extension Connections {
                 end(fd, slots[fd], .aborted, checkingUnread: true)
             }
         }
-        // Handlers of those may have closed others, told later: there is no later for a
-        // closing loop, nor for a caller that waits for every `.closed`.
+        // Their handlers may have closed others (told after the call, so not yet): a closing
+        // loop has no later turn, and a caller expects every `.closed` told on return.
         tellClosedNotices()
     }
 

@@ -25,7 +25,8 @@ extension Socket {
     /// with nothing to read gives up, and `read(_:into:)` returns nil, as for a non-blocking
     /// socket with nothing to read. For a blocking client that must not wait for ever on a
     /// server that never answers. `nil` waits without a bound again (the default). Rounded up
-    /// to the microsecond; the kernel caps it at about 24 days on some systems.
+    /// to the microsecond, and at most about 24.8 days (`Int32.max` milliseconds, as for
+    /// every wait of the library).
     /// - Throws: `EINVAL` for a timeout of zero or less (which `SO_RCVTIMEO` would read as
     ///   "no bound"), `EBADF`, `ENOTSOCK`, ...
     public static func setReceiveTimeout(_ fd: Int32, _ timeout: Duration?) throws(Errno) {
