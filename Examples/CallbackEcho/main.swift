@@ -7,7 +7,8 @@ import Selectors
 let arguments = Array(CommandLine.arguments.dropFirst())
 let port = arguments.isEmpty ? 1234 : UInt16(arguments[0])  // 0: any free port
 guard let port, arguments.count < 2 else {
-    print("usage: callback-echo [PORT]")
+    let usage = "usage: callback-echo [PORT]\n"
+    _ = write(2, usage, usage.utf8.count)  // standard error, as for every error
     exit(2)
 }
 

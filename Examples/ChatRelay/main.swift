@@ -7,7 +7,8 @@ let port = arguments.count > 0 ? UInt16(arguments[0]) : 7000  // 0: any free por
 let idleSeconds = arguments.count > 1 ? Int(arguments[1]) : 60
 let backend = arguments.count > 2 ? Backend(name: arguments[2]) : .default
 guard let port, let idleSeconds, idleSeconds > 0, let backend, backend.isAvailable, arguments.count < 4 else {
-    print("usage: chat-relay [PORT] [IDLE-SECONDS] [epoll|poll|select]")
+    let usage = "usage: chat-relay [PORT] [IDLE-SECONDS] [epoll|poll|select]\n"
+    _ = write(2, usage, usage.utf8.count)  // standard error, as for every error
     exit(2)
 }
 

@@ -21,7 +21,8 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 let port = arguments.isEmpty ? 10001 : UInt16(arguments[0])
 let backend = arguments.count < 2 ? Backend.default : Backend(name: arguments[1])
 guard let port, let backend, backend.isAvailable, arguments.count <= 2 else {
-    print("usage: edge-echo [PORT] [\(Backend.available.map(\.rawValue).joined(separator: "|"))]")
+    let usage = "usage: edge-echo [PORT] [\(Backend.available.map(\.rawValue).joined(separator: "|"))]\n"
+    _ = write(2, usage, usage.utf8.count)  // standard error, as for every error
     exit(2)
 }
 

@@ -17,7 +17,8 @@ let backend = arguments.count > 2 ? Backend(name: arguments[2]) : .default
 guard let port, let loopCount, (1...16).contains(loopCount), let backend, backend.isAvailable,
     arguments.count <= 3
 else {
-    print("usage: http-hello [PORT] [LOOPS] [epoll|poll|select]")
+    let usage = "usage: http-hello [PORT] [LOOPS] [epoll|poll|select]\n"
+    _ = write(2, usage, usage.utf8.count)  // standard error, as for every error
     exit(2)
 }
 

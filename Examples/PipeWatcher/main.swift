@@ -19,7 +19,8 @@ if arguments.count == 3, arguments[0] == "--backend" {
 }
 // A COMMAND that starts with "-" is an option mistyped (--help, --backend without a name).
 guard arguments.count == 1, !arguments[0].hasPrefix("-"), backendKnown else {
-    print("usage: pipe-watcher [--backend epoll|poll|select] COMMAND")
+    let usage = "usage: pipe-watcher [--backend epoll|poll|select] COMMAND\n"
+    _ = write(2, usage, usage.utf8.count)  // standard error, as for every error
     exit(2)
 }
 

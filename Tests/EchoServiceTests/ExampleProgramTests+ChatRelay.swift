@@ -200,7 +200,8 @@ extension ExampleProgramTests {
             let child = try ChildProcess(shell: "exec '\(path)' \(arguments)")
             let status = child.waitForExit(timeout: 10)
             #expect(status.flatMap(ChildProcess.exitCode) == 2, "\(arguments)")
-            #expect(child.stdoutText.hasPrefix("usage: \(program) [PORT] [IDLE-SECONDS]"), "\(arguments)")
+            #expect(child.stderrText.hasPrefix("usage: \(program) [PORT] [IDLE-SECONDS]"), "\(arguments)")
+            #expect(child.stdoutText.isEmpty, "\(arguments)")
         }
     }
 }

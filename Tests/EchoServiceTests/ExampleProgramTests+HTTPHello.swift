@@ -192,7 +192,8 @@ extension ExampleProgramTests {
             let child = try ChildProcess(shell: "exec '\(path)' \(arguments)")
             let status = child.waitForExit(timeout: 10)
             #expect(status.flatMap(ChildProcess.exitCode) == 2, "\(arguments)")
-            #expect(child.stdoutText.hasPrefix("usage: http-hello [PORT]"), "\(arguments)")
+            #expect(child.stderrText.hasPrefix("usage: http-hello [PORT]"), "\(arguments)")
+            #expect(child.stdoutText.isEmpty, "\(arguments)")
         }
     }
 }

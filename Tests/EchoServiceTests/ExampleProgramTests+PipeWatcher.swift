@@ -90,7 +90,7 @@ extension ExampleProgramTests {
 
         let usage = try run("exec '\(path)'")
         #expect(usage.status == 2)
-        #expect(usage.stdout.hasPrefix("usage: pipe-watcher"))
+        #expect(usage.stderr.hasPrefix("usage: pipe-watcher"))
         // These used to run: an unknown backend was ignored (the default watched instead),
         // and an option alone was taken for the COMMAND (`sh -c --help`).
         for arguments in [
@@ -98,8 +98,8 @@ extension ExampleProgramTests {
         ] {
             let refused = try run("exec '\(path)' \(arguments) < /dev/null")
             #expect(refused.status == 2, "\(arguments)")
-            #expect(refused.stdout.hasPrefix("usage: pipe-watcher"), "\(arguments): \(refused.stdout)")
-            #expect(refused.stderr.isEmpty, "\(arguments): \(refused.stderr)")
+            #expect(refused.stderr.hasPrefix("usage: pipe-watcher"), "\(arguments): \(refused.stderr)")
+            #expect(refused.stdout.isEmpty, "\(arguments): \(refused.stdout)")
         }
     }
 

@@ -6,7 +6,7 @@ import Testing
 /// the top level of a program traps when it throws ("Fatal error: Error raised at top level",
 /// status 132, a backtrace on standard error); the examples say instead in one line on
 /// standard error what failed, and exit with status 1. Bad arguments get the usage line on
-/// standard output and status 2, as in the other examples.
+/// standard error and status 2, as in the other examples.
 extension ExampleProgramTests {
     /// Each example server, told to listen on a port a socket of this test already listens on.
     @Test(arguments: ["callback-echo", "edge-echo", "chat-relay", "async-chat-relay", "http-hello"])
@@ -40,8 +40,8 @@ extension ExampleProgramTests {
         for arguments in ["abc", "70000", "0 extra", "-1", "''", "--help"] {
             let (status, stdout, stderr) = finish(try ChildProcess(shell: "exec '\(path)' \(arguments)"))
             #expect(status == 2, "\(arguments): \(stderr)")
-            #expect(stdout == "usage: callback-echo [PORT]\n", "\(arguments)")
-            #expect(stderr.isEmpty, "\(arguments): \(stderr)")
+            #expect(stderr == "usage: callback-echo [PORT]\n", "\(arguments)")
+            #expect(stdout.isEmpty, "\(arguments): \(stdout)")
         }
     }
 
