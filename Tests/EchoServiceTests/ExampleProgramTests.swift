@@ -16,6 +16,25 @@ struct ExampleProgramTests {
         return (status, child.stdoutText + child.stderrText)
     }
 
+    /// Runs the example server `program` with `arguments` (after `prelude`, shell code such
+    /// as a `ulimit`), waits for its listening line, and calls `body` with it and its address;
+    /// then kills it. Standard output is a pipe here, so the line needs line buffering.
+    private func withListening(
+        _ program: String, _ arguments: String, prelude: String = "",
+        _ body: (ChildProcess, SocketAddress) throws -> Void
+    ) throws {
+        let path = try builtExecutable(program)
+        let child = try ChildProcess(shell: "\(prelude) exec stdbuf -oL '\(path)' \(arguments)")
+        defer {
+            kill(child.pid, SIGKILL)
+            _ = child.waitForExit(timeout: 5)
+        }
+        guard let line = child.waitForLine(containing: "listening on") else {
+            throw TestFailure("no listening line; output: \(child.stdoutText) \(child.stderrText)")
+        }
+        try body(child, try listeningAddress(line))
+    }
+
     @Test func selectorBasicsReportsStandardInputReadable() throws {
         let (status, output) = try run("selector-basics", "printf hello | \"$EXAMPLE\"")
         #expect(status == 0)
@@ -81,25 +100,16 @@ struct ExampleProgramTests {
     /// Two clients at once, each sending more than the socket buffers hold, so the server's
     /// writes come up short and it must keep the rest; then end of stream closes each.
     @Test func callbackEchoEchoesLargeMessagesExactlyOnce() throws {
-        let path = try builtExecutable("callback-echo")
-        // Standard output is a pipe here, so the listening line needs line buffering.
-        let child = try ChildProcess(shell: "exec stdbuf -oL '\(path)' 0")
-        defer {
-            kill(child.pid, SIGKILL)
-            _ = child.waitForExit(timeout: 5)
+        try withListening("callback-echo", "0") { _, address in
+            let failures = onThreads(2) { index in
+                let fd = try Client.connect(address)
+                defer { Socket.close(fd) }
+                var random = SplitMix64(seed: UInt64(index + 1))
+                let message = (0..<(4 * 1024 * 1024)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+                try message.withUnsafeBytes { try Client.exchange(fd, $0, halfClose: true) }
+            }
+            #expect(failures.isEmpty, "\(failures)")
         }
-        guard let line = child.waitForLine(containing: "listening on") else {
-            throw TestFailure("no listening line; output: \(child.stdoutText) \(child.stderrText)")
-        }
-        let address = try listeningAddress(line)
-        let failures = onThreads(2) { index in
-            let fd = try Client.connect(address)
-            defer { Socket.close(fd) }
-            var random = SplitMix64(seed: UInt64(index + 1))
-            let message = (0..<(4 * 1024 * 1024)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
-            try message.withUnsafeBytes { try Client.exchange(fd, $0, halfClose: true) }
-        }
-        #expect(failures.isEmpty, "\(failures)")
     }
 
     /// edge-echo out of descriptors: an accept that fails leaves clients queued that no new
@@ -107,30 +117,23 @@ struct ExampleProgramTests {
     /// client's edge, and once the flood had gone, the clients queued behind it waited for ever.
     @Test(arguments: Backend.available)
     func edgeEchoRecoversFromRunningOutOfDescriptors(backend: Backend) throws {
-        let path = try builtExecutable("edge-echo")
-        let child = try ChildProcess(
-            shell: "exec 0</dev/null; ulimit -n 12; exec stdbuf -oL '\(path)' 0 \(backend)")
-        defer {
-            kill(child.pid, SIGKILL)
-            _ = child.waitForExit(timeout: 5)
+        try withListening("edge-echo", "0 \(backend)", prelude: "exec 0</dev/null; ulimit -n 12;") {
+            child, address in
+            var flood: [Int32] = []
+            for _ in 0..<40 {
+                guard let fd = try? Socket.connect(to: address).fd else { break }
+                flood.append(fd)
+            }
+            sleep(seconds: 0.3)
+            for fd in flood { Socket.close(fd) }
+            // The flood's queued connections are accepted and closed, then these are served.
+            for index in 0..<4 {
+                #expect(throws: Never.self, "client \(index)") { try Client.roundTrip(address) }
+            }
+            #expect(
+                child.waitForLine(containing: "accept failed: EMFILE") != nil,
+                "\(child.stdoutText.suffix(300))")
         }
-        guard let line = child.waitForLine(containing: "listening on") else {
-            throw TestFailure("no listening line; output: \(child.stdoutText) \(child.stderrText)")
-        }
-        let address = try listeningAddress(line)
-        var flood: [Int32] = []
-        for _ in 0..<40 {
-            guard let fd = try? Socket.connect(to: address).fd else { break }
-            flood.append(fd)
-        }
-        sleep(seconds: 0.3)
-        for fd in flood { Socket.close(fd) }
-        // The flood's queued connections are accepted and closed, then these are served.
-        for index in 0..<4 {
-            #expect(throws: Never.self, "client \(index)") { try Client.roundTrip(address) }
-        }
-        #expect(
-            child.waitForLine(containing: "accept failed: EMFILE") != nil, "\(child.stdoutText.suffix(300))")
     }
 
     /// The seed's edge-triggered server, on every backend: two clients send more than the
@@ -140,33 +143,27 @@ struct ExampleProgramTests {
     /// half-close, which the server must echo to the end and then answer with its own.
     @Test(arguments: Backend.available)
     func edgeEchoServesLargeMessagesAndManyRoundTripsOnEveryBackend(backend: Backend) throws {
-        let path = try builtExecutable("edge-echo")
-        let child = try ChildProcess(shell: "exec stdbuf -oL '\(path)' 0 \(backend)")
-        defer {
-            kill(child.pid, SIGKILL)
-            _ = child.waitForExit(timeout: 5)
-        }
-        guard let line = child.waitForLine(containing: "listening on") else {
-            throw TestFailure("no listening line; output: \(child.stdoutText) \(child.stderrText)")
-        }
-        #expect(line.contains("(\(backend), edge-triggered)"))
-        let address = try listeningAddress(line)
-        let failures = onThreads(3) { index in
-            let fd = try Client.connect(address)
-            defer { Socket.close(fd) }
-            var random = SplitMix64(seed: UInt64(index + 11))
-            if index < 2 {
-                let message = (0..<(4 * 1024 * 1024)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
-                try message.withUnsafeBytes { try Client.exchange(fd, $0, halfClose: true) }
-            } else {
-                for round in 0..<300 {
-                    let message = (0..<(1 + round % 200)).map { _ in UInt8(truncatingIfNeeded: random.next())
+        try withListening("edge-echo", "0 \(backend)") { child, address in
+            #expect(child.stdoutText.contains("(\(backend), edge-triggered)"))
+            let failures = onThreads(3) { index in
+                let fd = try Client.connect(address)
+                defer { Socket.close(fd) }
+                var random = SplitMix64(seed: UInt64(index + 11))
+                if index < 2 {
+                    let message = (0..<(4 * 1024 * 1024)).map { _ in UInt8(truncatingIfNeeded: random.next())
                     }
-                    try message.withUnsafeBytes { try Client.exchange(fd, $0, halfClose: round == 299) }
+                    try message.withUnsafeBytes { try Client.exchange(fd, $0, halfClose: true) }
+                } else {
+                    for round in 0..<300 {
+                        let message = (0..<(1 + round % 200)).map { _ in
+                            UInt8(truncatingIfNeeded: random.next())
+                        }
+                        try message.withUnsafeBytes { try Client.exchange(fd, $0, halfClose: round == 299) }
+                    }
                 }
             }
+            #expect(failures.isEmpty, "\(failures)")
         }
-        #expect(failures.isEmpty, "\(failures)")
     }
 
     @Test func edgeEchoAnswersBadArgumentsWithUsageAndStatusTwo() throws {
