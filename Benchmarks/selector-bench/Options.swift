@@ -220,9 +220,21 @@
             return options
         }
 
+        /// Digits, and with `fraction` at most one point between them: what a person types.
+        private static func isPlainDecimal(_ text: String, fraction: Bool) -> Bool {
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 1 || (fraction && parts.count == 2) else { return false }
+            return parts.allSatisfy { part in
+                !part.isEmpty && part.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+            }
+        }
+
         private static func seconds(_ text: String, _ name: String, minimum: Double) throws(Mistake) -> Double
         {
-            guard let value = Double(text), value.isFinite, value >= minimum, value <= 3600 else {
+            // Plain decimals only: `Double` also reads "0x10" (16), "1e3" and "+5".
+            guard isPlainDecimal(text, fraction: true), let value = Double(text), value >= minimum,
+                value <= 3600
+            else {
                 throw Mistake(
                     message:
                         "\(name) needs a number of seconds (\(minimum) to 3600), got \(EchoServerCommand.quoted(text))"
@@ -234,7 +246,7 @@
         private static func count(_ text: String, _ name: String, _ range: ClosedRange<Int>) throws(Mistake)
             -> Int
         {
-            guard let value = Int(text), range.contains(value) else {
+            guard isPlainDecimal(text, fraction: false), let value = Int(text), range.contains(value) else {
                 throw Mistake(
                     message:
                         "\(name) needs a whole number from \(range.lowerBound) to \(range.upperBound), got \(EchoServerCommand.quoted(text))"

@@ -45,13 +45,16 @@ extension EchoServerProcessTests {
         #expect(!errors.contains("timeout") && !errors.contains("stalled"), "stderr: \(errors)")
     }
 
-    /// Bad values are refused in one line with status 2: a port no server can listen on, and a
-    /// value holding a newline or 100 KB, which the message shows escaped and cut short.
+    /// Bad values are refused in one line with status 2: a port no server can listen on, a
+    /// value holding a newline or 100 KB, which the message shows escaped and cut short, and
+    /// numbers written other than as plain decimals.
     @Test func badTargetsAndOddValuesAreRefusedInOneLine() throws {
         for arguments in [
             ["--target", "127.0.0.1:0"], ["--target", "[::1]:0"], ["--duration", "5\n"],
             ["--scenario", "rr\nconn"], ["--target", String(repeating: "9", count: 100_000)],
             ["--" + String(repeating: "x", count: 100_000)],
+            // `Double` and `Int` read these; they used to be taken (0x10: a 16-second run).
+            ["--duration", "0x10"], ["--duration", "1e3"], ["--duration", "+5"], ["--repeat", "+3"],
         ] {
             let (status, output, errors) = try runSelectorBench(arguments)
             #expect(status == 2, "\(arguments.map { $0.prefix(40) })")
