@@ -33,7 +33,7 @@ public struct AcceptedConnections: AsyncSequence {
         let listener: Listener
         let loop: EventLoop
         let pool: AsyncConnections?
-        var watch: AsyncAcceptWatch?
+        var watch: WatchOwner?
 
         /// The next connection, or `nil` once the listener or the loop is closed.
         ///
@@ -45,11 +45,22 @@ public struct AcceptedConnections: AsyncSequence {
             if watch == nil {
                 let made = AsyncAcceptWatch(listener: listener, loop: loop)
                 guard listener.add(made, on: loop) else { return nil }
-                watch = made
+                watch = WatchOwner(made)
                 try await made.watchLoopClose()
             }
-            return try await watch!.next(pool)
+            return try await watch!.watch.next(pool)
         }
+    }
+
+    /// Stops the watch when the last copy of its iterator goes (a `for try await` left with
+    /// `break`, say): otherwise it would stay on the listener's and the loop's lists until
+    /// either closed.
+    final class WatchOwner: Sendable {
+        let watch: AsyncAcceptWatch
+
+        init(_ watch: AsyncAcceptWatch) { self.watch = watch }
+
+        deinit { watch.stopFromAnyThread() }
     }
 
     /// Starts accepting.
@@ -83,30 +94,37 @@ final class AsyncAcceptWatch: ListenerWatch, @unchecked Sendable {
                 }
             }
             guard !isStopped else { return nil }
-            let fd: Int32
+            let accepted: Int32?
             do {
-                guard let accepted = try Socket.accept(listener.fd) else {
-                    do {
-                        try await loop.readable(listener.fd)
-                    } catch let error as SelectorError
-                        where error.reason == .notRegistered || error.reason == .loopClosed
-                    {
-                        return nil
-                    }
-                    continue
-                }
-                fd = accepted
+                accepted = try Socket.accept(listener.fd)
             } catch {
                 // Out of descriptors, say: the connection stays queued; try again later.
                 await pause(for: listener.options.retryDelay)
                 try Task.checkCancellation()
                 continue
             }
+            guard let fd = accepted else {
+                // Nothing queued. Only the watch's end is an end; any other failure of the
+                // wait (another task waiting on this loop's watch, say) is the caller's.
+                do {
+                    try await loop.readable(listener.fd)
+                } catch let error as SelectorError
+                    where error.reason == .notRegistered || error.reason == .loopClosed
+                {
+                    return nil
+                }
+                continue
+            }
             let io = loop.assumeIsolated()
-            do {
-                return try (pool ?? AsyncConnections.standard(on: io)).adopt(fd, on: io)
+            do throws(SelectorError) {
+                let target: AsyncConnections
+                if let pool { target = pool } else { target = try AsyncConnections.standard(on: io) }
+                return try target.adopt(fd, on: io)
             } catch {
                 Socket.close(fd)
+                // A pool of another loop refuses every connection: the caller's mistake, said
+                // once rather than closing every client in silence. Others are this fd's.
+                if case .invalidArgument = error.reason { throw error }
                 continue
             }
         }
@@ -157,6 +175,13 @@ final class AsyncAcceptWatch: ListenerWatch, @unchecked Sendable {
         listener.watcherStopped(self)
     }
 
+    /// `stop`, from any thread: now on the loop's, else as a task there (a closed loop has
+    /// stopped every watch already).
+    func stopFromAnyThread() {
+        if loop.isOnLoopThread { return stop() }
+        try? loop.execute { [self] in stop() }
+    }
+
     /// Stops: a task waiting in `next` gets `nil` (unregistering the socket fails its wait).
     func stop() {
         guard !isStopped else { return }
@@ -164,7 +189,11 @@ final class AsyncAcceptWatch: ListenerWatch, @unchecked Sendable {
         endPause()
         loop.removeCloseObserver(self)
         let io = loop.assumeIsolated()
-        if let waiters = loop.waiters, waiters.owns(listener.fd) { _ = try? io.unregister(listener.fd) }
+        if let waiters = loop.waiters, waiters.owns(listener.fd),
+            !listener.hasOtherWatcher(on: loop, than: self)
+        {
+            _ = try? io.unregister(listener.fd)
+        }
         listener.watcherStopped(self)
     }
 }

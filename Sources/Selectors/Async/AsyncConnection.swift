@@ -100,8 +100,10 @@ public final class AsyncConnection: @unchecked Sendable {
 
     /// Reads what is available into the loop's buffer and calls `body` with it, waiting until
     /// something is; returns the count (0 at end of stream, without calling `body`). The
-    /// bytes are valid only during `body`: no copy is made, which is why `body` cannot
-    /// suspend. Write them on with `send` (an echo) or parse them there.
+    /// bytes are valid only during `body`, which cannot suspend. Write them on with `send` (an
+    /// echo) or parse them there. On the loop's thread no copy is made; called from elsewhere
+    /// (an actor, another executor), the bytes are copied and `body` runs back where it was
+    /// called, never on the loop's thread beside the caller's own code.
     @discardableResult
     nonisolated(nonsending) public func read(_ body: (UnsafeRawBufferPointer) throws -> Void) async throws
         -> Int
@@ -134,7 +136,15 @@ public final class AsyncConnection: @unchecked Sendable {
     nonisolated(nonsending) private func readOnLoop(
         atMost maximum: Int, _ body: (UnsafeRawBufferPointer) throws -> Void
     ) async throws -> Int {
-        try await onLoop(.read) { try await read(atMost: maximum, body) }
+        // `body` is the caller's (an actor's state, say): run on the loop's thread, it raced
+        // the caller's other work. It runs here, after the hop back, on a copy.
+        let bytes = try await onLoop(.read) { () async throws -> [UInt8] in
+            var copy: [UInt8] = []
+            _ = try await read(atMost: maximum) { copy = Array($0) }
+            return copy
+        }
+        if !bytes.isEmpty { try bytes.withUnsafeBytes(body) }
+        return bytes.count
     }
 
     /// The connection's chunks as they arrive, each an array of up to 64 KiB, until end of
@@ -163,13 +173,24 @@ public final class AsyncConnection: @unchecked Sendable {
     }
 
     /// Sends `bytes` (see `send`), then waits while more than the high-water mark is queued.
+    /// - Throws: `alreadyWaiting`, with nothing sent, while another task's `write` or
+    ///   `drained` waits on this connection; see `send` for the rest.
     nonisolated(nonsending) public func write(_ bytes: UnsafeRawBufferPointer) async throws {
         guard loop.isOnLoopThread else {
             let source = UncheckedSendable(bytes)
             return try await onLoop(.write) { try await write(source.value) }
         }
+        try checkNoWriterWaits()
         try send(bytes)
         try await drained()
+    }
+
+    /// A second writer would send and then find the first waiting: refused before it sends,
+    /// so a caller that tries again does not send the bytes twice.
+    private func checkNoWriterWaits() throws(SelectorError) {
+        if connection.owner.isWaitingToDrain(connection) {
+            throw SelectorError(.write, fd: fd, .alreadyWaiting)
+        }
     }
 
     /// Sends `bytes`; see `write(_:)`.
@@ -177,6 +198,7 @@ public final class AsyncConnection: @unchecked Sendable {
         guard loop.isOnLoopThread else {
             return try await onLoop(.write) { try await write(bytes) }
         }
+        try checkNoWriterWaits()
         try bytes.withUnsafeBytes { raw in Result { () throws(SelectorError) in try send(raw) } }.get()
         try await drained()
     }

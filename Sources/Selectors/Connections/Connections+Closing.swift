@@ -10,6 +10,8 @@ extension Connections {
         // whose wait the drain failed calls exactly this.
         if slot.pointee.flags.contains(.draining) { return }
         slot.pointee.flags.insert(.closeRequested)
+        // No more reading: a task waiting to read fails now, not when the queue is written.
+        if pulls { failReadWaiter(connection.fd, slot) }
         if slot.pointee.output == nil {
             end(connection.fd, slot, endOfClose(slot), notifyLater: true)
         } else {

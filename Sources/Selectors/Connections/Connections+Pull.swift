@@ -55,6 +55,10 @@ extension Connections {
             throw SelectorError(.read, fd: connection.fd, .connectionClosed)
         }
         if slot.pointee.flags.contains(.peerClosed) { return .bytes(0) }
+        // `close()` ends reading (its queue is still being written).
+        if slot.pointee.flags.contains(.closeRequested) {
+            throw SelectorError(.read, fd: connection.fd, .connectionClosed)
+        }
         // Draining: the loop reads now, and drops the input (see `drain`); a task that was not
         // waiting when the drain began learns here what the waiting ones were told.
         if slot.pointee.flags.contains(.draining) {
@@ -137,7 +141,11 @@ extension Connections {
         let index = Int(connection.fd)
         let waiters = index < pullWaiters.count ? pullWaiters[index] : PullWaiters()
         if waiters.read != nil, waiters.readID == id {
-            slots[connection.fd].pointee.flags.remove(.readWaiting)
+            let slot = slots[connection.fd]
+            slot.pointee.flags.remove(.readWaiting)
+            // Level-triggered: stop watching, as when the wait ends with the fd readable (poll
+            // and select reported unread input at every wait: a spin).
+            if trigger != .edge { updateInterest(connection.fd, slot) }
             takeWaiter(connection.fd, read: true)?.resume(throwing: CancellationError())
         } else if waiters.drain != nil, waiters.drainID == id {
             takeWaiter(connection.fd, read: false)?.resume(throwing: CancellationError())
@@ -151,6 +159,18 @@ extension Connections {
     /// The queue drained to the low-water mark: the task waiting to write goes on.
     func resumeDrainWaiter(_ fd: Int32) {
         takeWaiter(fd, read: false)?.resume()
+    }
+
+    /// Whether a task waits for `connection`'s queue to drain.
+    func isWaitingToDrain(_ connection: Connection) -> Bool {
+        let index = Int(connection.fd)
+        return index < pullWaiters.count && pullWaiters[index].drain != nil && liveSlot(connection) != nil
+    }
+
+    /// Reading ended (`close()` with output still queued): the task waiting to read fails.
+    func failReadWaiter(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
+        slot.pointee.flags.remove(.readWaiting)
+        takeWaiter(fd, read: true)?.resume(throwing: SelectorError(.read, fd: fd, .connectionClosed))
     }
 
     /// The connection ended: its waiting tasks fail.

@@ -149,6 +149,12 @@ public final class Listener: Sendable {
         }
     }
 
+    /// Whether a watcher other than `watcher` watches on `loop`: they share the loop's
+    /// registration of the socket, which the last one to stop removes.
+    func hasOtherWatcher(on loop: EventLoop, than watcher: any ListenerWatch) -> Bool {
+        watchers.withLock { $0.loops.contains { $0.0 === loop && $0.1 !== watcher } }
+    }
+
     /// Forgets a watcher that stopped; closes the socket when the listener is closed and no
     /// watcher is left.
     func watcherStopped(_ watcher: (any ListenerWatch)?) {
