@@ -37,7 +37,9 @@ struct AsyncLayerReviewTests {
             let before = try await loopThreadCPU(loop)
             try await Task.sleep(for: .milliseconds(500))
             let used = try await loopThreadCPU(loop) - before
-            #expect(used < .milliseconds(100), "\(backend): loop thread used \(used) CPU in 500 ms idle")
+            #expect(
+                used < .milliseconds(250),
+                "\(backend): loop thread used \(used) CPU in 500 ms idle (a spin uses all 500)")
             // The bytes are still there, once.
             #expect(
                 try await within(on: loop) { try await connection.read(upTo: 100) } == Array("unread".utf8))
@@ -192,41 +194,38 @@ extension AsyncLayerReviewTests {
     }
 
     /// Shutting the loop thread down while tasks wait in read, write (drained) and readable,
-    /// on and off the loop: each ends (with an error), and no descriptor is left open.
+    /// on and off the loop: each ends, with an error.
     @Test(arguments: Backend.available)
-    func shutdownWithWaitersEndsThemAllAndLeaksNoFd(backend: Backend) async throws {
-        let before = openDescriptorTotal()
-        do {
-            let thread = try EventLoopThread(name: "async-shut", backend: backend)
-            let loop = thread.loop
-            let (a, pa) = try Socket.makePair()
-            let (b, pb) = try Socket.makePair()
-            let (c, pc) = try Socket.makePair()
-            shrinkBuffers(b); shrinkBuffers(pb)
-            let pool = try await makePool(loop, smallWaterMarks())
-            let ca = try await pool.adopt(a)
-            let cb = try await pool.adopt(b)
-            var tasks: [Task<Void, any Error>] = []
-            for pref in [loop, nil] as [EventLoop?] {
-                tasks.append(Task(executorPreference: pref) { _ = try await ca.read(upTo: 10) })
-                tasks.append(
-                    Task(executorPreference: pref) {
-                        try await cb.write([UInt8](repeating: 7, count: 300_000))
-                    })
-                tasks.append(Task(executorPreference: pref) { try await loop.readable(c) })
-            }
-            try await Task.sleep(for: .milliseconds(200))
-            thread.shutdown()
-            var results: [String] = []
-            for t in tasks {
-                let r = await outcome(of: t, within: .seconds(10))
-                results.append(String(describing: r))
-                #expect(r != nil)
-            }
-            Socket.close(c); Socket.close(pa); Socket.close(pb); Socket.close(pc)
+    func shutdownWithWaitersEndsThemAll(backend: Backend) async throws {
+        // (Descriptors are not counted here: other suites run beside this one. The loop
+        // tests' leak checks cover a shut-down loop's descriptors.)
+        let thread = try EventLoopThread(name: "async-shut", backend: backend)
+        let loop = thread.loop
+        let (a, pa) = try Socket.makePair()
+        let (b, pb) = try Socket.makePair()
+        let (c, pc) = try Socket.makePair()
+        defer { for fd in [c, pa, pb, pc] { Socket.close(fd) } }
+        shrinkBuffers(b)
+        shrinkBuffers(pb)
+        let pool = try await makePool(loop, smallWaterMarks())
+        let ca = try await pool.adopt(a)
+        let cb = try await pool.adopt(b)
+        var tasks: [Task<Void, any Error>] = []
+        for preference in [loop, nil] as [EventLoop?] {
+            tasks.append(Task(executorPreference: preference) { _ = try await ca.read(upTo: 10) })
+            tasks.append(
+                Task(executorPreference: preference) {
+                    try await cb.write([UInt8](repeating: 7, count: 300_000))
+                })
+            tasks.append(Task(executorPreference: preference) { try await loop.readable(c) })
         }
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(openDescriptorTotal() == before, "\(backend): fds \(before) -> \(openDescriptorTotal())")
+        try await Task.sleep(for: .milliseconds(200))
+        thread.shutdown()
+        for task in tasks {
+            let result = await outcome(of: task, within: .seconds(10))
+            #expect(result != nil, "a waiting task was not ended by the shutdown")
+            if case .success = result { Issue.record("a wait succeeded: nothing was ever ready") }
+        }
     }
 }
 
