@@ -38,11 +38,7 @@ extension Connections {
         } else {
             slot.pointee.flags.insert(.readReady)
             guard slot.pointee.flags.contains(.readWaiting) else { return }
-            slot.pointee.flags.remove(.readWaiting)
-            let waiter = takeWaiter(fd, read: true)
-            // Level-triggered: stop watching until a task waits again.
-            if trigger != .edge { updateInterest(fd, slot) }
-            waiter?.resume()
+            endReadWait(fd, slot)?.resume()
         }
     }
 
@@ -141,12 +137,7 @@ extension Connections {
         let index = Int(connection.fd)
         let waiters = index < pullWaiters.count ? pullWaiters[index] : PullWaiters()
         if waiters.read != nil, waiters.readID == id {
-            let slot = slots[connection.fd]
-            slot.pointee.flags.remove(.readWaiting)
-            // Level-triggered: stop watching, as when the wait ends with the fd readable (poll
-            // and select reported unread input at every wait: a spin).
-            if trigger != .edge { updateInterest(connection.fd, slot) }
-            takeWaiter(connection.fd, read: true)?.resume(throwing: CancellationError())
+            endReadWait(connection.fd, slots[connection.fd])?.resume(throwing: CancellationError())
         } else if waiters.drain != nil, waiters.drainID == id {
             takeWaiter(connection.fd, read: false)?.resume(throwing: CancellationError())
         } else {
@@ -154,6 +145,18 @@ extension Connections {
             // `pullWaiters` yet): the wait, when it begins, throws.
             cancelledEarly.insert(id)
         }
+    }
+
+    /// Ends the task's wait to read, however it ends (the fd readable, the task cancelled):
+    /// the flag goes, and level-triggered, the read interest only the wait kept, so poll and
+    /// select do not report unread input at every wait (a cancelled wait that kept it made
+    /// them spin). Returns the waiting task, to resume.
+    private func endReadWait(
+        _ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>
+    ) -> UnsafeContinuation<Void, any Error>? {
+        slot.pointee.flags.remove(.readWaiting)
+        if trigger != .edge { updateInterest(fd, slot) }
+        return takeWaiter(fd, read: true)
     }
 
     /// The queue drained to the low-water mark: the task waiting to write goes on.
@@ -168,6 +171,7 @@ extension Connections {
     }
 
     /// Reading ended (`close()` with output still queued): the task waiting to read fails.
+    /// The interest is `close`'s to update.
     func failReadWaiter(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
         slot.pointee.flags.remove(.readWaiting)
         takeWaiter(fd, read: true)?.resume(throwing: SelectorError(.read, fd: fd, .connectionClosed))
