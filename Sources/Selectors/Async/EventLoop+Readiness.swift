@@ -40,18 +40,33 @@ extension EventLoop {
     nonisolated(nonsending) private func wait(
         _ fd: Int32, _ direction: Events, _ operation: SelectorError.Operation
     ) async throws {
-        if isOnLoopThread, waiters?.takeCached(fd, direction) == true { return }
+        guard isOnLoopThread else { return try await waitFromElsewhere(fd, direction, operation) }
+        if waiters?.takeCached(fd, direction) == true { return }
         let id = waiterIDs.wrappingAdd(1, ordering: .relaxed).newValue
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                if isOnLoopThread {
-                    readinessWaiters().install(fd, direction, id: id, continuation, operation: operation)
-                    return
+                // In the task, on the loop's thread: a cancellation before this point is the
+                // task's flag; one after it hops to the loop and finds the waiter installed.
+                if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
+                readinessWaiters().install(fd, direction, id: id, continuation, operation: operation)
+            }
+        } onCancel: {
+            cancel(fd, direction, id: id)
+        }
+    }
+
+    /// `wait` from a task off the loop's thread: the request goes through `execute`. Until the
+    /// loop installs it, the waiter is in a `QueuedWait`, which a cancellation empties itself.
+    nonisolated(nonsending) private func waitFromElsewhere(
+        _ fd: Int32, _ direction: Events, _ operation: SelectorError.Operation
+    ) async throws {
+        let id = waiterIDs.wrappingAdd(1, ordering: .relaxed).newValue
+        let queued = QueuedWait(fd: fd, operation: operation)
+        try await withTaskCancellationHandler {
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+                guard queued.hold(continuation) else {
+                    return continuation.resume(throwing: CancellationError())
                 }
-                // The continuation travels in a `QueuedWait`: a loop that closes before running
-                // the closure drops it, and the wait then fails with `loopClosed` rather than
-                // never being resumed.
-                let queued = QueuedWait(continuation, fd: fd, operation: operation)
                 do {
                     try execute { [self] in
                         guard let continuation = queued.take() else { return }
@@ -62,15 +77,22 @@ extension EventLoop {
                 }
             }
         } onCancel: {
-            // Through `readinessWaiters()`, not `waiters?`: a cancellation that comes before
-            // the loop's first wait must still be noted (`cancelledEarly`), or that wait,
-            // installed next, would never hear of it.
-            if isOnLoopThread {
-                readinessWaiters().cancel(fd, direction, id: id)
-            } else {
-                // A closed loop resumed every waiter already.
-                try? execute { [self] in readinessWaiters().cancel(fd, direction, id: id) }
+            switch queued.cancel() {
+            case .resumeNow(let continuation): continuation.resume(throwing: CancellationError())
+            case .installed: cancel(fd, direction, id: id)
+            case .done: break
             }
+        }
+    }
+
+    /// Cancels an installed waiter, on the loop's thread (a closed loop resumed every waiter
+    /// already).
+    private func cancel(_ fd: Int32, _ direction: Events, id: UInt64) {
+        if isOnLoopThread {
+            // Through `readinessWaiters()`, not `waiters?`: made on first use either way.
+            readinessWaiters().cancel(fd, direction, id: id)
+        } else {
+            try? execute { [self] in readinessWaiters().cancel(fd, direction, id: id) }
         }
     }
 
@@ -84,16 +106,33 @@ extension EventLoop {
 }
 
 /// A readiness wait on its way to the loop (from another thread, in an `execute` closure).
-/// Whoever takes the continuation resumes it; if nobody has when the closure is dropped (the
-/// loop closed before running it), the wait fails with `loopClosed`, so it is resumed exactly
-/// once either way.
+/// Whoever takes the continuation resumes it: the loop, which installs it; a cancellation
+/// that comes first; or, if the loop closed before running the closure and nobody has taken
+/// it when the closure is dropped, the deinit, with `loopClosed`. So it is resumed exactly
+/// once, and a cancellation needs nothing kept on the loop's side.
 private final class QueuedWait: Sendable {
-    private let continuation: Locked<UnsafeContinuation<Void, any Error>?>
+    private enum State {
+        case empty
+        case holding(UnsafeContinuation<Void, any Error>)
+        case taken
+        case cancelled
+    }
+
+    /// What a cancellation has to do.
+    enum Cancellation {
+        /// Resume this continuation with `CancellationError` (the loop never will).
+        case resumeNow(UnsafeContinuation<Void, any Error>)
+        /// The loop took the waiter: cancel it there.
+        case installed
+        /// Nothing: cancelled before the wait began (it throws by itself), or again.
+        case done
+    }
+
+    private let state = Locked(State.empty)
     private let fd: Int32
     private let operation: SelectorError.Operation
 
-    init(_ continuation: UnsafeContinuation<Void, any Error>, fd: Int32, operation: SelectorError.Operation) {
-        self.continuation = Locked(continuation)
+    init(fd: Int32, operation: SelectorError.Operation) {
         self.fd = fd
         self.operation = operation
     }
@@ -102,11 +141,39 @@ private final class QueuedWait: Sendable {
         take()?.resume(throwing: SelectorError(operation, fd: fd, .loopClosed))
     }
 
-    /// The continuation, the first time only.
+    /// Keeps the task's continuation; false if the task was cancelled first.
+    func hold(_ continuation: UnsafeContinuation<Void, any Error>) -> Bool {
+        state.withLock { state in
+            if case .cancelled = state { return false }
+            state = .holding(continuation)
+            return true
+        }
+    }
+
+    /// The continuation, the first time only, unless a cancellation took it.
     func take() -> UnsafeContinuation<Void, any Error>? {
-        continuation.withLock { continuation in
-            defer { continuation = nil }
+        state.withLock { state in
+            guard case .holding(let continuation) = state else { return nil }
+            state = .taken
             return continuation
+        }
+    }
+
+    /// Marks the wait cancelled and says what is left to do.
+    func cancel() -> Cancellation {
+        state.withLock { state in
+            switch state {
+            case .empty:
+                state = .cancelled
+                return .done
+            case .holding(let continuation):
+                state = .cancelled
+                return .resumeNow(continuation)
+            case .taken:
+                return .installed
+            case .cancelled:
+                return .done
+            }
         }
     }
 }

@@ -32,9 +32,6 @@ final class ReadinessWaiters {
     private unowned(unsafe) let loop: EventLoop
     private let nativeEdge: Bool
     private var slots: [Slot] = []
-    /// Waiters whose task was cancelled before they were installed (the cancellation hopped
-    /// to the loop ahead of the installation).
-    private var cancelledEarly: Set<UInt64> = []
     private var handler: SharedHandler?
 
     init(loop: EventLoop) {
@@ -51,12 +48,12 @@ final class ReadinessWaiters {
         return true
     }
 
-    /// Installs a waiter, or resumes it at once when it cannot wait.
+    /// Installs a waiter, or resumes it at once when it cannot wait. A task cancelled before
+    /// this is not installed: its caller resumes it (see `EventLoop.wait`).
     func install(
         _ fd: Int32, _ direction: Events, id: UInt64, _ continuation: UnsafeContinuation<Void, any Error>,
         operation: SelectorError.Operation
     ) {
-        if cancelledEarly.remove(id) != nil { return continuation.resume(throwing: CancellationError()) }
         guard !loop.isClosed else {
             return continuation.resume(throwing: SelectorError(operation, fd: fd, .loopClosed))
         }
@@ -150,16 +147,14 @@ final class ReadinessWaiters {
         slots[index].interest = wanted
     }
 
-    /// The task of waiter `id` was cancelled: resume it with `CancellationError`.
+    /// The task of waiter `id` was cancelled after it was installed: resume it with
+    /// `CancellationError`. A waiter not found has been resumed already.
     func cancel(_ fd: Int32, _ direction: Events, id: UInt64) {
         let index = Int(fd)
         let waiter =
             index >= 0 && index < slots.count
             ? (direction == .read ? slots[index].read : slots[index].write) : nil
-        guard let waiter, waiter.id == id else {
-            cancelledEarly.insert(id)
-            return
-        }
+        guard let waiter, waiter.id == id else { return }
         if direction == .read { slots[index].read = nil } else { slots[index].write = nil }
         waiter.continuation.resume(throwing: CancellationError())
         if !nativeEdge { narrow(fd) }

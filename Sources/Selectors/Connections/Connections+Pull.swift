@@ -86,7 +86,10 @@ extension Connections {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             // Cancelled on the way here (a task cancelled before it called): it must throw,
             // not return, or its read would try again, find nothing and come straight back.
-            let cancelled = !cancelledEarly.isEmpty && cancelledEarly.remove(id) != nil
+            // This runs in the task, on the loop's thread, so the task's own flag says it;
+            // a cancellation from elsewhere after this point hops to the loop and finds the
+            // wait installed.
+            let cancelled = Task.isCancelled
             guard let slot = liveSlot(connection) else {
                 return continuation.resume(
                     throwing: SelectorError(.read, fd: connection.fd, .connectionClosed))
@@ -113,7 +116,7 @@ extension Connections {
     nonisolated(nonsending) func waitDrained(_ connection: Connection, id: UInt64) async throws {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             // Cancelled on the way here: it throws (see `waitReadable`).
-            let cancelled = !cancelledEarly.isEmpty && cancelledEarly.remove(id) != nil
+            let cancelled = Task.isCancelled
             guard let slot = liveSlot(connection) else {
                 return continuation.resume(
                     throwing: SelectorError(.write, fd: connection.fd, .connectionClosed))
@@ -140,11 +143,9 @@ extension Connections {
             endReadWait(connection.fd, slots[connection.fd])?.resume(throwing: CancellationError())
         } else if waiters.drain != nil, waiters.drainID == id {
             takeWaiter(connection.fd, read: false)?.resume(throwing: CancellationError())
-        } else {
-            // Not waiting yet (also before the first wait on this fd, which has no entry in
-            // `pullWaiters` yet): the wait, when it begins, throws.
-            cancelledEarly.insert(id)
         }
+        // Otherwise the wait has ended already (resumed, then cancelled before the task ran),
+        // or has not begun, and then it finds its task cancelled when it does: nothing to do.
     }
 
     /// Ends the task's wait to read, however it ends (the fd readable, the task cancelled):

@@ -82,9 +82,6 @@ public final class Connections {
     let halfClose: Bool
     /// Pulling: the tasks waiting on each fd, indexed by fd.
     @exclusivity(unchecked) var pullWaiters: [PullWaiters] = []
-    /// Pulling: waits whose task was cancelled before the wait began (the cancellation hopped
-    /// to the loop ahead of the wait).
-    @exclusivity(unchecked) var cancelledEarly: Set<UInt64> = []
     /// The counts, readable from any thread.
     public let counters = ConnectionCounters()
     /// Connections open now.
