@@ -45,9 +45,6 @@ extension EventLoop {
         let id = waiterIDs.wrappingAdd(1, ordering: .relaxed).newValue
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                // In the task, on the loop's thread: a cancellation before this point is the
-                // task's flag; one after it hops to the loop and finds the waiter installed.
-                if Task.isCancelled { return continuation.resume(throwing: CancellationError()) }
                 readinessWaiters().install(fd, direction, id: id, continuation, operation: operation)
             }
         } onCancel: {

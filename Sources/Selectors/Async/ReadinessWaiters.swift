@@ -32,6 +32,9 @@ final class ReadinessWaiters {
     private unowned(unsafe) let loop: EventLoop
     private let nativeEdge: Bool
     private var slots: [Slot] = []
+    /// The last cancellation that found no waiter: see `Connections.lastUnmatchedCancel`,
+    /// which keeps the same for the same reason.
+    private var lastUnmatchedCancel: UInt64 = 0
     private var handler: SharedHandler?
 
     init(loop: EventLoop) {
@@ -48,12 +51,12 @@ final class ReadinessWaiters {
         return true
     }
 
-    /// Installs a waiter, or resumes it at once when it cannot wait. A task cancelled before
-    /// this is not installed: its caller resumes it (see `EventLoop.wait`).
+    /// Installs a waiter, or resumes it at once when it cannot wait.
     func install(
         _ fd: Int32, _ direction: Events, id: UInt64, _ continuation: UnsafeContinuation<Void, any Error>,
         operation: SelectorError.Operation
     ) {
+        if id == lastUnmatchedCancel { return continuation.resume(throwing: CancellationError()) }
         guard !loop.isClosed else {
             return continuation.resume(throwing: SelectorError(operation, fd: fd, .loopClosed))
         }
@@ -147,14 +150,17 @@ final class ReadinessWaiters {
         slots[index].interest = wanted
     }
 
-    /// The task of waiter `id` was cancelled after it was installed: resume it with
-    /// `CancellationError`. A waiter not found has been resumed already.
+    /// The task of waiter `id` was cancelled: resume it with `CancellationError`. A waiter
+    /// not found has not been installed yet (its install, next, throws) or has been resumed.
     func cancel(_ fd: Int32, _ direction: Events, id: UInt64) {
         let index = Int(fd)
         let waiter =
             index >= 0 && index < slots.count
             ? (direction == .read ? slots[index].read : slots[index].write) : nil
-        guard let waiter, waiter.id == id else { return }
+        guard let waiter, waiter.id == id else {
+            lastUnmatchedCancel = id
+            return
+        }
         if direction == .read { slots[index].read = nil } else { slots[index].write = nil }
         waiter.continuation.resume(throwing: CancellationError())
         if !nativeEdge { narrow(fd) }

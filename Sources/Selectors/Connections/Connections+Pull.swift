@@ -86,10 +86,7 @@ extension Connections {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             // Cancelled on the way here (a task cancelled before it called): it must throw,
             // not return, or its read would try again, find nothing and come straight back.
-            // This runs in the task, on the loop's thread, so the task's own flag says it;
-            // a cancellation from elsewhere after this point hops to the loop and finds the
-            // wait installed.
-            let cancelled = Task.isCancelled
+            let cancelled = lastUnmatchedCancel == id
             guard let slot = liveSlot(connection) else {
                 return continuation.resume(
                     throwing: SelectorError(.read, fd: connection.fd, .connectionClosed))
@@ -116,7 +113,7 @@ extension Connections {
     nonisolated(nonsending) func waitDrained(_ connection: Connection, id: UInt64) async throws {
         try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
             // Cancelled on the way here: it throws (see `waitReadable`).
-            let cancelled = Task.isCancelled
+            let cancelled = lastUnmatchedCancel == id
             guard let slot = liveSlot(connection) else {
                 return continuation.resume(
                     throwing: SelectorError(.write, fd: connection.fd, .connectionClosed))
@@ -143,9 +140,10 @@ extension Connections {
             endReadWait(connection.fd, slots[connection.fd])?.resume(throwing: CancellationError())
         } else if waiters.drain != nil, waiters.drainID == id {
             takeWaiter(connection.fd, read: false)?.resume(throwing: CancellationError())
+        } else {
+            // Not waiting yet, or not any more (see `lastUnmatchedCancel`).
+            lastUnmatchedCancel = id
         }
-        // Otherwise the wait has ended already (resumed, then cancelled before the task ran),
-        // or has not begun, and then it finds its task cancelled when it does: nothing to do.
     }
 
     /// Ends the task's wait to read, however it ends (the fd readable, the task cancelled):

@@ -82,6 +82,13 @@ public final class Connections {
     let halfClose: Bool
     /// Pulling: the tasks waiting on each fd, indexed by fd.
     @exclusivity(unchecked) var pullWaiters: [PullWaiters] = []
+    /// Pulling: the id of the last cancellation that found no waiter. A task cancelled before
+    /// its wait begins runs its cancellation handler at once, on the loop's thread, right
+    /// before the wait (as `withTaskCancellationHandler` does for a cancelled task), and the
+    /// wait finds its id here. A cancellation from elsewhere hops to the loop and comes after
+    /// the wait began. Any other unmatched one is of a wait that has ended, and the next
+    /// overwrites it: one value, not a set that would grow with every such race.
+    @exclusivity(unchecked) var lastUnmatchedCancel: UInt64 = 0
     /// The counts, readable from any thread.
     public let counters = ConnectionCounters()
     /// Connections open now.
