@@ -70,7 +70,8 @@
               --api API            callbacks|async|all: how the echo server serves connections; all
                                    runs each backend both ways, async ones named echo-BACKEND-async
                                    (default callbacks)
-              --target HOST:PORT   load an external echo server instead (e.g. 127.0.0.1:7000)
+              --target HOST:PORT   load an external echo server instead (e.g. 127.0.0.1:7000);
+                                   --backend, --trigger and --api do not apply to it
               --quick              short runs for CI (0.08 s each, about 2 s per target)
               --json               JSON lines instead of the table: the machine and build first,
                                    then one per run, then one per row with its median and range
@@ -214,6 +215,14 @@
                     )
                 }
                 options.target = target
+                // They choose the servers run here; an external one is measured as it is.
+                let chooses = ["--backend", "--trigger", "--api"].filter { values[$0] != nil }
+                if !chooses.isEmpty {
+                    throw Mistake(
+                        message:
+                            "\(chooses.joined(separator: ", ")) choose\(chooses.count == 1 ? "s" : "") the servers run here, not one at --target: leave \(chooses.count == 1 ? "it" : "them") out"
+                    )
+                }
             }
             // Keep the worst-case stall shorter than a quick run is long.
             options.operationTimeout = min(options.operationTimeout, max(0.5, options.duration * 2))

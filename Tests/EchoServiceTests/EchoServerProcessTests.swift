@@ -197,7 +197,8 @@ struct EchoServerProcessTests {
     }
 
     /// Both command lines share one version string, skip the `--` that `swift run` passes on,
-    /// and take a later `--` as the end of the options.
+    /// and take a later `--` as the end of the options; selector-bench refuses server choices
+    /// beside `--target`.
     @Test func selectorBenchPrintsTheVersionAndRefusesArgumentsAfterDoubleDash() throws {
         let executable = try echoServerExecutable().replacingSuffix("echo-server", with: "selector-bench")
         for arguments in [["--version"], ["--", "--version"]] {
@@ -208,6 +209,18 @@ struct EchoServerProcessTests {
         let extra = try ChildProcess(path: executable, arguments: [executable, "--", "--", "--quick"])
         #expect(extra.waitForExit().flatMap(ChildProcess.exitCode) == 2)
         #expect(extra.stderrText.contains("unexpected argument '--quick'"), "\(extra.stderrText)")
+        // Flags that choose the servers run here mean nothing for an external one: refused,
+        // rather than ignored while the report looks as if they applied.
+        for (flags, named) in [
+            (["--backend", "poll"], "--backend chooses"),
+            (["--trigger", "edge", "--api", "async"], "--trigger, --api choose"),
+        ] {
+            let child = try ChildProcess(
+                path: executable, arguments: [executable, "--quick", "--target", "127.0.0.1:9"] + flags)
+            #expect(child.waitForExit().flatMap(ChildProcess.exitCode) == 2, "\(flags)")
+            let lines = child.stderrText.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].contains(named), "\(flags): \(child.stderrText)")
+        }
     }
 
     @Test func addressInUseExitsWithStatusOne() throws {
