@@ -21,7 +21,7 @@ struct KeyTable: ~Copyable {
     /// All-zero bytes are an empty slot: no handler, no events, `.level`, generation 0.
     private var slots = DescriptorTable<Slot>(capacity: 64)
     private(set) var count = 0
-    /// How many registrations are one-shot (see `Selector.removeBeforeClose`).
+    /// How many registrations are one-shot (see `Selector.noteDisarmedOneShots`).
     private(set) var oneShotCount = 0
     /// Handlers removed and not yet released: a plain buffer, since an array's
     /// append (a uniqueness check) and clearing (a generic range replacement) cost the
@@ -40,6 +40,12 @@ struct KeyTable: ~Copyable {
         /// The selector's batch (truncated) when `fd` was last unregistered; kept across
         /// registrations. See `Selector.checkStaleEvents`.
         var removedInBatch: UInt32 = 0
+        /// A one-shot registration the kernel has reported since it was last armed, which it
+        /// has therefore disarmed (noted only where the interest set may be rebuilt).
+        var isDisarmed = false
+        /// Left out of the kernel's interest set by a rebuild, being disarmed: nothing to
+        /// remove from the kernel, and the next `modify` adds it there (armed) again.
+        var isOutsideKernel = false
 
         /// The handler, if the slot holds a reference to it.
         var ownedHandler: Unmanaged<SharedHandler>? { isBorrowed ? nil : handler }
@@ -136,9 +142,30 @@ struct KeyTable: ~Copyable {
         if slot.pointee.trigger == .oneShot { oneShotCount -= 1 }
     }
 
-    /// Changes a live registration; a new handler replaces (and retires) the old one.
+    /// A one-shot registration of `fd` under `generation` was reported: the kernel disarmed it.
+    mutating func noteReported(_ fd: Int32, generation: UInt32) {
+        guard let slot = liveEntry(fd), slot.pointee.generation == generation,
+            slot.pointee.trigger == .oneShot
+        else { return }
+        slot.pointee.isDisarmed = true
+    }
+
+    /// Whether a rebuilt interest set should leave `fd` out, being a disarmed one-shot
+    /// registration (the kernel cannot hold a disarmed one: an add arms it); if so, notes
+    /// that it is out.
+    mutating func leavesOutOfRebuiltKernel(_ fd: Int32) -> Bool {
+        guard let slot = liveEntry(fd), slot.pointee.isDisarmed else { return false }
+        slot.pointee.isOutsideKernel = true
+        return true
+    }
+
+    /// Changes a live registration; a new handler replaces (and retires) the old one. The
+    /// kernel's registration was just changed (or added, when it was outside the kernel), which
+    /// re-arms a one-shot one.
     mutating func update(_ fd: Int32, events: Events, trigger: Trigger, handler: SharedHandler?) {
         let slot = slots[fd]
+        slot.pointee.isDisarmed = false
+        slot.pointee.isOutsideKernel = false
         if slot.pointee.trigger == .oneShot { oneShotCount -= 1 }
         if trigger == .oneShot { oneShotCount += 1 }
         slot.pointee.events = events
@@ -152,9 +179,10 @@ struct KeyTable: ~Copyable {
         }
     }
 
-    /// Unregisters `fd`, noting `batch` as the one it was removed in; returns the events it
-    /// watched, or nil if it was not registered. Inlined into the selector's two removals
-    /// (callgrind: a call of its own cost 12 instructions per connection cycle).
+    /// Unregisters `fd`, noting `batch` as the one it was removed in; returns the events the
+    /// kernel watches for it (none when it is outside the kernel), or nil if it was not
+    /// registered. Inlined into the selector's two removals (callgrind: a call of its own cost
+    /// 12 instructions per connection cycle).
     @inline(__always)
     mutating func remove(_ fd: Int32, inBatch batch: UInt64) -> Events? {
         guard let slot = liveEntry(fd) else { return nil }
@@ -163,7 +191,7 @@ struct KeyTable: ~Copyable {
         slot.pointee.removedInBatch = UInt32(truncatingIfNeeded: batch)
         count -= 1
         if slot.pointee.trigger == .oneShot { oneShotCount -= 1 }
-        return slot.pointee.events
+        return slot.pointee.isOutsideKernel ? [] : slot.pointee.events
     }
 
     /// Unregisters everything (the selector is closing); the handlers are retired, not

@@ -21,8 +21,11 @@ public final class Selector {
     // thread, and the runtime's dynamic exclusivity checks on these class properties were
     // over a third of the instructions per dispatched event (measured with callgrind).
     private let kernel: any PollingBackend
-    /// `kernel.descriptorLimit`, read once.
-    private let kernelDescriptorLimit: Int32
+    /// The first fd the backend cannot watch, read once from `kernel.descriptorLimit`, whose
+    /// `Int32.max` means no limit: that is stored one above any fd, so the check stays one
+    /// comparison and fd `Int32.max` itself is not refused as "too large" (the key table
+    /// refuses it, for its own reason).
+    private let kernelDescriptorLimit: Int
     /// `kernel.directWaitFD`, refreshed when the interest set is replaced: the wait calls the
     /// kernel itself when there is one (see `waitOnce`).
     @exclusivity(unchecked) private var directWaitFD: Int32
@@ -38,6 +41,11 @@ public final class Selector {
     /// Set when the kernel refused to remove a registration on a backend that can keep it
     /// anyway (see `PollingBackend.mayKeepGhosts`); only then does a wait look for ghosts.
     @exclusivity(unchecked) private var mayHaveGhosts = false
+    /// Whether a wait's events need a look before they are reported: ghosts may be among
+    /// them (`mayHaveGhosts`), or one-shot registrations must be noted as disarmed
+    /// (`tracksDisarming`). One flag, so the common wait tests one thing; set with either,
+    /// cleared by `finishWait` once neither holds.
+    @exclusivity(unchecked) private var checksAfterWait = false
     /// `kernel.mayKeepGhosts`, read once: the dispatch consults it for every stale event.
     private let kernelMayKeepGhosts: Bool
     /// `kernel.closeRemovesRegistration`, read once: a protocol witness call per closed
@@ -70,7 +78,8 @@ public final class Selector {
     init(backend: Backend, kernel: any PollingBackend, resumesEarlyWakeUps: Bool) {
         self.backend = backend
         self.kernel = kernel
-        self.kernelDescriptorLimit = kernel.descriptorLimit
+        self.kernelDescriptorLimit =
+            kernel.descriptorLimit == Int32.max ? Int(Int32.max) + 1 : Int(kernel.descriptorLimit)
         self.directWaitFD = kernel.directWaitFD
         self.kernelMayKeepGhosts = kernel.mayKeepGhosts
         self.kernelCloseRemovesRegistration = kernel.closeRemovesRegistration
@@ -93,7 +102,7 @@ public final class Selector {
     /// `FD_SETSIZE`), or `nil` when its backend has no such limit. `register` refuses fds
     /// from here up. The same as `capabilities.descriptorLimit`.
     public var descriptorLimit: Int32? {
-        kernelDescriptorLimit == Int32.max ? nil : kernelDescriptorLimit
+        kernelDescriptorLimit > Int32.max ? nil : Int32(kernelDescriptorLimit)
     }
 
     /// Starts watching `fd` for `events`; `handler` is what the caller (or event loop) runs.
@@ -120,7 +129,9 @@ public final class Selector {
     /// refuse anyway (the loop's readiness waiters).
     func refusal(for fd: Int32) -> SelectorError.Reason? {
         if fd < 0 { return .negativeDescriptor }
-        if fd >= kernelDescriptorLimit { return .descriptorTooLarge(limit: kernelDescriptorLimit) }
+        if Int(fd) >= kernelDescriptorLimit {
+            return .descriptorTooLarge(limit: Int32(kernelDescriptorLimit))
+        }
         if Int(fd) >= table.reservedCount {
             return .descriptorBeyondTable(limit: Int32(clamping: table.reservedCount))
         }
@@ -155,13 +166,14 @@ public final class Selector {
         _ fd: Int32, events: Events, trigger: Trigger, handler: Unmanaged<SharedHandler>, borrowed: Bool
     ) throws(SelectorError) {
         try checkOpen(.register, fd)
-        guard fd < kernelDescriptorLimit else {
-            throw SelectorError(.register, fd: fd, .descriptorTooLarge(limit: kernelDescriptorLimit))
+        guard Int(fd) < kernelDescriptorLimit else {
+            throw SelectorError(.register, fd: fd, .descriptorTooLarge(limit: Int32(kernelDescriptorLimit)))
         }
         // Into the table first, so that little stays live across the system call (callgrind:
         // 9 instructions per connection cycle); taken out again if the kernel refuses.
         let generation = try table.claim(
             fd, events: events, trigger: trigger, handler: handler, borrowed: borrowed)
+        if trigger == .oneShot && kernelMayKeepGhosts { checksAfterWait = true }
         if let error = addToKernel(fd, events, trigger, ReadyEvent.token(fd: fd, generation: generation)) {
             try addRefused(fd, error)
         }
@@ -235,8 +247,8 @@ public final class Selector {
     func remove(_ fd: Int32) -> Bool {
         guard let events = forget(fd) else { return false }
         // Not thrown on purpose: see `unregister`. Every backend forgets the fd even when the
-        // system call fails.
-        removeFromKernel(fd, events)
+        // system call fails. No events: the registration is outside the kernel already.
+        if !events.isEmpty { removeFromKernel(fd, events) }
         return true
     }
 
@@ -246,12 +258,12 @@ public final class Selector {
     /// `EPOLL_CTL_DEL` (one system call fewer per connection). If another descriptor does keep
     /// the file open (a `dup`, a child forked but not yet exec'd), the registration lives on
     /// as a ghost, and its first event rebuilds the interest set without it (see
-    /// `checkStaleEvents`). A rebuild re-arms one-shot keys, so while any is registered the
-    /// removal is made as usual.
+    /// `checkStaleEvents`), which the other registrations do not notice (see
+    /// `rebuildKernelInterest`).
     @discardableResult
     func removeBeforeClose(_ fd: Int32) -> Bool {
         guard let events = forget(fd) else { return false }
-        if !kernelCloseRemovesRegistration || table.oneShotCount > 0 { removeFromKernel(fd, events) }
+        if !kernelCloseRemovesRegistration { removeFromKernel(fd, events) }
         return true
     }
 
@@ -300,16 +312,21 @@ public final class Selector {
         let newTrigger = trigger ?? old.trigger
         if events != old.events || newTrigger != old.trigger || newTrigger == .oneShot {
             do {
-                try kernel.modify(
-                    fd: fd, from: Interest(events: old.events, trigger: old.trigger),
-                    to: Interest(events: events, trigger: newTrigger),
-                    token: ReadyEvent.token(fd: fd, generation: old.generation))
+                let token = ReadyEvent.token(fd: fd, generation: old.generation)
+                if old.isOutsideKernel {
+                    try kernel.add(fd: fd, events: events, trigger: newTrigger, token: token)
+                } else {
+                    try kernel.modify(
+                        fd: fd, from: Interest(events: old.events, trigger: old.trigger),
+                        to: Interest(events: events, trigger: newTrigger), token: token)
+                }
             } catch {
                 remove(fd)
                 throw SelectorError(.modify, fd: fd, .system(error))
             }
         }
         table.update(fd, events: events, trigger: newTrigger, handler: handler)
+        if newTrigger == .oneShot && kernelMayKeepGhosts { checksAfterWait = true }
     }
 
     /// The key registered for `fd`: Python's `get_key(fileobj)`.
@@ -381,7 +398,7 @@ public final class Selector {
         // The common case, something ready and no ghosts possible, stays in this short body;
         // the rest (ghosts, a wait to resume) is out of line. Splitting it off shrank the
         // function's frame and saved 20 instructions per echo round trip (callgrind).
-        if readyCount == 0 || mayHaveGhosts {
+        if readyCount == 0 || checksAfterWait {
             try finishWait(limit: limit, deadline: deadline, resuming: resuming)
         }
         return ReadyKeys(selector: self, batch: batch)
@@ -404,6 +421,18 @@ public final class Selector {
         }
     }
 
+    /// Whether the one-shot registrations a wait reports must be noted as disarmed: where
+    /// the interest set may be rebuilt, while any is registered.
+    private var tracksDisarming: Bool { kernelMayKeepGhosts && table.oneShotCount > 0 }
+
+    /// Notes which one-shot registrations the kernel just reported, and so disarmed: a rebuilt
+    /// interest set must not arm them again (see `rebuildKernelInterest`).
+    private func noteDisarmedOneShots() {
+        for index in 0..<readyCount {
+            table.noteReported(ready[index].fd, generation: ready[index].generation)
+        }
+    }
+
     /// A failed wait, direct or the backend's. A signal is not an event: nothing is ready, and
     /// `finishWait` resumes the wait for the time left, if any. Out of line.
     @inline(never)
@@ -420,8 +449,13 @@ public final class Selector {
         throws(SelectorError)
     {
         var limit = initialLimit
+        defer { if !mayHaveGhosts && !tracksDisarming { checksAfterWait = false } }
         while true {
-            if mayHaveGhosts && readyCount > 0 { try exorciseGhosts() }
+            if readyCount > 0 {
+                // Noted first: a rebuild, which a ghost causes, must know them.
+                if tracksDisarming { noteDisarmedOneShots() }
+                if mayHaveGhosts { try exorciseGhosts() }
+            }
             guard readyCount == 0, resuming, resumesEarlyWakeUps else { return }
             guard let deadline else {
                 try waitOnce(limit: nil)
@@ -546,7 +580,10 @@ public final class Selector {
         do {
             try kernel.remove(fd: fd, events: events)
         } catch {
-            if kernelMayKeepGhosts { mayHaveGhosts = true }
+            if kernelMayKeepGhosts {
+                mayHaveGhosts = true
+                checksAfterWait = true
+            }
         }
     }
 
@@ -571,10 +608,16 @@ public final class Selector {
         directWaitFD = kernel.directWaitFD
         mayHaveGhosts = false
         for key in table.allKeys {
+            // A disarmed one-shot registration stays out, as the kernel had it: an add would
+            // arm it, and it would report again without the `modify` its owner has not made
+            // yet (a worker may still hold its fd). Its next `modify` adds it.
+            if table.leavesOutOfRebuiltKernel(key.fd) { continue }
             // An fd the caller closed without unregistering cannot be added again. Its key
             // stays, so `unregister` still works; the kernel no longer reports it, as epoll
-            // does not report a closed fd whose file has no other descriptor either. A one-shot
-            // key comes back armed: after such misuse one extra report beats a lost one.
+            // does not report a closed fd whose file has no other descriptor either. (If the
+            // number already names another file, that file is watched under the old key until
+            // `unregister`: the caller closed an fd it had not unregistered, and the kernel
+            // cannot tell the two files apart by number.)
             try? kernel.add(
                 fd: key.fd, events: key.events, trigger: key.trigger,
                 token: ReadyEvent.token(fd: key.fd, generation: key.generation))
