@@ -3,7 +3,10 @@
 /// A view over the selector's reusable buffer, so iterating allocates nothing. Each element
 /// is resolved against the key table when it is yielded: an fd unregistered, closed and
 /// re-registered, or modified by an earlier handler in the same batch is skipped or masked
-/// accordingly. The view is empty once the selector selects again or is closed.
+/// accordingly. A `select` made before the view has yielded everything (a handler's, say)
+/// leaves the rest to the view, as Python's list would be left; only a caller that leaves views
+/// unfinished pays for that, with a copy (see `SupersededBatches`). The view is empty once the
+/// selector is closed.
 public struct ReadyKeys: Sequence {
     let selector: Selector
     let batch: UInt64

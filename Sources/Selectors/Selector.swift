@@ -46,6 +46,11 @@ public final class Selector {
     /// (`tracksDisarming`). One flag, so the common wait tests one thing; set with either,
     /// cleared by `finishWait` once neither holds.
     @exclusivity(unchecked) private var checksAfterWait = false
+    /// How much of the current batch the caller's `ReadyKeys` have yielded (the event loop's
+    /// dispatch does not count: it is never superseded, as the loop does not nest).
+    @exclusivity(unchecked) private var yielded = 0
+    /// What earlier batches had not yielded when a `select` replaced them.
+    @exclusivity(unchecked) private var superseded = SupersededBatches()
     /// `kernel.mayKeepGhosts`, read once: the dispatch consults it for every stale event.
     private let kernelMayKeepGhosts: Bool
     /// `kernel.closeRemovesRegistration`, read once: a protocol witness call per closed
@@ -357,9 +362,12 @@ public final class Selector {
     ///
     /// Each ready fd appears once, with the events it is ready for, masked by what its key
     /// asks for *at the moment the view yields it*. The returned view reads the selector's
-    /// reusable buffer, so nothing is allocated; it is valid until the next `select`, and
-    /// it skips fds that were unregistered or re-registered after the wait, so handlers may
-    /// change any registration while a batch is being dispatched.
+    /// reusable buffer, so nothing is allocated; it skips fds that were unregistered or
+    /// re-registered after the wait, so handlers may change any registration while a batch is
+    /// being dispatched. A `select` made before the view has yielded everything (by a handler,
+    /// say) does not cut it short: what it has not yielded yet is copied aside for it, as
+    /// Python's list would keep it, so no edge or one-shot readiness is lost to a nested call
+    /// (see `SupersededBatches`).
     ///
     /// Events of registrations removed before the wait never count as something to report.
     /// On epoll an fd closed while a duplicate (or a forked child) keeps its file open cannot
@@ -378,6 +386,8 @@ public final class Selector {
         // No handler of the last batch is running any more (see `KeyTable`). The event
         // loop's dispatch releases them itself, at the end of each batch.
         releaseRetired()
+        if yielded < readyCount { superseded.keep(ready, from: yielded, count: readyCount, of: batch) }
+        yielded = 0
         return try select(limit: lastLimit)
     }
 
@@ -559,16 +569,27 @@ public final class Selector {
         table.removeAll()
         releaseRetiredHandlers()
         readyCount = 0
+        superseded = SupersededBatches()
         Selector.deallocateReady(ready)
         ready = UnsafeMutableBufferPointer(start: nil, count: 0)
     }
 
     /// The ready event at `index` of batch `batch`, resolved against the current key table:
-    /// `nil` when the batch is over or superseded, `.some(nil)` when the event is stale.
+    /// `nil` when the batch is over, `.some(nil)` when the event is stale. A batch a later
+    /// `select` superseded is read from what was kept of it.
     @inline(__always)
     func resolve(_ index: Int, batch expected: UInt64) -> (key: SelectorKey, events: Events)?? {
-        guard expected == batch, index < readyCount else { return nil }
-        let event = ready[index]
+        guard expected == batch else {
+            guard let event = superseded.event(index, of: expected) else { return nil }
+            return resolve(event)
+        }
+        guard index < readyCount else { return nil }
+        if index >= yielded { yielded = index + 1 }
+        return resolve(ready[index])
+    }
+
+    @inline(__always)
+    private func resolve(_ event: ReadyEvent) -> (key: SelectorKey, events: Events)?? {
         guard let slot = table.slot(event.fd), slot.generation == event.generation else { return .some(nil) }
         let events = event.events.intersection(slot.events)
         return events.isEmpty ? .some(nil) : (SelectorKey(fd: event.fd, slot: slot), events)
