@@ -15,7 +15,9 @@ public struct BackendCapabilities: Equatable, Sendable, CustomStringConvertible 
     public let edge: Support
     /// How `.oneShot` is provided; the emulation is exact (the fd is not watched once reported).
     public let oneShot: Support
-    /// Whether `register` accepts a regular file (always ready). epoll refuses it with `EPERM`.
+    /// Whether `register` accepts a regular file. poll, select and uring report it always
+    /// ready; kqueue reports it readable while its offset is below its size (an empty file, or
+    /// one read to its end, is not reported); epoll refuses it with `EPERM`.
     public let acceptsRegularFiles: Bool
     /// The first fd number the backend cannot watch, or `nil` when any fd the process can open
     /// is fine. Only select has one, and only where the kernel stops at `FD_SETSIZE`.

@@ -14,6 +14,9 @@
 /// it has bytes until they are all written or `EAGAIN`).
 /// - After a drain, the next readiness is reported when it arises, also when it arises before
 ///   the next `select` (data that arrived between your last `read` and the wait is reported).
+///   On io_uring it is reported even if you used it up before that wait (you read the data
+///   again before selecting): the read then finds `EAGAIN` (see `UringBackend`). epoll,
+///   kqueue and the emulation check the fd as they report it.
 /// - After `register`, and after a `modify` that changes the events or the trigger, every
 ///   readiness the fd has at that moment is reported once, even one reported before.
 /// - A readiness the handler leaves in place (a partial read, `.write` watched with nothing to

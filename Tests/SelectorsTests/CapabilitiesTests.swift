@@ -11,6 +11,9 @@ import Testing
         try withDescriptors { fds in
             let selector = try Selector(backend: backend)
             let file = try fds.regularFile()
+            // Not empty: kqueue reports a file readable only while its offset is below its size.
+            try writeAll(file, "x")
+            _ = lseek(file, 0, SEEK_SET)
             if backend.capabilities.acceptsRegularFiles {
                 try selector.register(file, events: .read, handler: ignoreEvents)
                 #expect(

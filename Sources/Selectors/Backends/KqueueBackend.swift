@@ -1,11 +1,21 @@
-#if canImport(Darwin) || os(FreeBSD) || os(OpenBSD) || SELECTORS_BSD_TYPECHECK
+#if canImport(Darwin) || os(FreeBSD) || SELECTORS_BSD_TYPECHECK
     internal import CSelectors
+
+    // The 64-bit token (fd and generation) rides in `kevent.udata`, a pointer: on a 32-bit
+    // platform (watchOS's arm64_32) the generation would not fit, and converting it would trap.
+    #if !_pointerBitWidth(_64)
+        #error("The kqueue backend needs 64-bit pointers: it carries a 64-bit token in kevent.udata.")
+    #endif
 
     /// BSD and Apple `kqueue(2)`: one read filter and one write filter per fd.
     ///
     /// Compiled only where kqueue exists. The token travels in `udata`. kqueue reports the two
     /// filters of one fd as separate kevents; the wait merges them, because the selector's
     /// contract is one entry per ready fd.
+    ///
+    /// A regular file is accepted, and reported readable while its offset is below its size
+    /// (kqueue's rule for files: an empty file, or one read to its end, is not reported) and
+    /// writable always.
     ///
     /// Trigger modes: edge is `EV_CLEAR`, one-shot `EV_DISPATCH` (the filter is disabled after
     /// delivery and kept, so re-arming is an `EV_ENABLE`, not a new knote). Both are per

@@ -18,7 +18,7 @@
     ///   wake-ups, and a readiness left in place causes none.)
     /// - **one-shot**: a single-shot poll, not armed again until `modify`.
     ///
-    /// Results are exact at the wait, as epoll's are. The ring is set up with
+    /// Level and one-shot results are exact at the wait, as epoll's are. The ring is set up with
     /// `IORING_SETUP_DEFER_TASKRUN`, so a wake-up only queues work that runs inside this
     /// thread's next `io_uring_enter`: nothing completes behind the caller's back. A poll woken
     /// while the caller ran keeps the wake-up's mask, which the caller may have made stale
@@ -35,6 +35,13 @@
     /// events of registrations replaced while a batch is being dispatched, as on every backend.
     ///
     /// What differs from epoll, and why:
+    /// - An edge readiness that arose while the caller ran is reported by the next wait even
+    ///   if the caller used it up meanwhile (read the data before the wait): the wake-up did
+    ///   happen, and the multishot poll's result is that wake-up's mask. epoll checks the fd
+    ///   again as it reports it and drops it. The reader finds `EAGAIN`, which an edge reader
+    ///   handles anyway; a timed wait ends early for it. Checking again would mean replacing
+    ///   every edge poll woken while the caller ran, which would report readiness a handler
+    ///   left in place at every such wait.
     /// - A registration is armed at the next wait, not at `register`: a closed fd is accepted
     ///   and reported ready (`EBADF` completes the poll) at the next wait, as poll(2) does,
     ///   and a regular file too (always ready).

@@ -1,4 +1,4 @@
-#if canImport(Darwin) || os(FreeBSD) || os(OpenBSD) || SELECTORS_BSD_TYPECHECK
+#if canImport(Darwin) || os(FreeBSD) || SELECTORS_BSD_TYPECHECK
     internal import CSelectors
 
     /// Apple and BSD systems: kqueue first, so `DefaultSelector` uses it; poll and select too.

@@ -1,4 +1,4 @@
-#if canImport(Darwin) || os(FreeBSD) || os(OpenBSD) || SELECTORS_BSD_TYPECHECK
+#if canImport(Darwin) || os(FreeBSD) || SELECTORS_BSD_TYPECHECK
     internal import CSelectors
 
     /// The Apple/BSD side of the socket helpers: every place where they differ from Linux.

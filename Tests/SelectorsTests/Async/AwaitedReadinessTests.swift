@@ -238,6 +238,9 @@ struct AwaitedReadinessTests {
             try #require(file >= 0)
             _ = unlink(template)
             defer { Socket.close(file) }
+            // Not empty: kqueue reports a file readable only while its offset is below its size.
+            try writeAll(file, "x")
+            _ = lseek(file, 0, SEEK_SET)
             let waitOnFile = Task(executorPreference: loop) { try await loop.readable(file) }
             let result = await outcome(of: waitOnFile)
             if loop.capabilities.acceptsRegularFiles {

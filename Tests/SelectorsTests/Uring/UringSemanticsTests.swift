@@ -73,6 +73,26 @@
         // something new, as before. Documented (`Trigger`, `UringBackend`): the new ring cannot
         // tell a readiness reported on the old one from one that arose during the move, and
         // dropping the second would hang its reader.
+        // An edge readiness that arose after a wait and was used up before the next (data
+        // written and read back while the caller ran): the multishot poll's wake-up is still
+        // reported, once, with nothing to read; epoll checks again and drops it. Documented
+        // (`Trigger`, `UringBackend`); the next wait is quiet.
+        @Test func anEdgeUsedUpBetweenWaitsIsReportedOnceWithNothingToRead() throws {
+            try withDescriptors { fds in
+                let selector = try Selector(backend: .uring)
+                defer { selector.close() }
+                let (left, right) = try fds.socketPair()
+                try selector.register(left, events: .read, trigger: .edge, handler: ignoreEvents)
+                #expect(try selector.readyEntries(timeout: .milliseconds(5)) == [])
+                try writeAll(right, "x")
+                #expect(try readAvailable(left) == Array("x".utf8))
+                let stale = try selector.readyEntries(timeout: .milliseconds(20))
+                #expect(stale == [] || stale == [ReadyEntry(fd: left, events: .read)], "\(stale)")
+                #expect(throws: Errno.wouldBlock) { try readAvailable(left) }
+                #expect(try selector.readyEntries(timeout: .milliseconds(20)) == [])
+            }
+        }
+
         @Test func aSelectorMovedToAnotherThreadReportsAHeldEdgeOnceMore() throws {
             try withDescriptors { fds in
                 let selector = try Selector(backend: .uring)
