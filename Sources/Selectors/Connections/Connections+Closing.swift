@@ -1,3 +1,5 @@
+internal import CSelectors
+
 /// Ending connections: the owner's close, half-close and abort; failures; the graceful drain
 /// of a shutdown; and the one place a connection's fd is closed.
 extension Connections {
@@ -61,7 +63,7 @@ extension Connections {
     ) {
         let flags = slot.pointee.flags
         guard !flags.contains(.finSent), !flags.contains(.inputDropped) else { return }
-        if flags.contains(.draining), let unread = try? Socket.unreadByteCount(fd), unread > 0 {
+        if flags.contains(.draining), let unread = Connections.unreadInput(fd), unread > 0 {
             slot.pointee.flags.insert(.inputDropped)
             return
         }
@@ -69,7 +71,7 @@ extension Connections {
         do {
             try Socket.shutdownWrite(fd)
         } catch  where error == .notSocket {
-            end(fd, slot, .closed, notifyLater: notifyLater ?? !flags.contains(.draining))
+            end(fd, slot, endOfClose(slot), notifyLater: notifyLater ?? !flags.contains(.draining))
         } catch {
             // The peer is gone already; the next read or write says how.
         }
@@ -92,7 +94,7 @@ extension Connections {
         // The fd is closed below, with nothing in between that needs the registration.
         if !flags.contains(.unwatched) { selector.removeBeforeClose(fd) }
         var dropsInput = flags.contains(.inputDropped)
-        if checkingUnread && !dropsInput, let unread = try? Socket.unreadByteCount(fd), unread > 0 {
+        if checkingUnread && !dropsInput, let unread = Connections.unreadInput(fd), unread > 0 {
             dropsInput = true
         }
         if case .failed = reason {
@@ -116,11 +118,12 @@ extension Connections {
         // closure in one, cost the direct call a retain and release (callgrind: 44
         // instructions per connect-echo-close cycle).
         if notifyLater {
+            // The drain, if this was its last connection, finishes once this is told.
             tellClosedLater(ClosedNotice(fd: fd, generation: generation, end: reason))
-        } else {
-            handler(Connection(fd: fd, generation: generation, owner: self), .closed(reason))
+            return
         }
-        if count == 0, drain != nil { finishDrain() }
+        handler(Connection(fd: fd, generation: generation, owner: self), .closed(reason))
+        if count == 0, drain != nil, closedNotices.isEmpty { finishDrain() }
     }
 
     /// Tells `.closed` for a close the owner's own call caused, after that call: at the loop's
@@ -145,6 +148,7 @@ extension Connections {
                 )
             }
         }
+        if count == 0, drain != nil { finishDrain() }
     }
 
     // MARK: Shutting down
@@ -219,8 +223,18 @@ extension Connections {
     /// peer, none received unread. (A descriptor that cannot say, a pipe, counts as quiet.)
     private func isQuiet(_ fd: Int32) -> Bool {
         let unacknowledged = (try? Socket.unacknowledgedByteCount(fd)) ?? 0
-        let unread = (try? Socket.unreadByteCount(fd)) ?? 0
+        let unread = Connections.unreadInput(fd) ?? 0
         return unacknowledged == 0 && unread == 0
+    }
+
+    /// Bytes received on `fd` and not read yet; nil if it cannot say. A pipe's write end has
+    /// none of its own (`FIONREAD` there counts what waits for the reader), which is asked
+    /// only when `FIONREAD` says there are some: no system call more for a socket with none.
+    static func unreadInput(_ fd: Int32) -> Int? {
+        let counted = try? Socket.unreadByteCount(fd)
+        guard let unread = counted, unread > 0 else { return counted }
+        let flags = cselectors_fcntl_get(fd, F_GETFL)
+        return flags >= 0 && flags & O_ACCMODE == O_WRONLY ? 0 : unread
     }
 
     /// How often a drain looks for connections to reset.

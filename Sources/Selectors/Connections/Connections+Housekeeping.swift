@@ -81,6 +81,10 @@ extension Connections {
             guard flags.contains(.open), flags.contains(.budgetPaused) else { continue }
             slot.pointee.flags.remove(.budgetPaused)
             updateInterest(fd, slot)
+            // Pulling: the task waiting to read tries again.
+            if pulls, slot.pointee.flags.contains(.readWaiting) {
+                resumeReadWaiter(fd, slot)
+            }
         }
     }
 

@@ -136,6 +136,8 @@ extension Connections {
     /// Everything queued was written: finish a requested close or half-close, or go on.
     /// Returns false if the connection was closed.
     private func afterFlushed(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) -> Bool {
+        // `.outputDrained`'s handler wrote again: the queue is not empty after all.
+        if slot.pointee.output != nil { return updateInterest(fd, slot) }
         let flags = slot.pointee.flags
         // Draining with input dropped: the drain ticker resets it once the peer has it all.
         if flags.contains(.inputDropped) { return updateInterest(fd, slot) }
@@ -143,7 +145,8 @@ extension Connections {
             end(fd, slot, endOfClose(slot))
             return false
         }
-        if flags.contains(.peerClosed) && !halfClose {
+        // Draining, the peer's end already seen: nothing more will come to end it.
+        if flags.contains(.peerClosed) && (!halfClose || flags.contains(.draining)) {
             end(fd, slot, .peerClosed)
             return false
         }

@@ -60,6 +60,11 @@ extension Connections {
         if slot.pointee.flags.contains(.draining) {
             throw SelectorError(.read, fd: connection.fd, .connectionClosed)
         }
+        // Above a shared budget nobody reads (see `receive`): the task waits for the resume.
+        if budget?.isOverLimit.load(ordering: .relaxed) == true {
+            pauseForBudget(connection.fd, slot)
+            return .wouldBlock
+        }
         // Nothing since the last `EAGAIN`: no system call (see above).
         guard slot.pointee.flags.contains(.readReady) else { return .wouldBlock }
         do {
@@ -76,6 +81,11 @@ extension Connections {
             }
             return .bytes(count)
         } catch {
+            if Connections.isEndOfTerminal(connection.fd, error) {
+                slot.pointee.flags.insert(.peerClosed)
+                updateInterest(connection.fd, slot)
+                return .bytes(0)
+            }
             end(connection.fd, slot, .failed(error), notifyLater: true)
             throw SelectorError(.read, fd: connection.fd, .system(error))
         }
@@ -93,7 +103,7 @@ extension Connections {
             }
             if cancelled { return continuation.resume(throwing: CancellationError()) }
             let fd = connection.fd
-            if slot.pointee.flags.contains(.readReady) {
+            if slot.pointee.flags.contains(.readReady) && !slot.pointee.flags.contains(.budgetPaused) {
                 // Readable since the last read: no wait.
                 return continuation.resume()
             }
@@ -156,6 +166,11 @@ extension Connections {
         slot.pointee.flags.remove(.readWaiting)
         if trigger != .edge { updateInterest(fd, slot) }
         return takeWaiter(fd, read: true)
+    }
+
+    /// The task waiting to read tries again (the budget that stopped reading drained).
+    func resumeReadWaiter(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
+        endReadWait(fd, slot)?.resume()
     }
 
     /// The queue drained to the low-water mark: the task waiting to write goes on.

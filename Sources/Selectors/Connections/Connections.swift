@@ -304,11 +304,19 @@ public final class Connections {
     func ready(_ fd: Int32, _ events: Events) {
         let slot = slots[fd]
         if events.contains(.write) {
-            guard flushOnce(fd, slot) != nil else { return }
+            guard flushOnce(fd, slot) != nil, mayStillRead(slot) else { return }
         }
         if events.contains(.read) {
             receive(fd, slot)
         }
+    }
+
+    /// After a flush in the same readiness: whether the handlers it called (`.outputDrained`
+    /// pausing reading or closing) left the connection reading. Checked only after a flush, so
+    /// a readiness for reading alone, the echo's, pays nothing for it.
+    @inline(__always)
+    private func mayStillRead(_ slot: UnsafeMutablePointer<ConnectionSlot>) -> Bool {
+        slot.pointee.flags.isDisjoint(with: ConnectionSlot.Flags.notReading)
     }
 
     /// Edge mode: each readiness is consumed until the system call would block.
@@ -320,6 +328,7 @@ public final class Connections {
                 guard let more = flushOnce(fd, slot) else { return }
                 if !more { break }
             }
+            guard mayStillRead(slot) else { return }
         }
         guard events.contains(.read) else { return }
         // `receive` notes `EAGAIN` in `readWouldBlock` rather than returning it, so the level
@@ -355,6 +364,10 @@ public final class Connections {
             }
             count = read
         } catch {
+            if Connections.isEndOfTerminal(fd, error) {
+                endOfInput(fd, slot)
+                return
+            }
             end(fd, slot, .failed(Connections.readFailure(fd, error)))
             return
         }
@@ -385,6 +398,13 @@ public final class Connections {
         return flags >= 0 && flags & O_ACCMODE == O_WRONLY ? .brokenPipe : error
     }
 
+    /// Whether a failed read is a pty's end of stream: its controlling side reads `EIO` once
+    /// the other side is closed (Linux). Out of line: only for failures.
+    @inline(never)
+    static func isEndOfTerminal(_ fd: Int32, _ error: Errno) -> Bool {
+        error == .ioError && isatty(fd) == 1
+    }
+
     /// The peer ended its side: no more reading. Without `halfClose` the connection closes
     /// once its queue is written.
     private func endOfInput(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
@@ -402,6 +422,8 @@ public final class Connections {
         let generation = slot.pointee.generation
         handler(Connection(fd: fd, generation: generation, owner: self), .endOfInput)
         guard slot.pointee.generation == generation, slot.pointee.flags.contains(.open) else { return }
+        // A write the handler made failed: that failure ends the connection (at the next turn).
+        if slot.pointee.flags.contains(.failed) { return }
         if !halfClose && !slot.pointee.flags.contains(.closeRequested) {
             if slot.pointee.output == nil {
                 end(fd, slot, .peerClosed)
