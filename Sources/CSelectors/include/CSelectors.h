@@ -228,6 +228,13 @@ static inline int *cselectors_signal_slot(int signal_number, int slot) {
   return &targets[signal_number][slot];
 }
 
+// Deliveries per target not yet taken by its loop: the pipe byte only wakes the loop, so a
+// full pipe (a flood of one signal) cannot lose another signal.
+static inline int *cselectors_signal_deliveries(int signal_number, int slot) {
+  static int deliveries[CSELECTORS_SIGNAL_LIMIT][CSELECTORS_SIGNAL_TARGETS];
+  return &deliveries[signal_number][slot];
+}
+
 // Handlers in flight, counted in two phases, so that a loop closing its pipe can wait for
 // every handler that may still hold the pipe's number (see cselectors_signal_quiesce).
 static inline int *cselectors_signal_phase(void) {
@@ -257,7 +264,10 @@ static void cselectors_signal_forward(int signal_number) {
     for (int slot = 0; slot < CSELECTORS_SIGNAL_TARGETS; slot++) {
       int target = __atomic_load_n(cselectors_signal_slot(signal_number, slot), __ATOMIC_SEQ_CST);
       // A full pipe already holds a wake-up for this loop, so a failed write loses nothing.
-      if (target > 0) (void)write(target - 1, &byte, 1);
+      if (target > 0) {
+        __atomic_add_fetch(cselectors_signal_deliveries(signal_number, slot), 1, __ATOMIC_SEQ_CST);
+        (void)write(target - 1, &byte, 1);
+      }
     }
   }
   __atomic_sub_fetch(cselectors_signal_in_flight(phase), 1, __ATOMIC_SEQ_CST);
@@ -290,12 +300,27 @@ static inline int cselectors_signal_add_target(int signal_number, int fd) {
   if (signal_number <= 0 || signal_number >= CSELECTORS_SIGNAL_LIMIT) return -1;
   for (int slot = 0; slot < CSELECTORS_SIGNAL_TARGETS; slot++) {
     int expected = 0;
+    if (__atomic_load_n(cselectors_signal_slot(signal_number, slot), __ATOMIC_SEQ_CST) != 0) continue;
+    // A free slot: no handler can count into it (the last one that saw its previous target
+    // ended before that target's removal returned), so its stale count may be cleared.
+    __atomic_store_n(cselectors_signal_deliveries(signal_number, slot), 0, __ATOMIC_SEQ_CST);
     if (__atomic_compare_exchange_n(cselectors_signal_slot(signal_number, slot), &expected, fd + 1,
                                     0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
       return 0;
     }
   }
   return -1;
+}
+
+// Takes the deliveries of `signal_number` counted for the target `fd`.
+static inline int cselectors_signal_take_deliveries(int signal_number, int fd) {
+  if (signal_number <= 0 || signal_number >= CSELECTORS_SIGNAL_LIMIT) return 0;
+  int total = 0;
+  for (int slot = 0; slot < CSELECTORS_SIGNAL_TARGETS; slot++) {
+    if (__atomic_load_n(cselectors_signal_slot(signal_number, slot), __ATOMIC_SEQ_CST) != fd + 1) continue;
+    total += __atomic_exchange_n(cselectors_signal_deliveries(signal_number, slot), 0, __ATOMIC_SEQ_CST);
+  }
+  return total;
 }
 
 static inline void cselectors_signal_remove_target(int signal_number, int fd) {

@@ -59,7 +59,9 @@ extension EventLoop: SerialExecutor, TaskExecutor {
             localJobs.append(job)
             hasLocalWork = true
         } else if !tasks.submit(.job(job)) {
-            closedJobs.run([job], on: self)
+            // Refused: the loop is closed, or its thread is running the tasks it accepted
+            // before it closes (`closeRunningAcceptedTasks`); then the job waits for the close.
+            closedJobs.runOrPark(job, on: self)
         }
     }
 
@@ -117,15 +119,34 @@ final class ClosedLoopJobs: Sendable {
     private struct State {
         var queue: [LoopJob] = []
         var runner: UInt64?
+        /// Set by the loop's `closeResources`: from then on jobs run at once.
+        var loopClosed = false
+    }
+
+    /// A job the task queue refused: run now if the loop is closed, else kept for `run`,
+    /// which `closeResources` calls.
+    func runOrPark(_ job: LoopJob, on loop: EventLoop) {
+        let parked = state.withLock { state -> Bool in
+            guard !state.loopClosed else { return false }
+            state.queue.append(job)
+            return true
+        }
+        if !parked { run([job], on: loop) }
     }
 
     private let state = Locked(State())
 
+    /// Called once by `closeResources`: runs the jobs given and any parked, and every later
+    /// one at once.
+    func loopClosed(_ jobs: [LoopJob], on loop: EventLoop) {
+        state.withLock { $0.loopClosed = true }
+        run(jobs, on: loop)
+    }
+
     func run(_ jobs: [LoopJob], on loop: EventLoop) {
-        guard !jobs.isEmpty else { return }
         let mine = state.withLock { state -> Bool in
             state.queue += jobs
-            guard state.runner == nil else { return false }
+            guard !state.queue.isEmpty, state.runner == nil else { return false }
             state.runner = ThreadIdentity.current
             return true
         }

@@ -172,7 +172,7 @@ extension EventLoop {
     /// timer re-arming itself with no delay, say) wait for the next iteration, so they cannot
     /// keep the loop from polling I/O. A timer another thread cancelled is skipped.
     func runDueTimers(now: Int64) {
-        let batchEnd = timers.nextSequence
+        let batchEnd = timerSequences.load(ordering: .relaxed)
         while let entry = timers.first, entry.deadline <= now, entry.sequence < batchEnd {
             timers.remove(entry)
             let body = entry.body
@@ -181,7 +181,7 @@ extension EventLoop {
                 let next = entry.deadline.addingSaturating(interval)
                 entry.deadline = next > now ? next : now.addingSaturating(interval)
                 // A fresh sequence puts the re-armed timer outside this batch.
-                entry.sequence = timers.makeSequence()
+                entry.sequence = makeTimerSequence()
                 timers.insert(entry)
             } else {
                 entry.body = nil
@@ -254,6 +254,9 @@ extension EventLoop {
 
     /// The earliest timer deadline, if any timer is scheduled.
     var nextTimerDeadline: Int64? { timers.first?.deadline }
+
+    /// The earliest timer deadline later than `instant`, if any.
+    func timerDeadline(after instant: Int64) -> Int64? { timers.earliestDeadline(after: instant) }
 
     /// Whether `execute` (or `stop`, or `wakeUp`) left something for the next iteration.
     var hasQueuedTasks: Bool { tasks.mayHaveTasks || hasLocalWork }

@@ -10,6 +10,7 @@ extension EventLoop {
                 .invalidArgument(
                     "\(signal) is not a signal number (\(numbers.lowerBound) to \(numbers.upperBound))"))
         }
+        guard !isClosed else { throw SelectorError(.onSignal, fd: nil, .loopClosed) }
         let watcher = try signalWatcher()
         let added: Bool
         do {

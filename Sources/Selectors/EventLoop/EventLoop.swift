@@ -88,6 +88,8 @@ public final class EventLoop: @unchecked Sendable {
         didSet { leavesIOOnly = true }
     }
     let stopRequested = Atomic<Bool>(false)
+    /// Numbers timers as they are scheduled, on any thread: equal deadlines fire in this order.
+    let timerSequences = Atomic<UInt64>(0)
     let closed = Atomic<Bool>(false)
     /// The thread the loop belongs to, the one that created it, as `ThreadIdentity` numbers
     /// it (never reused, unlike a `pthread_t`).
@@ -107,7 +109,11 @@ public final class EventLoop: @unchecked Sendable {
             throw SelectorError(.create, fd: nil, .system(error))
         }
         self.init(selector: selector, waker: waker, virtualClock: nil)
-        try selector.register(waker.readFD, events: .read) { _, _ in waker.drain() }
+        // The loop's own fd, not a user's I/O handler: not an event in `metrics`.
+        try selector.register(waker.readFD, events: .read) { [unowned(unsafe) self] _, _ in
+            counters.eventsDispatched &-= 1
+            waker.drain()
+        }
         makeKernelTimer()
     }
 
@@ -174,6 +180,9 @@ public final class EventLoop: @unchecked Sendable {
         let entry = TimerEntry(
             deadline: deadline.nanoseconds, interval: interval.map { max(0, $0.saturatedNanoseconds) },
             body: body)
+        // Numbered now, not when the task inserts it: its place among equal deadlines is
+        // the order of scheduling, whichever thread scheduled.
+        entry.sequence = makeTimerSequence()
         let handle = TimerHandle(entry: entry, loop: self)
         do {
             try execute { [self] in insert(entry) }
@@ -211,6 +220,7 @@ public final class EventLoop: @unchecked Sendable {
         let entry = TimerEntry(
             deadline: deadline.nanoseconds, interval: interval.map { max(0, $0.saturatedNanoseconds) },
             body: body)
+        entry.sequence = makeTimerSequence()
         insert(entry)
         return TimerHandle(entry: entry, loop: self)
     }
@@ -221,7 +231,6 @@ public final class EventLoop: @unchecked Sendable {
             entry.retire(.cancelled)
             return
         }
-        entry.sequence = timers.makeSequence()
         timers.insert(entry)
         leavesIOOnly = true
     }
@@ -235,6 +244,11 @@ public final class EventLoop: @unchecked Sendable {
         } else {
             try? execute { [self] in timers.remove(entry) }
         }
+    }
+
+    /// The next timer sequence (see `timerSequences`).
+    func makeTimerSequence() -> UInt64 {
+        timerSequences.wrappingAdd(1, ordering: .relaxed).oldValue
     }
 
     func localExecute(_ task: @escaping () -> Void) {
@@ -284,7 +298,7 @@ public final class EventLoop: @unchecked Sendable {
         localTasks = []
         localJobs.removeAll()
         hasLocalWork = false
-        closedJobs.run(jobs, on: self)
+        closedJobs.loopClosed(jobs, on: self)
         standardAsyncConnections = nil
         if !isRunning { releasePending() }
     }

@@ -23,6 +23,7 @@ enum SignalRegistry {
     /// Routes `signal` (one of `signalNumbers`) to the pipe whose write end is `fd`; false if
     /// `loopsPerSignal` loops watch it already.
     /// - Throws: what `sigaction` refused (`EINVAL` for `SIGKILL` and `SIGSTOP`).
+    @inline(never)
     static func watch(_ signal: Int32, writingTo fd: Int32) throws(Errno) -> Bool {
         try installed.withLock { (table: inout [Int32: Installed]) throws(Errno) -> Bool in
             guard cselectors_signal_add_target(signal, fd) == 0 else { return false }
@@ -47,6 +48,7 @@ enum SignalRegistry {
     /// thread can still write to `fd`, so the caller may close it: without the wait, a handler
     /// that had just loaded the number could write its byte into whatever file is opened at
     /// that number next (the proof is at `cselectors_signal_quiesce`).
+    @inline(never)
     static func unwatch(_ signal: Int32, writingTo fd: Int32) {
         installed.withLock { table in
             cselectors_signal_remove_target(signal, fd)
@@ -60,5 +62,16 @@ enum SignalRegistry {
                 table[signal] = entry
             }
         }
+    }
+
+    /// How many times `signal` was delivered to the pipe whose write end is `fd` since the
+    /// last call. Here, not in the watcher: the counts live in the C handler's statics,
+    /// which only this file's copy of the header shares (see `CSelectors.h`). Never inlined,
+    /// as none of these functions may be: a release build inlined this one into the
+    /// watcher's file, whose copy of the header has counts of its own that no handler
+    /// touches, and every signal was lost (the echo-server ignored SIGTERM).
+    @inline(never)
+    static func takeDeliveries(of signal: Int32, writingTo fd: Int32) -> Int {
+        Int(cselectors_signal_take_deliveries(signal, fd))
     }
 }

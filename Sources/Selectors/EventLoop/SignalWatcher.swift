@@ -33,20 +33,22 @@ final class SignalWatcher {
         SignalRegistry.unwatch(signal, writingTo: writeFD)
     }
 
-    /// Reads every pending signal number and runs the handlers of each, once per delivery.
+    /// Drains the pipe (its bytes only wake the loop) and runs the handlers of each signal
+    /// once per delivery counted since the last time.
     func dispatchPending() {
-        var received: [UInt8] = []
         var chunk = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        while true {
-            let count = withUnsafeMutableBytes(of: &chunk) { bytes in
-                let count = CSelectors.read(readFD, bytes.baseAddress, bytes.count)
-                if count > 0 { received.append(contentsOf: bytes.prefix(count)) }
-                return count
+        while withUnsafeMutableBytes(of: &chunk, { CSelectors.read(readFD, $0.baseAddress, $0.count) }) > 0 {}
+        for signal in handlers.keys.sorted() {
+            let deliveries = SignalRegistry.takeDeliveries(of: signal, writingTo: writeFD)
+            for _ in 0..<deliveries {
+                // Looked up again before each handler: one may remove the signal's handlers
+                // or close the loop (which empties `handlers`), and a removed one must not run.
+                var index = 0
+                while let list = handlers[signal], index < list.count {
+                    list[index]()
+                    index += 1
+                }
             }
-            if count <= 0 { break }
-        }
-        for signal in received {
-            for handler in handlers[Int32(signal)] ?? [] { handler() }
         }
     }
 

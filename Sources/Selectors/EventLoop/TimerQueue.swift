@@ -47,9 +47,10 @@ final class TimerEntry: @unchecked Sendable {
 }
 
 /// A binary min-heap of timers ordered by (deadline, sequence), as libuv orders its timers.
+/// The sequence is given when a timer is scheduled (`EventLoop.makeTimerSequence`), on
+/// whichever thread.
 struct TimerQueue {
     private var heap: [TimerEntry] = []
-    private(set) var nextSequence: UInt64 = 0
 
     var count: Int { heap.count }
     var first: TimerEntry? { heap.first }
@@ -63,9 +64,10 @@ struct TimerQueue {
         return first.deadline <= now
     }
 
-    mutating func makeSequence() -> UInt64 {
-        defer { nextSequence &+= 1 }
-        return nextSequence
+    /// The earliest deadline later than `instant` (a scan: for `VirtualEventLoop`, when timers
+    /// due at `instant` keep re-arming there).
+    func earliestDeadline(after instant: Int64) -> Int64? {
+        heap.lazy.filter { $0.deadline > instant && $0.isScheduled }.map(\.deadline).min()
     }
 
     mutating func insert(_ entry: TimerEntry) {

@@ -107,10 +107,14 @@ public final class VirtualEventLoop {
                 clock.nanoseconds = target
                 break
             }
-            // After a finished instant the next timer lies ahead; if the instant was cut off
-            // at `iterationLimit` with a timer still due, jump to the target instead.
-            let next = min(loop.eventLoop.nextTimerDeadline ?? target, target)
-            clock.nanoseconds = next > clock.nanoseconds ? next : target
+            // After a finished instant the next timer lies ahead. If the instant was cut off
+            // at `iterationLimit` with a timer still due (one re-arming itself there), go to
+            // the next deadline after it, so the other timers still fire at theirs.
+            var next = min(loop.eventLoop.nextTimerDeadline ?? target, target)
+            if next <= clock.nanoseconds {
+                next = min(loop.eventLoop.timerDeadline(after: clock.nanoseconds) ?? target, target)
+            }
+            clock.nanoseconds = next
             iterations += try runInstant()
         }
         return iterations

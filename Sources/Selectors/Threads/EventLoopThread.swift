@@ -90,11 +90,11 @@ public final class EventLoopThread: Sendable {
     /// Waits for the thread to end (after `stop()`, or a handler stopping or closing the loop).
     /// Any thread but the loop's own; several callers may wait at once.
     public func join() {
+        // Checked outside the lock: the loop thread must trap here, not wait for a joiner that
+        // waits for it. `isCurrent` compares `ThreadIdentity` numbers, never reused.
+        precondition(!thread.isCurrent, "EventLoopThread.join() called on its own loop thread")
         joined.withLock { joined in
-            // Checked only before the join: once joined, the thread's `pthread_t` may belong
-            // to a newer thread (glibc hands it to the next one created), which is not this.
             guard !joined else { return }
-            precondition(!thread.isCurrent, "EventLoopThread.join() called on its own loop thread")
             thread.join()
             joined = true
         }
@@ -114,8 +114,9 @@ public final class EventLoopThread: Sendable {
 
     /// Whether the calling thread is this loop's.
     public var isCurrent: Bool {
-        // A joined thread's `pthread_t` may have been reused by the caller (see `join`).
-        !joined.withLock { $0 } && thread.isCurrent
+        // No lock: `join()` holds it while it waits for this thread, which may be asking.
+        // `ThreadIdentity` numbers are never reused, so a joined thread's cannot match.
+        thread.isCurrent
     }
 }
 

@@ -130,11 +130,9 @@ public final class Listener: Sendable {
             if loop.isOnLoopThread {
                 watcher.stop()
             } else {
-                do {
-                    try loop.execute { watcher.stop() }
-                } catch {
-                    watcherStopped(watcher)
-                }
+                // Refused: the loop is closing (or closed), and its close observer stops the
+                // watcher (or did), once the loop no longer holds the socket.
+                try? loop.execute { watcher.stop() }
             }
         }
         watcherStopped(nil)
