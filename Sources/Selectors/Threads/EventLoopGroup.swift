@@ -62,9 +62,11 @@ public final class EventLoopGroup: Sendable {
         for thread in threads { thread.join() }
     }
 
-    /// Stops every loop and waits for every thread. Not from one of them.
+    /// Stops every loop and waits for every thread. From one of the loops (a handler, task or
+    /// timer), it waits for the others and returns; that loop's thread ends after its current
+    /// iteration (see `EventLoopThread.shutdown`).
     public func shutdown() {
         stop()
-        join()
+        for thread in threads where !thread.isCurrent { thread.join() }
     }
 }

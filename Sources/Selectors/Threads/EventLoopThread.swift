@@ -100,9 +100,13 @@ public final class EventLoopThread: Sendable {
         }
     }
 
-    /// Stops the loop and waits for its thread to end. Any thread but the loop's own.
+    /// Stops the loop and waits for its thread to end. Any thread; on the loop's own (from a
+    /// handler, task or timer) it stops the loop and returns at once, since the thread cannot
+    /// wait for itself: the thread ends after the current iteration, and `join()` elsewhere
+    /// waits for that.
     public func shutdown() {
         stop()
+        if thread.isCurrent { return }
         join()
     }
 

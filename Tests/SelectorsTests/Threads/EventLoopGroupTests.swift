@@ -24,6 +24,21 @@ import Testing
         #expect(Set(group.loops.map(ObjectIdentifier.init)).count == 3, "three different loops")
     }
 
+    /// `shutdown()` from one of the group's loops stops them all, waits for the others and
+    /// returns; that loop's thread ends by itself.
+    @Test func shutdownFromOneOfTheLoopsStopsThemAllAndReturns() throws {
+        let group = try EventLoopGroup(threads: 3, name: uniqueThreadName("elg-self-"))
+        let returned = SharedCounter()
+        try group.loops[1].execute {
+            group.shutdown()
+            returned.increment()
+        }
+        eventually { group.threads.allSatisfy { !$0.isRunning } }
+        group.join()
+        #expect(returned.value == 1)
+        #expect(group.loops.allSatisfy { $0.isClosed })
+    }
+
     @Test func nextHandsOutTheLoopsInTurn() throws {
         let group = try EventLoopGroup(threads: 3, name: uniqueThreadName("elg-rr-"))
         defer { group.shutdown() }

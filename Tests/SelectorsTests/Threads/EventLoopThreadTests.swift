@@ -218,6 +218,21 @@ import Testing
         #expect(thread.loop.isClosed)
     }
 
+    /// `shutdown()` from the loop's own thread (a task asked to quit) cannot wait for itself:
+    /// it stops the loop and returns, the thread ends by itself, and a join elsewhere waits.
+    @Test func shutdownFromTheLoopsOwnThreadStopsItAndReturns() throws {
+        let thread = try EventLoopThread(name: uniqueThreadName("elt-self-shutdown-"))
+        let returned = SharedCounter()
+        try thread.loop.execute {
+            thread.shutdown()
+            returned.increment()
+        }
+        eventually { !thread.isRunning }
+        thread.join()
+        #expect(returned.value == 1)
+        #expect(thread.loop.isClosed)
+    }
+
     @Test func aSetUpThatClosesItsLoopEndsTheThreadWithARunFailure() throws {
         let thread = try EventLoopThread(name: uniqueThreadName("elt-closed-")) { io in io.close() }
         thread.join()
