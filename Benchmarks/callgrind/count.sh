@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # User-space instructions per echo operation in the echo-server, counted by callgrind.
 #
-# Usage: Benchmarks/callgrind/count.sh [backend|c|c-kept|swift-kept] [rr|rr10|conn] [N1] [N2] [level|edge]
+# Usage: Benchmarks/callgrind/count.sh [backend|c|c-kept|swift-kept|swift-closure] [rr|rr10|conn] [N1] [N2] [level|edge]
 # (rr10: ten connections, a message on each per round, so waits return batches; N1 and N2
 # count round trips in all and must be multiples of ten)
 # (backend: epoll, uring, poll, select, or c for the C reference server; c-kept for the C
 # server that also keeps what a short write leaves, checks generations and counts:
 # Benchmarks/scale/c_echo_kept.c; swift-kept for the same server written in plain Swift without
-# the library, Benchmarks/scale/swift_echo_kept.swift, built with swiftc -O)
+# the library, Benchmarks/scale/swift_echo_kept.swift, built with swiftc -O; swift-closure for
+# that server with a library's shape, a handler closure and a write method:
+# Benchmarks/scale/swift_echo_closure.swift)
 # Runs the release echo-server (or, with backend "c", the minimal C epoll server in
 # Benchmarks/scale/c_echo.c, as a reference) under callgrind twice, driven by drive.py with
 # N1 and then N2 operations, and prints (I(N2) - I(N1)) / (N2 - N1): start-up and shutdown
@@ -32,11 +34,11 @@ if [ "$backend" = c ] || [ "$backend" = c-kept ]; then
     if [ "$backend" = c-kept ]; then source=Benchmarks/scale/c_echo_kept.c; fi
     cc -O2 -o "$work/server" "$source"
     server_command=("$work/server" "$port")
-elif [ "$backend" = swift-kept ]; then
+elif [ "$backend" = swift-kept ] || [ "$backend" = swift-closure ]; then
     # The server imports the project's C header (for epoll), through a module map of its own.
     printf 'module CSelectors {\n  header "%s/Sources/CSelectors/include/CSelectors.h"\n  export *\n}\n' \
         "$PWD" >"$work/module.modulemap"
-    swiftc -O -I "$work" Benchmarks/scale/swift_echo_kept.swift -o "$work/server"
+    swiftc -O -I "$work" "Benchmarks/scale/swift_echo_${backend#swift-}.swift" -o "$work/server"
     server_command=("$work/server" "$port")
 else
     swift build -c release --product echo-server >/dev/null
