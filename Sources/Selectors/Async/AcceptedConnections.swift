@@ -166,6 +166,10 @@ final class AsyncAcceptWatch: ListenerWatch, @unchecked Sendable {
                 try await watchLoopClose()
             }
         }
+        // `Listener.close()` may have stopped the watch on the loop already (its job ran
+        // before this hop): an observer registered now would outlive the watch, and the
+        // loop's close would call into freed memory.
+        guard !isStopped else { return }
         loop.onClose(self) { [unowned(unsafe) self] in stop() }
     }
 

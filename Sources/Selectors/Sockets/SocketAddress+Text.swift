@@ -4,17 +4,35 @@ extension SocketAddress {
     /// Parses a numeric IPv4 or IPv6 host (`inet_pton`) and pairs it with `port`.
     ///
     /// Accepts dotted IPv4 (`"127.0.0.1"`), IPv6 with or without brackets (`"::1"`,
-    /// `"[::1]"`), and `"localhost"`, which means `127.0.0.1`. No name lookup is done: other
-    /// names are refused rather than blocking the caller on DNS.
-    /// - Throws: `EINVAL` when `host` is not a numeric address.
+    /// `"[::1]"`), a scoped IPv6 address (`"fe80::1%2"`, or `"fe80::1%eth0"` through
+    /// `if_nametoindex`), and `"localhost"`, which means `127.0.0.1`. No name lookup is done:
+    /// other names are refused rather than blocking the caller on DNS.
+    /// - Throws: `EINVAL` when `host` is not a numeric address (brackets around IPv4, a NUL
+    ///   anywhere, an interface that does not exist included).
     public init(host: String, port: UInt16) throws(Errno) {
         var text = host
+        // inet_pton reads a C string: text after a NUL would be ignored, not refused.
+        guard !text.utf8.contains(0) else { throw Errno.invalidArgument }
         if text == "localhost" { text = "127.0.0.1" }
-        if text.hasPrefix("["), text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
+        if text.hasPrefix("["), text.hasSuffix("]") {
+            text = String(text.dropFirst().dropLast())
+            guard text.contains(":") else { throw Errno.invalidArgument }  // brackets are IPv6's
+        }
         if text.contains(":") {
+            var scope: UInt32 = 0
+            if let percent = text.firstIndex(of: "%") {
+                let name = String(text[text.index(after: percent)...])
+                text = String(text[..<percent])
+                if let number = UInt32(name), number > 0 {
+                    scope = number
+                } else {
+                    scope = if_nametoindex(name)
+                    guard scope != 0 else { throw Errno.invalidArgument }
+                }
+            }
             var address = in6_addr()
             guard inet_pton(AF_INET6, text, &address) == 1 else { throw Errno.invalidArgument }
-            self.init(ipv6: address, port: port)
+            self.init(ipv6: address, port: port, scope: scope)
         } else {
             var address = in_addr()
             guard inet_pton(AF_INET, text, &address) == 1 else { throw Errno.invalidArgument }
@@ -59,6 +77,8 @@ extension SocketAddress {
             case .ipv6:
                 var address = withIPv6 { $0.sin6_addr }
                 written = inet_ntop(AF_INET6, &address, buffer.baseAddress, socklen_t(buffer.count))
+                let scope = withIPv6 { $0.sin6_scope_id }
+                if let written, scope != 0 { return String(cString: written) + "%\(scope)" }
             case .unix:
                 written = nil  // answered above
             }

@@ -69,11 +69,12 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The IPv6 address `address` and `port`, with no flow label or scope.
-    init(ipv6 address: in6_addr, port: UInt16) {
+    init(ipv6 address: in6_addr, port: UInt16, scope: UInt32 = 0) {
         var value = sockaddr_in6()
         value.sin6_family = sa_family_t(AF_INET6)
         value.sin6_port = port.bigEndian
         value.sin6_addr = address
+        value.sin6_scope_id = scope
         self.init(value, family: .ipv6)
     }
 
