@@ -209,7 +209,9 @@ extension Connections {
             }
         }
         guard count > 0 else {
-            finishDrain()
+            // A `.closed` still to be told (the owner's own close or abort, this turn) comes
+            // first: `tellClosedNotices` finishes the drain after it.
+            if closedNotices.isEmpty { finishDrain() }
             return
         }
         // Unretained: `deinit` cancels both (see `Connections` for why no weak reference).

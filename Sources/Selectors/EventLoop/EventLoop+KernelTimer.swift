@@ -77,8 +77,6 @@ extension EventLoop {
     }
 
     private func kernelTimerFired() {
-        // The loop's own fd, not a user's I/O handler: not an event in `metrics`.
-        counters.eventsDispatched &-= 1
         kernelTimer.timer?.drain()
         kernelTimer.deadline = .max
         kernelTimer.fired = true

@@ -109,11 +109,7 @@ public final class EventLoop: @unchecked Sendable {
             throw SelectorError(.create, fd: nil, .system(error))
         }
         self.init(selector: selector, waker: waker, virtualClock: nil)
-        // The loop's own fd, not a user's I/O handler: not an event in `metrics`.
-        try selector.register(waker.readFD, events: .read) { [unowned(unsafe) self] _, _ in
-            counters.eventsDispatched &-= 1
-            waker.drain()
-        }
+        try selector.register(waker.readFD, events: .read) { _, _ in waker.drain() }
         makeKernelTimer()
     }
 

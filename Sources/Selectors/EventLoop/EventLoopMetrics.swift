@@ -5,7 +5,10 @@
 public struct EventLoopMetrics: Sendable, Equatable, CustomStringConvertible {
     /// Completed loop iterations (one wait and its dispatch each).
     public internal(set) var iterations: UInt64 = 0
-    /// I/O handler invocations.
+    /// I/O handler invocations, the loop's own included: its waker's (a wake-up by `execute`,
+    /// `stop` or `wakeUp` from another thread) and, when timers use the kernel's timer
+    /// (`EventLoop.usesKernelTimer`), one per expiry. Not subtracted, which would cost every
+    /// iteration: a loop's own events are at most one per wake-up and one per timer batch.
     public internal(set) var eventsDispatched: UInt64 = 0
     /// Timer body invocations.
     public internal(set) var timersFired: UInt64 = 0

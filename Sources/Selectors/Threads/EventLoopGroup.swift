@@ -63,10 +63,13 @@ public final class EventLoopGroup: Sendable {
     }
 
     /// Stops every loop and waits for every thread. From one of the loops (a handler, task or
-    /// timer), it waits for the others and returns; that loop's thread ends after its current
-    /// iteration (see `EventLoopThread.shutdown`).
+    /// timer) it stops every loop and returns without waiting: each thread ends after its
+    /// current iteration (see `EventLoopThread.shutdown`), and `join()` elsewhere waits.
     public func shutdown() {
         stop()
-        for thread in threads where !thread.isCurrent { thread.join() }
+        // From one of the loops nothing is joined: two loops shutting the group down at once
+        // would each wait for the other's thread, whose iteration never ends.
+        if threads.contains(where: \.isCurrent) { return }
+        join()
     }
 }

@@ -1,13 +1,12 @@
 import Selectors
 import Testing
 
-/// `EventLoopMetrics.eventsDispatched` is "I/O handler invocations". A loop with no
-/// registration of the user's that only runs timers counts one event per kernel-timer
-/// expiry (the loop's own timerfd handler), and none when it times its waits instead: the
-/// metric depends on how the loop learns that a timer is due.
+/// `EventLoopMetrics.eventsDispatched` counts the loop's own handlers too, as documented: a
+/// loop that only runs timers counts at most one event per kernel-timer expiry (its timerfd),
+/// and none when it times its waits instead.
 @Suite struct KernelTimerMetricsTests {
     @Test(arguments: Backend.available, [true, false])
-    func timersAloneDispatchNoEvents(backend: Backend, kernelTimer: Bool) throws {
+    func timersAloneDispatchOnlyTheKernelTimersEvents(backend: Backend, kernelTimer: Bool) throws {
         let loop = try EventLoop(backend: backend)
         loop.usesKernelTimer = kernelTimer
         let io = loop.assumeIsolated()
@@ -22,6 +21,10 @@ import Testing
         io.schedule(after: .seconds(10)) { io.stop() }  // a safety net
         try io.run()
         #expect(io.metrics.timersFired == 10)
-        #expect(io.metrics.eventsDispatched == 0, "\(io.metrics)")
+        if kernelTimer {
+            #expect(io.metrics.eventsDispatched <= 10, "\(io.metrics)")
+        } else {
+            #expect(io.metrics.eventsDispatched == 0, "\(io.metrics)")
+        }
     }
 }
