@@ -8,8 +8,8 @@
 # server that also keeps what a short write leaves, checks generations and counts:
 # Benchmarks/scale/c_echo_kept.c; swift-kept for the same server written in plain Swift without
 # the library, Benchmarks/scale/swift_echo_kept.swift, built with swiftc -O; swift-closure for
-# that server with a library's shape, a handler closure and a write method:
-# Benchmarks/scale/swift_echo_closure.swift)
+# that server with a library's shape, a handler closure and a write method: the same file
+# built with -D CLOSURE_SHAPE)
 # Runs the release echo-server (or, with backend "c", the minimal C epoll server in
 # Benchmarks/scale/c_echo.c, as a reference) under callgrind twice, driven by drive.py with
 # N1 and then N2 operations, and prints (I(N2) - I(N1)) / (N2 - N1): start-up and shutdown
@@ -38,7 +38,9 @@ elif [ "$backend" = swift-kept ] || [ "$backend" = swift-closure ]; then
     # The server imports the project's C header (for epoll), through a module map of its own.
     printf 'module CSelectors {\n  header "%s/Sources/CSelectors/include/CSelectors.h"\n  export *\n}\n' \
         "$PWD" >"$work/module.modulemap"
-    swiftc -O -I "$work" "Benchmarks/scale/swift_echo_${backend#swift-}.swift" -o "$work/server"
+    shape=()
+    if [ "$backend" = swift-closure ]; then shape=(-D CLOSURE_SHAPE); fi
+    swiftc -O "${shape[@]}" -I "$work" Benchmarks/scale/swift_echo_kept.swift -o "$work/server"
     server_command=("$work/server" "$port")
 else
     swift build -c release --product echo-server >/dev/null

@@ -9,7 +9,14 @@
 //   - TCP_NODELAY is set on the listening socket, which accepted connections inherit.
 // No library: Glibc, plus the project's C header for epoll (Swift's Glibc module does not
 // export it). No timers, idle timeout, budget, drain or handler indirection.
-// Build: Benchmarks/callgrind/count.sh swift-kept ... does it (swiftc -O, see there).
+//
+// Built with -D CLOSURE_SHAPE (`count.sh swift-closure`), it takes the shape of a library API
+// and nothing else: the echo is a handler closure, chosen at run time so the compiler cannot
+// inline it, called per read with a connection handle (fd, generation, owner), and it writes
+// through a method of the owner that is not inlined, which looks the connection up again and
+// checks its generation, as `Connection.write` does: what such an API costs before any
+// feature.
+// Build: Benchmarks/callgrind/count.sh swift-kept|swift-closure ... does it (swiftc -O).
 import CSelectors
 import Glibc
 
@@ -31,7 +38,23 @@ struct Counts {
 let tableSize = 65536
 let listenerToken = UInt64.max
 
+#if CLOSURE_SHAPE
+    /// The handle a handler gets: which connection, and whose.
+    struct Connection {
+        let fd: Int32
+        let generation: UInt32
+        unowned(unsafe) let owner: Server
+
+        /// Sends `bytes`, keeping what the kernel does not take (the library's `write`).
+        func write(_ bytes: UnsafeRawBufferPointer) { owner.write(self, bytes) }
+    }
+    typealias Handler = (Connection, UnsafeRawBufferPointer) -> Void
+#else
+    typealias Handler = () -> Void  // unused: the echo is inline
+#endif
+
 final class Server {
+    let handler: Handler
     let poller: Int32
     let listener: Int32
     let table = UnsafeMutablePointer<ConnectionState>.allocate(capacity: tableSize)
@@ -41,7 +64,8 @@ final class Server {
     // property costs two runtime calls per access, 76 instructions per round trip here.
     @exclusivity(unchecked) var counts = Counts()
 
-    init(poller: Int32, listener: Int32) {
+    init(poller: Int32, listener: Int32, handler: @escaping Handler) {
+        self.handler = handler
         self.poller = poller
         self.listener = listener
         table.initialize(repeating: ConnectionState(), count: tableSize)
@@ -113,6 +137,31 @@ final class Server {
         }
     }
 
+    #if CLOSURE_SHAPE
+        /// The owner's write: looks the connection up, checks it is the same one, sends.
+        @inline(never)
+        func write(_ handle: Connection, _ bytes: UnsafeRawBufferPointer) {
+            let connection = table + Int(handle.fd)
+            guard connection.pointee.isOpen, connection.pointee.generation == handle.generation else {
+                return
+            }
+            guard connection.pointee.pending == nil else {
+                if !keep(handle.fd, bytes.baseAddress!, bytes.count) { end(handle.fd) }
+                return
+            }
+            sendKeepingRest(handle.fd, bytes.baseAddress!, bytes.count)
+        }
+    #endif
+
+    /// Sends what was read, counts it, keeps what the kernel did not take.
+    @inline(__always)
+    func sendKeepingRest(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) {
+        var sent = send(fd, bytes, count, Int32(MSG_NOSIGNAL))
+        if sent < 0 { sent = 0 }
+        counts.bytesOut &+= UInt64(sent)
+        if sent < count && !keep(fd, bytes + sent, count - sent) { end(fd) }
+    }
+
     func run() -> Never {
         while true {
             let count = cselectors_direct_wait(poller, ready, 256, -1)
@@ -143,10 +192,13 @@ final class Server {
                     continue
                 }
                 counts.bytesIn &+= UInt64(got)
-                var sent = send(fd, buffer, got, Int32(MSG_NOSIGNAL))
-                if sent < 0 { sent = 0 }
-                counts.bytesOut &+= UInt64(sent)
-                if sent < got && !keep(fd, buffer + sent, got - sent) { end(fd) }
+                #if CLOSURE_SHAPE
+                    handler(
+                        Connection(fd: fd, generation: connection.pointee.generation, owner: self),
+                        UnsafeRawBufferPointer(start: buffer, count: got))
+                #else
+                    sendKeepingRest(fd, buffer, got)
+                #endif
             }
         }
     }
@@ -175,4 +227,13 @@ if bound != 0 || listen(listener, 1024) != 0 {
 let poller = epoll_create1(Int32(EPOLL_CLOEXEC))
 _ = cselectors_direct_control(poller, 0, listener, 1, 0, listenerToken)
 print("swift_echo_kept listening on 127.0.0.1:\(port)")
-Server(poller: poller, listener: listener).run()
+#if CLOSURE_SHAPE
+    // Chosen at run time, so the compiler cannot inline the echo into the loop.
+    let echo: Handler =
+        CommandLine.arguments.count > 2
+        ? { _, _ in }
+        : { connection, bytes in connection.write(bytes) }
+#else
+    let echo: Handler = {}
+#endif
+Server(poller: poller, listener: listener, handler: echo).run()
