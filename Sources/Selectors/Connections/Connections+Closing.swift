@@ -118,12 +118,13 @@ extension Connections {
         // closure in one, cost the direct call a retain and release (callgrind: 44
         // instructions per connect-echo-close cycle).
         if notifyLater {
-            // The drain, if this was its last connection, finishes once this is told.
+            // The drain, if this was its last connection, finishes once this is told
+            // (`finishDrainIfOver`).
             tellClosedLater(ClosedNotice(fd: fd, generation: generation, end: reason))
             return
         }
         handler(Connection(fd: fd, generation: generation, owner: self), .closed(reason))
-        if count == 0, drain != nil, closedNotices.isEmpty { finishDrain() }
+        if count == 0 { finishDrainIfOver() }
     }
 
     /// Tells `.closed` for a close the owner's own call caused, after that call: at the loop's
@@ -148,7 +149,7 @@ extension Connections {
                 )
             }
         }
-        if count == 0, drain != nil { finishDrain() }
+        finishDrainIfOver()
     }
 
     // MARK: Shutting down
@@ -208,12 +209,7 @@ extension Connections {
                 if slot.pointee.flags.contains(.open) { updateInterest(fd, slot) }
             }
         }
-        guard count > 0 else {
-            // A `.closed` still to be told (the owner's own close or abort, this turn) comes
-            // first: `tellClosedNotices` finishes the drain after it.
-            if closedNotices.isEmpty { finishDrain() }
-            return
-        }
+        guard count > 0 else { return finishDrainIfOver() }
         // Unretained: `deinit` cancels both (see `Connections` for why no weak reference).
         state.deadline = loop.schedule(at: deadline) { [unowned(unsafe) self] in closeAll() }
         state.ticker = loop.schedule(after: Connections.drainTick, repeating: Connections.drainTick) {
@@ -260,8 +256,11 @@ extension Connections {
         }
     }
 
-    private func finishDrain() {
-        guard let state = drain, !state.isFinished else { return }
+    /// Finishes a drain once no connection is left and every `.closed` has been told: a
+    /// notice still waiting (the owner's own close or abort, this turn) comes before `done`,
+    /// and `tellClosedNotices` calls this again after it.
+    private func finishDrainIfOver() {
+        guard count == 0, closedNotices.isEmpty, let state = drain, !state.isFinished else { return }
         state.isFinished = true
         state.cancelTimers()
         state.done()

@@ -83,7 +83,7 @@ extension Connections {
             updateInterest(fd, slot)
             // Pulling: the task waiting to read tries again.
             if pulls, slot.pointee.flags.contains(.readWaiting) {
-                resumeReadWaiter(fd, slot)
+                endReadWait(fd, slot)?.resume()
             }
         }
     }

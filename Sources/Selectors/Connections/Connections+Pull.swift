@@ -160,17 +160,12 @@ extension Connections {
     /// the flag goes, and level-triggered, the read interest only the wait kept, so poll and
     /// select do not report unread input at every wait (a cancelled wait that kept it made
     /// them spin). Returns the waiting task, to resume.
-    private func endReadWait(
+    func endReadWait(
         _ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>
     ) -> UnsafeContinuation<Void, any Error>? {
         slot.pointee.flags.remove(.readWaiting)
         if trigger != .edge { updateInterest(fd, slot) }
         return takeWaiter(fd, read: true)
-    }
-
-    /// The task waiting to read tries again (the budget that stopped reading drained).
-    func resumeReadWaiter(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
-        endReadWait(fd, slot)?.resume()
     }
 
     /// The queue drained to the low-water mark: the task waiting to write goes on.

@@ -273,7 +273,8 @@ private final class DetachedThreadBody {
     init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }
 
-private func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
+/// Starts `body` on a detached POSIX thread (leaked if it never returns).
+func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
     let context = Unmanaged.passRetained(DetachedThreadBody(body)).toOpaque()
     var thread = pthread_t()
     let result = pthread_create(

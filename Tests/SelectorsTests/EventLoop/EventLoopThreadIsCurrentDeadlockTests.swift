@@ -27,14 +27,14 @@ import Testing
             let current = thread.isCurrent
             answered.withLock { $0 = current }
         }
-        #expect(isCurrentWithin(.seconds(5)) { started.isSet })
+        #expect(holds(within: .seconds(5)) { started.isSet })
         let shutDown = SharedFlag()
-        isCurrentDetached { [thread] in
+        startDetachedThread { [thread] in
             thread.shutdown()
             shutDown.set()
         }
         #expect(
-            isCurrentWithin(.seconds(5)) { shutDown.isSet },
+            holds(within: .seconds(5)) { shutDown.isSet },
             "shutdown() did not return: the loop thread waits in isCurrent for the lock join() holds")
         #expect(answered.value == true)
     }
@@ -51,41 +51,13 @@ import Testing
             answered.withLock { $0 = current }
         }
         let shutDown = SharedFlag()
-        isCurrentDetached { [thread] in
+        startDetachedThread { [thread] in
             thread.shutdown()
             shutDown.set()
         }
         #expect(
-            isCurrentWithin(.seconds(5)) { shutDown.isSet },
+            holds(within: .seconds(5)) { shutDown.isSet },
             "shutdown() did not return: the loop thread waits in isCurrent for the lock join() holds")
         #expect(answered.value == true)
     }
-}
-
-/// Starts `body` on a detached POSIX thread (leaked if it never returns).
-private func isCurrentDetached(_ body: @escaping @Sendable () -> Void) {
-    final class Box {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-    let context = Unmanaged.passRetained(Box(body)).toOpaque()
-    var thread = pthread_t()
-    let result = pthread_create(
-        &thread, nil,
-        { context in
-            Unmanaged<Box>.fromOpaque(context!).takeRetainedValue().body()
-            return nil
-        }, context)
-    precondition(result == 0, "pthread_create failed: \(result)")
-    pthread_detach(thread)
-}
-
-/// Polls `condition` every millisecond until it holds or `limit` passes.
-private func isCurrentWithin(_ limit: Duration, _ condition: () -> Bool) -> Bool {
-    let deadline = LoopInstant.now.advanced(by: limit)
-    while !condition() {
-        if LoopInstant.now >= deadline { return false }
-        sleep(for: .milliseconds(1))
-    }
-    return true
 }

@@ -36,7 +36,7 @@ private actor RefusalWindowActor {
             firstStarted.set()
             sleep(for: .milliseconds(200))
         }
-        #expect(refusalWithin(.seconds(5)) { firstStarted.isSet })
+        #expect(holds(within: .seconds(5)) { firstStarted.isSet })
         try thread.loop.execute {
             inLastTask.withLock { $0 = true }
             sleep(for: .milliseconds(600))
@@ -44,7 +44,7 @@ private actor RefusalWindowActor {
         }
         thread.stop()
         // The second task now runs in closeRunningAcceptedTasks.
-        #expect(refusalWithin(.seconds(5)) { inLastTask.value })
+        #expect(holds(within: .seconds(5)) { inLastTask.value })
         let actor = RefusalWindowActor(loop: thread.loop)
         let seen = await actor.probe { inLastTask.value }
         thread.join()
@@ -71,20 +71,20 @@ private actor RefusalWindowActor {
             firstStarted.set()
             sleep(for: .milliseconds(200))
         }
-        #expect(refusalWithin(.seconds(5)) { firstStarted.isSet })
+        #expect(holds(within: .seconds(5)) { firstStarted.isSet })
         let inLastTask = SharedFlag()
         let listenerClosed = SharedFlag()
         let seen = Shared<(registered: Bool, open: Bool)?>(nil)
         try loop.execute {
             inLastTask.set()
-            _ = refusalWithin(.seconds(2)) { listenerClosed.isSet }
+            _ = holds(within: .seconds(2)) { listenerClosed.isSet }
             let io = loop.assumeIsolated()
             let registered = (try? io.key(for: listener.fd)) != nil
             let open = fcntl(listener.fd, F_GETFD) != -1
             seen.withLock { $0 = (registered, open) }
         }
         thread.stop()
-        #expect(refusalWithin(.seconds(5)) { inLastTask.isSet })
+        #expect(holds(within: .seconds(5)) { inLastTask.isSet })
         listener.close()
         listenerClosed.set()
         thread.join()
@@ -94,13 +94,4 @@ private actor RefusalWindowActor {
             #expect(observed.open, "the listener closed its socket while a loop's selector still held it")
         }
     }
-}
-
-private func refusalWithin(_ limit: Duration, _ condition: () -> Bool) -> Bool {
-    let deadline = LoopInstant.now.advanced(by: limit)
-    while !condition() {
-        if LoopInstant.now >= deadline { return false }
-        sleep(for: .milliseconds(1))
-    }
-    return true
 }

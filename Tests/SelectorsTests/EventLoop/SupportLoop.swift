@@ -66,12 +66,19 @@ func eventually(
     within limit: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation,
     _ condition: () -> Bool
 ) -> Bool {
+    guard holds(within: limit, condition) else {
+        Issue.record("condition not met within \(limit)", sourceLocation: sourceLocation)
+        return false
+    }
+    return true
+}
+
+/// `eventually` without recording an issue: for callers that report a failure themselves,
+/// or wait on a thread where no test runs.
+func holds(within limit: Duration, _ condition: () -> Bool) -> Bool {
     let deadline = LoopInstant.now.advanced(by: limit)
     while !condition() {
-        guard LoopInstant.now < deadline else {
-            Issue.record("condition not met within \(limit)", sourceLocation: sourceLocation)
-            return false
-        }
+        if LoopInstant.now >= deadline { return false }
         sleep(for: .milliseconds(1))
     }
     return true
