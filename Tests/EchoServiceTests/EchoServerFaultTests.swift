@@ -66,12 +66,13 @@ extension EchoServerProcessTests {
     @Test func sighupDrainsLikeSigterm() throws {
         let (child, address) = try launch([])
         let client = try Client.connect(address)
+        // Closed only here: a second close, after the wait below, could close a descriptor
+        // that another test, running alongside, has opened with the same number since.
         defer { Socket.close(client) }
         var message = Array("hang up".utf8)
         try message.withUnsafeMutableBytes { try Client.exchange(client, UnsafeRawBufferPointer($0)) }
         child.signal(SIGHUP)
         #expect(Client.readUntilEnd(client) == (0, true))
-        Socket.close(client)
         #expect(child.waitForExit().flatMap(ChildProcess.exitCode) == 0)
         #expect(child.stdoutText.contains("stopped; accepted 1 connection"), "\(child.stdoutText)")
         #expect(child.stderrText.contains("received SIGHUP; draining"), "\(child.stderrText)")

@@ -9,8 +9,8 @@ import Testing
 /// and so does uring, which arms a registration at the next wait (after the close: `EBADF`).
 @Suite struct ClosedDescriptorDoesNotHideOthersTests {
     @Test(arguments: Backend.available)
-    func closedRegisteredDescriptorDoesNotHideReadyLiveOnes(backend: Backend) throws {
-        try FixedDescriptorNumbers.withClosedNumber { closed in
+    func closedRegisteredDescriptorDoesNotHideReadyLiveOnes(backend: Backend) async throws {
+        try await FixedDescriptorNumbers.withClosedNumber { closed in
             try withDescriptors { fds in
                 let selector = try Selector(backend: backend)
                 defer { selector.close() }

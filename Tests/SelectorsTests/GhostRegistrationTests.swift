@@ -48,8 +48,8 @@ import Testing
     // The number is reused and registered again: the ghost's events carry the old
     // generation, and the new registration still gets exactly its own events.
     @Test(arguments: Backend.available)
-    func ghostDoesNotDisturbANewRegistrationOfItsNumber(backend: Backend) throws {
-        try FixedDescriptorNumbers.withClosedNumber { number in
+    func ghostDoesNotDisturbANewRegistrationOfItsNumber(backend: Backend) async throws {
+        try await FixedDescriptorNumbers.withClosedNumber { number in
             try withDescriptors { fds in
                 let selector = try Selector(backend: backend)
                 defer { selector.close() }
@@ -77,8 +77,8 @@ import Testing
     // Found by the fuzzer: once the number names the ghost's own file again, EPOLL_CTL_ADD
     // fails with EEXIST, so an fd that is not registered could not be registered.
     @Test(arguments: Backend.available)
-    func registerSucceedsWhenTheNumberNamesTheFileOfItsGhostAgain(backend: Backend) throws {
-        try FixedDescriptorNumbers.withClosedNumber { number in
+    func registerSucceedsWhenTheNumberNamesTheFileOfItsGhostAgain(backend: Backend) async throws {
+        try await FixedDescriptorNumbers.withClosedNumber { number in
             try withDescriptors { fds in
                 let selector = try Selector(backend: backend)
                 defer { selector.close() }
@@ -103,8 +103,8 @@ import Testing
     // file and the live key's. Once the number names the ghost's file again, a modify
     // re-arms the ghost with the live key's token, and one select reported the fd twice.
     @Test(arguments: Backend.available)
-    func ghostReArmedByAModifyDoesNotReportItsNumberTwice(backend: Backend) throws {
-        try FixedDescriptorNumbers.withClosedNumber { number in
+    func ghostReArmedByAModifyDoesNotReportItsNumberTwice(backend: Backend) async throws {
+        try await FixedDescriptorNumbers.withClosedNumber { number in
             try withDescriptors { fds in
                 let selector = try Selector(backend: backend)
                 defer { selector.close() }

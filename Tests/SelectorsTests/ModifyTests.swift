@@ -64,8 +64,8 @@ import Testing
     // select make no system call in modify at all, so they must succeed as well. (One-shot
     // is the exception: every modify re-arms; see the next test.)
     @Test(arguments: Backend.available, [Trigger.level, .edge])
-    func handlerOnlyModifyMakesNoSystemCall(backend: Backend, trigger: Trigger) throws {
-        try FixedDescriptorNumbers.withClosedNumber { number in
+    func handlerOnlyModifyMakesNoSystemCall(backend: Backend, trigger: Trigger) async throws {
+        try await FixedDescriptorNumbers.withClosedNumber { number in
             try withDescriptors { fds in
                 let selector = try Selector(backend: backend)
                 let (reader, _) = try fds.pipe()
@@ -90,8 +90,8 @@ import Testing
     // uring re-arms natively too, but with the next wait (which then reports the closed fd),
     // so like the emulations its modify succeeds.
     @Test(arguments: Backend.available)
-    func oneShotModifyWithUnchangedEventsReachesTheKernelToRearm(backend: Backend) throws {
-        try FixedDescriptorNumbers.withClosedNumber { number in
+    func oneShotModifyWithUnchangedEventsReachesTheKernelToRearm(backend: Backend) async throws {
+        try await FixedDescriptorNumbers.withClosedNumber { number in
             try withDescriptors { fds in
                 let selector = try Selector(backend: backend)
                 let (reader, _) = try fds.pipe()
@@ -114,8 +114,8 @@ import Testing
     }
 
     @Test(arguments: Backend.available, Trigger.allCases)
-    func modifyRejectedByTheKernelRemovesTheKey(backend: Backend, trigger: Trigger) throws {
-        try FixedDescriptorNumbers.withClosedNumber { number in
+    func modifyRejectedByTheKernelRemovesTheKey(backend: Backend, trigger: Trigger) async throws {
+        try await FixedDescriptorNumbers.withClosedNumber { number in
             try withDescriptors { fds in
                 let selector = try Selector(backend: backend)
                 let (reader, _) = try fds.pipe()

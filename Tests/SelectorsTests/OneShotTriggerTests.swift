@@ -107,8 +107,8 @@ import Testing
     // opened first: Linux's select(2) ignores bits beyond the process's fd table, so a number
     // never opened would not be reported at all.)
     @Test(arguments: Backend.available.filter { $0 == .poll || $0 == .select })
-    func closedDescriptorIsReportedOnceByPollAndSelect(backend: Backend) throws {
-        try FixedDescriptorNumbers.withClosedNumber { closed in
+    func closedDescriptorIsReportedOnceByPollAndSelect(backend: Backend) async throws {
+        try await FixedDescriptorNumbers.withClosedNumber { closed in
             try withDescriptors { fds in
                 let selector = try Selector(backend: backend)
                 let (live, livePeer) = try fds.socketPair()

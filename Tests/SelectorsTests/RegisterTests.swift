@@ -113,8 +113,8 @@ import Testing
     // turns into readiness for exactly the closed fds) so its handler finds out. uring
     // submits a registration with the next wait, where its poll fails with EBADF: the same.
     @Test(arguments: Backend.available)
-    func closedDescriptorIsRefusedByEpollAndReportedReadyByPollAndSelect(backend: Backend) throws {
-        try FixedDescriptorNumbers.withClosedNumber { closed in
+    func closedDescriptorIsRefusedByEpollAndReportedReadyByPollAndSelect(backend: Backend) async throws {
+        try await FixedDescriptorNumbers.withClosedNumber { closed in
             try withDescriptors { fds in
                 let selector = try Selector(backend: backend)
                 let (other, _) = try fds.socketPair()

@@ -272,8 +272,8 @@ import Testing
     /// On a reserved closed number: a listener's number freed by `close` can be another
     /// test's socket a moment later, and this test's `read` would then steal that socket's
     /// bytes (it once blocked for 10 s inside an echo test's connection).
-    @Test func operationsOnAClosedDescriptorThrowEBADF() throws {
-        try FixedDescriptorNumbers.withClosedNumber { closed in
+    @Test func operationsOnAClosedDescriptorThrowEBADF() async throws {
+        try await FixedDescriptorNumbers.withClosedNumber { closed in
             #expect(throws: Errno.badFileDescriptor) { try Socket.accept(closed) }
             #expect(throws: Errno.badFileDescriptor) { try Self.readOnce(closed) }
             #expect(throws: Errno.badFileDescriptor) { try Socket.setNoDelay(closed) }

@@ -293,9 +293,10 @@ import Testing
     /// A handle stays dead when its fd number is reused by a newer connection: its calls must
     /// not reach the new one. A reserved number makes the reuse certain.
     @Test(arguments: Backend.available, connectionTriggers)
-    func aDeadHandleStaysDeadAfterItsNumberIsReusedByANewConnection(backend: Backend, trigger: Trigger) throws
+    func aDeadHandleStaysDeadAfterItsNumberIsReusedByANewConnection(backend: Backend, trigger: Trigger)
+        async throws
     {
-        try FixedDescriptorNumbers.withClosedNumber { number in
+        try await FixedDescriptorNumbers.withClosedNumber { number in
             try withDescriptors { fds in
                 let (oldEnd, oldPeer) = try fds.socketPair()
                 let (newEnd, newPeer) = try fds.socketPair()

@@ -196,13 +196,13 @@ import Testing
     }
 
     @Test(arguments: Backend.available)
-    func loopsWatchingSignalsLeakNoDescriptorAndRestoreTheDisposition(backend: Backend) throws {
+    func loopsWatchingSignalsLeakNoDescriptorAndRestoreTheDisposition(backend: Backend) async throws {
         // Under the lock the descriptor-hungry tests take, and counting only the kinds a
         // loop makes (its signal pipe, its selector and waker): tests running alongside
         // open sockets by the thousand (2,315 once, under load). A leak of the two pipe ends
         // per loop moves the count by 2,000.
         let loopKinds = ["pipe:", "anon_inode:"]
-        try FixedDescriptorNumbers.exclusively {
+        try await FixedDescriptorNumbers.exclusively {
             let before = descriptorCount(ofKinds: loopKinds)
             for index in 0..<1_000 {
                 let loop = try EventLoop(backend: backend).assumeIsolated()

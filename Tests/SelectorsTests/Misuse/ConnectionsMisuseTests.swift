@@ -25,8 +25,8 @@ struct ConnectionsMisuseTests {
     /// caller's. (poll and select accept them and end the connection at the first wait,
     /// closing the number: not something a test running beside others may do.)
     @Test(arguments: Backend.available.filter { $0 == .epoll })
-    func connectionsRefuseClosedDescriptorsAndRegularFilesOnEpoll(backend: Backend) throws {
-        try FixedDescriptorNumbers.withClosedNumber { closed in
+    func connectionsRefuseClosedDescriptorsAndRegularFilesOnEpoll(backend: Backend) async throws {
+        try await FixedDescriptorNumbers.withClosedNumber { closed in
             try withDescriptors { fds in
                 let file = try fds.regularFile()
                 try withConnections(backend: backend, options: Connections.Options()) { _, connections, _ in

@@ -58,8 +58,8 @@ struct SelectorMisuseTests {
     /// A closed fd and a regular file: refused by the kernels that refuse them, and whatever
     /// happens, nothing crashes and the selector goes on working.
     @Test(arguments: Backend.available)
-    func selectorSurvivesClosedDescriptorsAndRegularFiles(backend: Backend) throws {
-        try FixedDescriptorNumbers.withClosedNumber { closed in
+    func selectorSurvivesClosedDescriptorsAndRegularFiles(backend: Backend) async throws {
+        try await FixedDescriptorNumbers.withClosedNumber { closed in
             try withDescriptors { fds in
                 let file = try fds.regularFile()
                 let (other, _) = try fds.socketPair()

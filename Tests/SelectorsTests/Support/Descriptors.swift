@@ -13,6 +13,7 @@ final class OpenDescriptors {
     /// Takes ownership of `fd`: it is closed when the scope ends.
     @discardableResult
     func adopt(_ fd: Int32) -> Int32 {
+        FixedDescriptorNumbers.checkNotReserved(fd)
         owned.insert(fd)
         return fd
     }

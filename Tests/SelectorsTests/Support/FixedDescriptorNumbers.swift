@@ -1,5 +1,7 @@
 import CSelectors
 import Selectors
+import Synchronization
+import Testing
 
 /// Descriptor numbers that a test can rely on staying closed while it uses them.
 ///
@@ -9,28 +11,106 @@ import Selectors
 /// freed by one test can be taken by another's `socketpair` a microsecond later. Numbers just
 /// below `FD_SETSIZE` (so the select backend can use them too) are only reached when a
 /// process holds about a thousand descriptors, which only the `DescriptorHeavyTests` do:
-/// those run under `exclusively`, and users of the reserved numbers under the same lock.
+/// each of those runs holding the reservation (the suite's `.reservingDescriptorNumbers`
+/// trait), and so does every user of the reserved numbers.
+///
+/// Found by tracing every `close` that failed with `EBADF` during a test run: the heavy tests
+/// did not hold the reservation, so a `withClosedNumber` user could `dup2` onto, and then
+/// close, a socket a heavy test owned, which then closed another test's descriptor in turn
+/// (once a selector's own `eventfd`).
 enum FixedDescriptorNumbers {
-    private static let lock = PosixLock()
+    private static let reservation = Reservation()
+
+    /// Whether the current task holds the reservation.
+    @TaskLocal private static var isHeldHere = false
+
+    /// The lowest number `adopt` treats as reserved (see `checkNotReserved`).
+    static let reservedFloor = cselectors_fd_setsize() - 64
 
     /// Runs `body` with a number below `FD_SETSIZE` that no descriptor has and that nothing
     /// else opens until `body` returns. `body` may `dup2` onto it; whatever it leaves open
     /// there is closed afterwards. Open the test's `withDescriptors` scope *inside* `body`, so
     /// the bag's closing happens while the number is still reserved.
     /// - Throws: `EMFILE` if every number below `FD_SETSIZE` is taken (a leak elsewhere).
-    static func withClosedNumber<Result>(_ body: (Int32) throws -> Result) throws -> Result {
-        try lock.withLock {
+    static func withClosedNumber<Result>(_ body: (Int32) throws -> Result) async throws -> Result {
+        try await exclusively {
             var number = cselectors_fd_setsize() - 1
             while number >= 0 && isOpen(number) { number -= 1 }
             guard number >= 0 else { throw Errno(rawValue: EMFILE) }
-            defer { _ = close(number) }
+            // Checked first: CI fails a run with any close that fails (.ci/closewatch.c).
+            defer { if isOpen(number) { _ = close(number) } }
             return try body(number)
         }
     }
 
-    /// Runs `body` while no `withClosedNumber` body runs: for tests that hold enough
-    /// descriptors to reach the reserved range.
-    static func exclusively<Result>(_ body: () throws -> Result) rethrows -> Result {
-        try lock.withLock(body)
+    /// Runs `body` holding the reservation: for code that holds enough descriptors to reach
+    /// the reserved range. A holder may call it again.
+    ///
+    /// Waiting for the reservation suspends rather than blocks: a heavy test holds it for
+    /// seconds, and with the pool's threads (two, on two cores) blocked by waiters, the heavy
+    /// test itself would never get one to finish on.
+    static func exclusively<Result>(_ body: () async throws -> Result) async rethrows -> Result {
+        if isHeldHere { return try await body() }
+        await reservation.acquire()
+        defer { reservation.release() }
+        return try await $isHeldHere.withValue(true, operation: body)
     }
+
+    /// Runs `body` in an exit test's child process, whose descriptor numbers are its own: it
+    /// may take any of them without the reservation.
+    static func inChildProcess(_ body: () -> Void) {
+        $isHeldHere.withValue(true, operation: body)
+    }
+
+    /// Records an issue when a test that does not hold the reservation takes a reserved
+    /// number: it could be the one a `withClosedNumber` user is closing behind its back.
+    static func checkNotReserved(_ fd: Int32) {
+        guard fd >= reservedFloor && fd < cselectors_fd_setsize() && !isHeldHere else { return }
+        Issue.record(
+            "fd \(fd) is one of the reserved numbers; a test that opens this many descriptors joins DescriptorHeavyTests"
+        )
+    }
+}
+
+/// A lock taken in turn (first come, first served), whose waiters suspend: the heavy tests
+/// come one after another, and must not keep the others waiting for all of them.
+private final class Reservation: Sendable {
+    private struct Turns {
+        var next: UInt64 = 0
+        var serving: UInt64 = 0
+    }
+    private let turns = Mutex(Turns())
+
+    func acquire() async {
+        let ticket = turns.withLock { turns in
+            defer { turns.next += 1 }
+            return turns.next
+        }
+        // Not cancellable: a turn taken must be served, or every later one waits forever.
+        // (A cancelled task's sleep returns at once; `usleep` then keeps this from spinning.)
+        while turns.withLock({ $0.serving }) != ticket {
+            if (try? await Task.sleep(for: .milliseconds(2))) == nil { usleep(2_000) }
+        }
+    }
+
+    func release() {
+        turns.withLock { $0.serving += 1 }
+    }
+}
+
+/// Runs each test of a suite holding `FixedDescriptorNumbers`' reservation.
+struct ReservingDescriptorNumbers: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
+        guard testCase != nil else { return try await function() }
+        try await FixedDescriptorNumbers.exclusively { try await function() }
+    }
+}
+
+extension Trait where Self == ReservingDescriptorNumbers {
+    /// See `ReservingDescriptorNumbers`.
+    static var reservingDescriptorNumbers: Self { Self() }
 }
