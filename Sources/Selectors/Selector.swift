@@ -345,7 +345,7 @@ public final class Selector {
     /// A snapshot of every registration: Python's `get_map()`.
     public var keys: KeyMap {
         get throws(SelectorError) {
-            try checkOpen(.key, nil)
+            try checkOpen(.keys, nil)
             return KeyMap(keys: table.allKeys)
         }
     }

@@ -16,6 +16,8 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
         case select
         /// `Selector.key(for:)`.
         case key = "key(for:)"
+        /// `Selector.keys`: Python's `get_map()`.
+        case keys
         /// `EventLoop.onSignal`: installing a signal handler.
         case onSignal
         /// `EventLoop.execute`: submitting a task.

@@ -21,7 +21,7 @@ import Testing
             expectSelectorError(.select, fd: nil, .selectorClosed) { try selector.select(timeout: .zero) }
             expectSelectorError(.select, fd: nil, .selectorClosed) { try selector.select(timeout: nil) }
             expectSelectorError(.key, fd: left, .selectorClosed) { try selector.key(for: left) }
-            expectSelectorError(.key, fd: nil, .selectorClosed) { try selector.keys }
+            expectSelectorError(.keys, fd: nil, .selectorClosed) { try selector.keys }
         }
     }
 

@@ -126,7 +126,7 @@ struct SelectorMisuseTests {
                 expectSelectorError(.key, fd: number, .selectorClosed) { try selector.key(for: number) }
             }
             expectSelectorError(.select, fd: nil, .selectorClosed) { try selector.select(timeout: .zero) }
-            expectSelectorError(.key, fd: nil, .selectorClosed) { try selector.keys }
+            expectSelectorError(.keys, fd: nil, .selectorClosed) { try selector.keys }
             #expect(selector.count == 0)
         }
     }
