@@ -173,5 +173,5 @@ do {
     fail("cannot listen on 127.0.0.1:\(port): \(error)")  // the port is taken, say
 }
 print("listening on \(listener.address) (\(loopCount) loops, \(backend))")
-group.join()  // until every loop has stopped
+try group.join()  // until every loop has stopped (it throws only on a loop thread)
 listener.close()

@@ -138,7 +138,8 @@ public final class RunningEchoServer: Sendable {
             io.close()
             callersLoopRunning.store(false, ordering: .releasing)
         }
-        wait()
+        // The calling thread is none of the group's, so this waits (it cannot throw).
+        try? wait()
     }
 
     /// The backend of the server's loops.
@@ -180,21 +181,26 @@ public final class RunningEchoServer: Sendable {
     /// waits for the loops' threads to end. Idempotent. For a server made by `EchoServer.run`,
     /// the loop on the calling thread has no thread to wait for: it ends on its own shortly
     /// after, and `run` returns then.
+    ///
+    /// From one of the server's own loops (a handler, task or timer) it stops them and returns
+    /// without waiting, since a loop's thread cannot wait for itself to end.
     public func stop() {
         listener.close()
         for loop in loops { loop.run { $0.finish() } }
-        wait()
+        if isOnOwnLoop { return }
+        try? wait()
     }
 
     /// Blocks until every loop's thread has ended (after `shutdown`, `stop` or a shutdown
-    /// signal). Not from one of the server's own loops.
-    public func wait() {
-        precondition(
-            !(group?.threads.contains { $0.isCurrent } ?? false),
-            "RunningEchoServer.wait() and stop() cannot be called from the server's own loop thread")
-        group?.join()
+    /// signal).
+    /// - Throws: `join` with `invalidArgument` on one of the server's own loops, which would
+    ///   wait for itself forever.
+    public func wait() throws(SelectorError) {
+        try group?.join()
         listener.close()
     }
+
+    private var isOnOwnLoop: Bool { group?.threads.contains { $0.isCurrent } ?? false }
 
     /// Runs `body` on the first loop's thread after `delay` (a one-shot timer, scheduled from
     /// any thread). Dropped if the loop has ended.

@@ -30,6 +30,8 @@ public struct SelectorError: Error, Equatable, Sendable, CustomStringConvertible
         case outputBudget = "OutputBudget"
         /// Creating an `EventLoopGroup`.
         case eventLoopGroup = "EventLoopGroup"
+        /// `EventLoopThread.join` or `EventLoopGroup.join`.
+        case join
         /// `Connections.adopt`.
         case adopt
         /// `Connection.write`.

@@ -58,8 +58,14 @@ public final class EventLoopGroup: Sendable {
     }
 
     /// Waits for every loop's thread to end. Not from one of them.
-    public func join() {
-        for thread in threads { thread.join() }
+    /// - Throws: `join` with `invalidArgument` on one of the group's loop threads, which would
+    ///   wait for itself forever (`shutdown()` is the call that works there); nothing is waited
+    ///   for then.
+    public func join() throws(SelectorError) {
+        if threads.contains(where: \.isCurrent) {
+            throw SelectorError(.join, fd: nil, .invalidArgument(EventLoopThread.joinOnOwnThread))
+        }
+        for thread in threads { thread.joinOtherThread() }
     }
 
     /// Stops every loop and waits for every thread. From one of the loops (a handler, task or
@@ -70,6 +76,6 @@ public final class EventLoopGroup: Sendable {
         // From one of the loops nothing is joined: two loops shutting the group down at once
         // would each wait for the other's thread, whose iteration never ends.
         if threads.contains(where: \.isCurrent) { return }
-        join()
+        for thread in threads { thread.joinOtherThread() }
     }
 }

@@ -87,12 +87,21 @@ public final class EventLoopThread: Sendable {
         loop.stop()
     }
 
-    /// Waits for the thread to end (after `stop()`, or a handler stopping or closing the loop).
-    /// Any thread but the loop's own; several callers may wait at once.
-    public func join() {
-        // Checked outside the lock: the loop thread must trap here, not wait for a joiner that
+    /// Waits for the thread to end (after `stop()`, or a handler stopping or closing the loop):
+    /// `pthread_join`. Any thread but the loop's own; several callers may wait at once.
+    /// - Throws: `join` with `invalidArgument` on the loop's own thread (a handler, task or
+    ///   timer), which would wait for itself forever; `shutdown()` is the call that works there.
+    public func join() throws(SelectorError) {
+        // Checked outside the lock: the loop thread must fail here, not wait for a joiner that
         // waits for it. `isCurrent` compares `ThreadIdentity` numbers, never reused.
-        precondition(!thread.isCurrent, "EventLoopThread.join() called on its own loop thread")
+        if thread.isCurrent { throw SelectorError(.join, fd: nil, .invalidArgument(Self.joinOnOwnThread)) }
+        joinOtherThread()
+    }
+
+    static let joinOnOwnThread = "called on the loop's own thread, which cannot wait for itself to end"
+
+    /// `join()` from a thread known not to be the loop's.
+    func joinOtherThread() {
         joined.withLock { joined in
             guard !joined else { return }
             thread.join()
@@ -107,7 +116,7 @@ public final class EventLoopThread: Sendable {
     public func shutdown() {
         stop()
         if thread.isCurrent { return }
-        join()
+        joinOtherThread()
     }
 
     /// Whether the loop is still running (false once `run()` has returned and the loop closed).

@@ -220,7 +220,7 @@ struct AwaitedReadinessTests {
         try await until("the wait's request queued") { hasQueuedWork(loop) }
         thread.stop()
         blocker.release()
-        thread.join()
+        try thread.join()
         let result = await outcome(of: waiter)
         #expect(failed(result, with: .loopClosed), "\(String(describing: result))")
     }

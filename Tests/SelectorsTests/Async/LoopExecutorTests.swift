@@ -271,7 +271,7 @@ struct LoopExecutorTests {
         try await Task.sleep(for: .milliseconds(20))
         thread.stop()
         blocker.release()
-        thread.join()
+        try thread.join()
         for task in tasks { try await finish(task) }
         #expect(ran.value == 400)
     }

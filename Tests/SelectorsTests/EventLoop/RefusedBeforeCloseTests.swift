@@ -47,7 +47,7 @@ private actor RefusalWindowActor {
         #expect(holds(within: .seconds(5)) { inLastTask.value })
         let actor = RefusalWindowActor(loop: thread.loop)
         let seen = await actor.probe { inLastTask.value }
-        thread.join()
+        try thread.join()
         #expect(
             seen.onLoopThread || seen.loopClosed,
             "a job of the loop ran off its thread while the loop was open: \(seen)")
@@ -87,7 +87,7 @@ private actor RefusalWindowActor {
         #expect(holds(within: .seconds(5)) { inLastTask.isSet })
         listener.close()
         listenerClosed.set()
-        thread.join()
+        try thread.join()
         let observed = seen.value
         #expect(observed != nil)
         if let observed, observed.registered {

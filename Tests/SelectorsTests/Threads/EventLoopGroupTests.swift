@@ -34,7 +34,7 @@ import Testing
             returned.increment()
         }
         eventually { group.threads.allSatisfy { !$0.isRunning } }
-        group.join()
+        try group.join()
         #expect(returned.value == 1)
         #expect(group.loops.allSatisfy { $0.isClosed })
     }
@@ -120,7 +120,7 @@ import Testing
     @Test func stopThenJoinEndsEveryThread() throws {
         let group = try EventLoopGroup(threads: 2, name: uniqueThreadName("elg-stop-"))
         group.stop()
-        group.join()
+        try group.join()
         let allClosed = group.loops.allSatisfy { $0.isClosed }
         #expect(allClosed)
     }
