@@ -6,9 +6,8 @@ import Testing
 /// every connection whose fd reached it. Where the kernel takes larger bitmaps (Linux), the
 /// backend sizes its own to the largest registered fd, so these fds work like any other; the
 /// same checks run on every backend. Only a few descriptors are opened, at high numbers
-/// (`F_DUPFD` at or above a minimum), so no descriptor-heavy setup is needed; the minimum
-/// 1,023 is a number `FixedDescriptorNumbers` reserves, so the suite holds the reservation.
-@Suite(.serialized, .reservingDescriptorNumbers) struct SelectBeyondFDSetSizeTests {
+/// (`F_DUPFD` at or above a minimum), so no descriptor-heavy setup is needed.
+@Suite(.serialized) struct SelectBeyondFDSetSizeTests {
     /// Minimums on both sides of word and FD_SETSIZE boundaries, and far above them.
     private static let minimums: [Int32] = [1_023, 1_024, 1_087, 1_088, 4_095, 4_096, 9_000]
 

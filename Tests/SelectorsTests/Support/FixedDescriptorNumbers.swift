@@ -8,33 +8,43 @@ import Testing
 /// Some behaviours need a number that is closed (register a closed fd and expect `EBADF`)
 /// or that is closed behind the selector's back and must not be reopened before the next
 /// call. Tests run in parallel and the kernel hands out the lowest free number, so a number
-/// freed by one test can be taken by another's `socketpair` a microsecond later. Numbers just
-/// below `FD_SETSIZE` (so the select backend can use them too) are only reached when a
-/// process holds about a thousand descriptors, which only the `DescriptorHeavyTests` do:
-/// each of those runs holding the reservation (the suite's `.reservingDescriptorNumbers`
-/// trait), and so does every user of the reserved numbers.
+/// freed by one test can be taken by another's `socketpair` a microsecond later. So the
+/// numbers used are the highest the process can have (below `FD_SETSIZE` where the select
+/// backend stops there), which only the `DescriptorHeavyTests` could reach, on a machine with
+/// a low limit: each of those runs holding the reservation (the suite's
+/// `.reservingDescriptorNumbers` trait), and so does every user of the reserved numbers.
 ///
-/// Found by tracing every `close` that failed with `EBADF` during a test run: the heavy tests
-/// did not hold the reservation, so a `withClosedNumber` user could `dup2` onto, and then
-/// close, a socket a heavy test owned, which then closed another test's descriptor in turn
-/// (once a selector's own `eventfd`).
+/// Found by tracing every `close` that failed with `EBADF` during a test run (.ci/closewatch.c):
+/// the numbers were those just below `FD_SETSIZE`, which the heavy tests took without holding
+/// the reservation, so a `withClosedNumber` user could `dup2` onto, and then close, a socket a
+/// heavy test owned, and that test then closed another test's descriptor in turn (once a
+/// selector's own `eventfd`). With the reservation held, a thousand sockets of the echo tests
+/// running alongside still took every number below `FD_SETSIZE` at times.
 enum FixedDescriptorNumbers {
     private static let reservation = Reservation()
 
     /// Whether the current task holds the reservation.
     @TaskLocal private static var isHeldHere = false
 
-    /// The lowest number `adopt` treats as reserved (see `checkNotReserved`).
-    static let reservedFloor = cselectors_fd_setsize() - 64
+    /// The highest number a descriptor can have here: below the soft `RLIMIT_NOFILE`, and
+    /// below `FD_SETSIZE` where the select backend stops there.
+    static let topNumber: Int32 = {
+        let top = descriptorLimit - 1
+        guard let selectLimit = Backend.select.capabilities.descriptorLimit else { return top }
+        return min(top, selectLimit - 1)
+    }()
 
-    /// Runs `body` with a number below `FD_SETSIZE` that no descriptor has and that nothing
+    /// The lowest number `adopt` treats as reserved (see `checkNotReserved`).
+    static let reservedFloor = topNumber - 63
+
+    /// Runs `body` with a number (at most `topNumber`) that no descriptor has and that nothing
     /// else opens until `body` returns. `body` may `dup2` onto it; whatever it leaves open
     /// there is closed afterwards. Open the test's `withDescriptors` scope *inside* `body`, so
     /// the bag's closing happens while the number is still reserved.
-    /// - Throws: `EMFILE` if every number below `FD_SETSIZE` is taken (a leak elsewhere).
+    /// - Throws: `EMFILE` if every number up to `topNumber` is taken.
     static func withClosedNumber<Result>(_ body: (Int32) throws -> Result) async throws -> Result {
         try await exclusively {
-            var number = cselectors_fd_setsize() - 1
+            var number = topNumber
             while number >= 0 && isOpen(number) { number -= 1 }
             guard number >= 0 else { throw Errno(rawValue: EMFILE) }
             // Checked first: CI fails a run with any close that fails (.ci/closewatch.c).
@@ -65,7 +75,7 @@ enum FixedDescriptorNumbers {
     /// Records an issue when a test that does not hold the reservation takes a reserved
     /// number: it could be the one a `withClosedNumber` user is closing behind its back.
     static func checkNotReserved(_ fd: Int32) {
-        guard fd >= reservedFloor && fd < cselectors_fd_setsize() && !isHeldHere else { return }
+        guard fd >= reservedFloor && fd <= topNumber && !isHeldHere else { return }
         Issue.record(
             "fd \(fd) is one of the reserved numbers; a test that opens this many descriptors joins DescriptorHeavyTests"
         )
