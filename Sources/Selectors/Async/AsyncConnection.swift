@@ -182,7 +182,7 @@ public final class AsyncConnection: @unchecked Sendable {
         }
         try checkNoWriterWaits()
         try send(bytes)
-        try await drained()
+        try await waitWhileFull(afterSending: true)
     }
 
     /// A second writer would send and then find the first waiting: refused before it sends,
@@ -200,7 +200,7 @@ public final class AsyncConnection: @unchecked Sendable {
         }
         try checkNoWriterWaits()
         try bytes.withUnsafeBytes { raw in Result { () throws(SelectorError) in try send(raw) } }.get()
-        try await drained()
+        try await waitWhileFull(afterSending: true)
     }
 
     /// Sends `text` as UTF-8; see `write(_:)`.
@@ -210,10 +210,19 @@ public final class AsyncConnection: @unchecked Sendable {
 
     /// Waits while more than the high-water mark is queued (returns at once otherwise).
     nonisolated(nonsending) public func drained() async throws {
+        try await waitWhileFull(afterSending: false)
+    }
+
+    /// `drained()`; after a `write` has sent its bytes (`afterSending`), a wait another task
+    /// began meanwhile (while this one's resumption was on its way) ends this one's instead of
+    /// failing it with `alreadyWaiting`: its bytes are sent, and a caller told otherwise
+    /// would send them again. The other task's wait keeps the backpressure.
+    nonisolated(nonsending) private func waitWhileFull(afterSending: Bool) async throws {
         while true {
             guard loop.isOnLoopThread else { return try await drainedOnLoop() }
             // Most calls find room: no cancellation handler, no continuation.
             guard connection.isOutputFull else { return }
+            if afterSending && connection.owner.isWaitingToDrain(connection) { return }
             let id = loop.waiterIDs.wrappingAdd(1, ordering: .relaxed).newValue
             let engine = connection.owner
             let connection = self.connection

@@ -15,7 +15,16 @@ public final class AsyncConnections: Sendable {
     public let loop: EventLoop
     /// The counts of every connection adopted here, from any thread.
     public let counters: ConnectionCounters
-    private let engine: LoopBound<Connections>
+    /// The engine, retained by hand: its last release must happen on the loop's thread (its
+    /// deinit edits the loop's close observers and timers), and this object, `Sendable`, may
+    /// be dropped on any thread (see `deinit`).
+    private let engineReference: UncheckedSendable<Unmanaged<Connections>>
+
+    /// The engine; loop thread only (traps elsewhere, as `LoopBound.value` does).
+    private var engine: Connections {
+        precondition(loop.isOnLoopThread, "AsyncConnections used off the loop's thread")
+        return engineReference.value.takeUnretainedValue()
+    }
 
     /// Serves async connections on `loop` with `options`. Loop thread.
     /// - Throws: `invalidArgument` for options out of range.
@@ -25,7 +34,19 @@ public final class AsyncConnections: Sendable {
         let engine = try Connections(loop: loop, options: options, pulling: true) { _, _ in }
         self.loop = loop.eventLoop
         self.counters = engine.counters
-        self.engine = LoopBound(engine, on: loop.eventLoop)
+        self.engineReference = UncheckedSendable(Unmanaged.passRetained(engine))
+    }
+
+    /// Releases the engine on the loop's thread: released here, on another thread, its deinit
+    /// would edit the loop's state while the loop runs (a corrupted close-observer table). A
+    /// closed loop refuses the hop; its observers are gone by then.
+    deinit {
+        let reference = engineReference.value
+        if loop.isOnLoopThread { return reference.release() }
+        // Released when the closure goes: on the loop's thread after it ran, or wherever a
+        // closing loop drops it, or here if the loop refuses it.
+        let release = ReleaseOnce(reference)
+        try? loop.execute { release.release() }
     }
 
     /// Takes over `fd` (a connected, non-blocking stream: accepted sockets are; the fd is
@@ -42,29 +63,29 @@ public final class AsyncConnections: Sendable {
         guard io.eventLoop === loop else {
             throw SelectorError(.adopt, fd: fd, .invalidArgument("the loop given is not this pool's loop"))
         }
-        return AsyncConnection(try engine.value.adopt(fd), on: loop)
+        return AsyncConnection(try engine.adopt(fd), on: loop)
     }
 
     /// Ends every connection gracefully (see `Connections.drain`): tasks waiting on them fail
     /// with `connectionClosed`, queued output is written, and `done` runs once none is left.
     /// Loop thread.
     public func drain(until deadline: LoopInstant, then done: @escaping () -> Void) {
-        engine.value.drain(until: deadline, then: done)
+        engine.drain(until: deadline, then: done)
     }
 
     /// Closes every connection at once (see `Connections.closeAll`). Loop thread.
     public func closeAll() {
-        engine.value.closeAll()
+        engine.closeAll()
     }
 
     /// Whether `drain` has been called. Loop thread.
-    public var isDraining: Bool { engine.value.isDraining }
+    public var isDraining: Bool { engine.isDraining }
 
     /// Connections open now. Loop thread.
-    public var count: Int { engine.value.count }
+    public var count: Int { engine.count }
 
     /// Tasks waiting in `read` or `write` now. Loop thread.
-    public var waiterCount: Int { engine.value.pullWaiterCount }
+    public var waiterCount: Int { engine.pullWaiterCount }
 
     /// The loop's standard instance (default options), made on first use. Loop thread.
     static func standard(on io: IsolatedEventLoop) throws(SelectorError) -> AsyncConnections {
@@ -86,4 +107,13 @@ public final class AsyncConnections: Sendable {
             return try body(loop.assumeIsolated())
         }
     }
+}
+
+/// Releases an object retained by hand: when `release()` is called, or when this box goes
+/// without it (a closure dropped by a closing loop, or refused).
+private final class ReleaseOnce: Sendable {
+    private let reference: Locked<UncheckedSendable<Unmanaged<Connections>>?>
+    init(_ reference: Unmanaged<Connections>) { self.reference = Locked(UncheckedSendable(reference)) }
+    func release() { reference.withLock { $0.take() }?.value.release() }
+    deinit { release() }
 }

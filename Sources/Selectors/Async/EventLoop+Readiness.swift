@@ -64,9 +64,14 @@ extension EventLoop {
                 guard queued.hold(continuation) else {
                     return continuation.resume(throwing: CancellationError())
                 }
+                // The closure holds the request through `QueuedWaitRequest`, whose deinit
+                // resumes a continuation nobody took: `queued` itself lives on in this task's
+                // frame (the cancellation handler holds it), so its own deinit cannot run
+                // while the task waits, and a closure dropped by `close()` would hang it.
+                let request = QueuedWaitRequest(queued)
                 do {
                     try execute { [self] in
-                        guard let continuation = queued.take() else { return }
+                        guard let continuation = request.queued.take() else { return }
                         readinessWaiters().install(fd, direction, id: id, continuation, operation: operation)
                     }
                 } catch {
@@ -102,6 +107,14 @@ extension EventLoop {
     }
 }
 
+/// What the `execute` closure of a wait from elsewhere holds: when the closure goes without
+/// having run (the loop closed and dropped it), the wait ends with `loopClosed`.
+private final class QueuedWaitRequest: Sendable {
+    let queued: QueuedWait
+    init(_ queued: QueuedWait) { self.queued = queued }
+    deinit { queued.resumeClosedIfWaiting() }
+}
+
 /// A readiness wait on its way to the loop (from another thread, in an `execute` closure).
 /// Whoever takes the continuation resumes it: the loop, which installs it; a cancellation
 /// that comes first; or, if the loop closed before running the closure and nobody has taken
@@ -134,7 +147,10 @@ private final class QueuedWait: Sendable {
         self.operation = operation
     }
 
-    deinit {
+    deinit { resumeClosedIfWaiting() }
+
+    /// The loop will never take the waiter: it fails with `loopClosed`, unless taken already.
+    func resumeClosedIfWaiting() {
         take()?.resume(throwing: SelectorError(operation, fd: fd, .loopClosed))
     }
 

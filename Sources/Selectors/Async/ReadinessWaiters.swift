@@ -27,6 +27,10 @@ final class ReadinessWaiters {
         var isRegistered = false
         /// What the registration watches now (emulated only; native watches both).
         var interest: Events = []
+        /// Emulated only: the key of a registration taken out of the selector while nobody
+        /// waits (see `narrow`). To the caller the fd is still registered, as
+        /// `EventLoop.readable` documents, so `unregister(fd)` succeeds with this key.
+        var parkedKey: SelectorKey?
     }
 
     private unowned(unsafe) let loop: EventLoop
@@ -106,6 +110,7 @@ final class ReadinessWaiters {
         } else {
             try selector.register(fd, events: wanted, handler: handler!)
             slots[index].isRegistered = true
+            slots[index].parkedKey = nil
         }
         slots[index].interest = wanted
     }
@@ -142,7 +147,7 @@ final class ReadinessWaiters {
         if slots[index].write != nil { wanted.insert(.write) }
         guard wanted != slots[index].interest, slots[index].isRegistered else { return }
         if wanted.isEmpty {
-            _ = try? loop.selector.unregister(fd)
+            slots[index].parkedKey = try? loop.selector.unregister(fd)
             slots[index].isRegistered = false
         } else {
             _ = try? loop.selector.modify(fd, events: wanted)
@@ -169,17 +174,21 @@ final class ReadinessWaiters {
     /// Whether `fd` is registered by waiters (so `unregister` must tell them).
     func owns(_ fd: Int32) -> Bool {
         let index = Int(fd)
-        return index >= 0 && index < slots.count && slots[index].isRegistered
+        return index >= 0 && index < slots.count
+            && (slots[index].isRegistered || slots[index].parkedKey != nil)
     }
 
     /// `fd` is being unregistered: its waiters fail with `notRegistered`, its state goes.
-    func forget(_ fd: Int32) {
+    /// Returns the parked key when the selector no longer holds the fd (see `Slot.parkedKey`).
+    @discardableResult
+    func forget(_ fd: Int32) -> SelectorKey? {
         let index = Int(fd)
-        guard index >= 0, index < slots.count else { return }
+        guard index >= 0, index < slots.count else { return nil }
         let slot = slots[index]
         slots[index] = Slot()
         slot.read?.continuation.resume(throwing: SelectorError(.readable, fd: fd, .notRegistered))
         slot.write?.continuation.resume(throwing: SelectorError(.writable, fd: fd, .notRegistered))
+        return slot.isRegistered ? nil : slot.parkedKey
     }
 
     /// The loop is closing: every waiter fails with `loopClosed`.

@@ -137,10 +137,27 @@ final class ClosedLoopJobs: Sendable {
     private let state = Locked(State())
 
     /// Called once by `closeResources`: runs the jobs given and any parked, and every later
-    /// one at once.
-    func loopClosed(_ jobs: [LoopJob], on loop: EventLoop) {
+    /// one at once. With `holding` (the loop's thread closed the loop while running its jobs,
+    /// one of which may be running still: an actor's, say), none runs until
+    /// `releaseHold` once that is over: the loop's thread counts as their runner meanwhile,
+    /// so no other thread runs one beside it.
+    func loopClosed(_ jobs: [LoopJob], on loop: EventLoop, holding: Bool) {
+        if holding {
+            state.withLock { state in
+                state.loopClosed = true
+                state.queue += jobs
+                state.runner = ThreadIdentity.current
+            }
+            return
+        }
         state.withLock { $0.loopClosed = true }
         run(jobs, on: loop)
+    }
+
+    /// Ends the hold of `loopClosed(_:on:holding:)` and runs what queued up meanwhile.
+    func releaseHold(on loop: EventLoop) {
+        state.withLock { $0.runner = nil }
+        run([], on: loop)
     }
 
     func run(_ jobs: [LoopJob], on loop: EventLoop) {

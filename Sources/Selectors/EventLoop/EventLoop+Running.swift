@@ -196,10 +196,12 @@ extension EventLoop {
     private func runTasks() {
         tasks.take(into: &runningTasks)
         guard !runningTasks.isEmpty else { return }
-        for task in runningTasks {
-            switch task {
-            case .closure(let body): body()
-            case .job(let job): run(job)
+        runningQueuedWork {
+            for task in runningTasks {
+                switch task {
+                case .closure(let body): body()
+                case .job(let job): run(job)
+                }
             }
         }
         counters.tasksRun &+= UInt64(runningTasks.count)
@@ -213,7 +215,9 @@ extension EventLoop {
         hasLocalWork = false
         if !localJobs.isEmpty {
             localJobs.swapContents(with: &runningLocalJobs)
-            for index in 0..<runningLocalJobs.count { run(runningLocalJobs[index]) }
+            runningQueuedWork {
+                for index in 0..<runningLocalJobs.count { run(runningLocalJobs[index]) }
+            }
             counters.tasksRun &+= UInt64(runningLocalJobs.count)
             runningLocalJobs.removeAll()
         }

@@ -67,6 +67,10 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var leavesIOOnly = false
     /// Runs the jobs of the loop once it is closed (see `EventLoop+Executor`).
     let closedJobs = ClosedLoopJobs()
+    /// How deep the loop's thread is in running queued jobs and tasks (`runningQueuedWork`).
+    @exclusivity(unchecked) var queuedWorkDepth = 0
+    /// Whether `closedJobs` waits for `queuedWorkDepth` to fall to 0 (see `runningQueuedWork`).
+    @exclusivity(unchecked) var closedJobsHeld = false
     /// The loop in its role as an actor's executor (see `EventLoop+Executor`).
     let serialExecutor = LoopSerialExecutor()
     /// Tasks awaiting readiness (`readable`, `writable`), made on first use.
@@ -263,10 +267,12 @@ public final class EventLoop: @unchecked Sendable {
     func closeRunningAcceptedTasks() {
         assertOnLoopThread()
         guard !isClosed else { return }
-        for task in tasks.refuse() {
-            switch task {
-            case .closure(let body): body()
-            case .job(let job): run(job)
+        runningQueuedWork {
+            for task in tasks.refuse() {
+                switch task {
+                case .closure(let body): body()
+                case .job(let job): run(job)
+                }
             }
         }
         closeResources()
@@ -294,9 +300,27 @@ public final class EventLoop: @unchecked Sendable {
         localTasks = []
         localJobs.removeAll()
         hasLocalWork = false
-        closedJobs.loopClosed(jobs, on: self)
+        // Closed by a job (or a task beside jobs) on the loop's thread: that job, or the rest
+        // of its batch, still runs here; the closed loop's jobs wait for it (see
+        // `runningQueuedWork`), or two jobs of one serial executor would run at once.
+        let holding = isOnLoopThread && queuedWorkDepth > 0
+        closedJobsHeld = holding
+        closedJobs.loopClosed(jobs, on: self, holding: holding)
         standardAsyncConnections = nil
         if !isRunning { releasePending() }
+    }
+
+    /// Runs `body`, which runs queued jobs or tasks on the loop's thread; if one of them closes
+    /// the loop, the closed loop's jobs run only after `body`, here.
+    @inline(__always)
+    func runningQueuedWork(_ body: () -> Void) {
+        queuedWorkDepth += 1
+        body()
+        queuedWorkDepth -= 1
+        if queuedWorkDepth == 0 && closedJobsHeld {
+            closedJobsHeld = false
+            closedJobs.releaseHold(on: self)
+        }
     }
 
     /// Runs `body` when the loop closes (at once if it is closed already), unless `observer`

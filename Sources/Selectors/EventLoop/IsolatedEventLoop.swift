@@ -65,7 +65,11 @@ public struct IsolatedEventLoop {
     @discardableResult
     public func unregister(_ fd: Int32) throws(SelectorError) -> SelectorKey {
         eventLoop.assertOnLoopThread()
-        if let waiters = eventLoop.waiters, waiters.owns(fd) { waiters.forget(fd) }
+        if let waiters = eventLoop.waiters, waiters.owns(fd), let parked = waiters.forget(fd) {
+            // Out of the selector while nobody waited (poll, select), yet registered as far as
+            // the caller knows: `readable` promises it stays so until this call.
+            return parked
+        }
         let key = try eventLoop.selector.unregister(fd)
         eventLoop.selector.releaseRetiredHandlers()
         return key

@@ -95,6 +95,16 @@ public final class Listener: Sendable {
         self.options = options
     }
 
+    /// Closes the socket unless `close()` did: every watcher holds the listener, so none is
+    /// left, and no loop watches the socket any more.
+    deinit {
+        let open = watchers.withLock { watchers in
+            defer { watchers.socketClosed = true }
+            return !watchers.socketClosed
+        }
+        if open { Socket.close(fd) }
+    }
+
     /// Starts accepting on `loop` (its thread calls this): each event goes to `handler` there.
     /// - Throws: `loopClosed` (operation `register`) once `close()` was called; what
     ///   registering the socket threw otherwise.
