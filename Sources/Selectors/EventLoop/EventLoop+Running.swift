@@ -196,12 +196,10 @@ extension EventLoop {
     private func runTasks() {
         tasks.take(into: &runningTasks)
         guard !runningTasks.isEmpty else { return }
-        runningQueuedWork {
-            for task in runningTasks {
-                switch task {
-                case .closure(let body): body()
-                case .job(let job): run(job)
-                }
+        for task in runningTasks {
+            switch task {
+            case .closure(let body): body()
+            case .job(let job): run(job)
             }
         }
         counters.tasksRun &+= UInt64(runningTasks.count)
@@ -215,9 +213,7 @@ extension EventLoop {
         hasLocalWork = false
         if !localJobs.isEmpty {
             localJobs.swapContents(with: &runningLocalJobs)
-            runningQueuedWork {
-                for index in 0..<runningLocalJobs.count { run(runningLocalJobs[index]) }
-            }
+            for index in 0..<runningLocalJobs.count { run(runningLocalJobs[index]) }
             counters.tasksRun &+= UInt64(runningLocalJobs.count)
             runningLocalJobs.removeAll()
         }
@@ -252,6 +248,7 @@ extension EventLoop {
 
     private func leave() {
         isRunning = false
+        releaseClosedJobs()
     }
 
     // MARK: For VirtualEventLoop
