@@ -106,12 +106,15 @@ public final class Listener: Sendable {
     }
 
     /// Starts accepting on `loop` (its thread calls this): each event goes to `handler` there.
-    /// - Throws: `loopClosed` (operation `register`) once `close()` was called; what
+    /// - Throws: `EBADF` (operation `register`) once `close()` was called, as registering its
+    ///   closed socket would (it said `loopClosed`, which named the wrong object); what
     ///   registering the socket threw otherwise.
     public func accept(on loop: IsolatedEventLoop, _ handler: @escaping (Event) -> Void) throws(SelectorError)
     {
         let watcher = AcceptWatcher(listener: self, loop: loop, handler: handler)
-        guard add(watcher, on: loop.eventLoop) else { throw SelectorError(.register, fd: fd, .loopClosed) }
+        guard add(watcher, on: loop.eventLoop) else {
+            throw SelectorError(.register, fd: fd, .system(.badFileDescriptor))
+        }
         do {
             try watcher.start()
         } catch {
