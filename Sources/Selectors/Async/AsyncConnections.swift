@@ -92,7 +92,9 @@ public final class AsyncConnections: Sendable {
         let loop = io.eventLoop
         if let made = loop.standardAsyncConnections { return made }
         let made = try AsyncConnections(on: io)
-        loop.standardAsyncConnections = made
+        // Not kept by a closed loop (its close dropped the one it had): the loop and the pool
+        // would hold each other for good. Its `adopt` throws `loopClosed` anyway.
+        if !loop.isClosed { loop.standardAsyncConnections = made }
         return made
     }
 
