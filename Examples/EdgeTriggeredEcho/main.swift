@@ -54,8 +54,16 @@ var buffer = [UInt8](repeating: 0, count: 64 * 1024)
     while true {
         do {
             guard let fd = try Socket.accept(listener) else { return }
+            do {
+                try selector.register(fd, events: .read, trigger: .edge) { fd, _ in pump(fd) }
+            } catch {
+                // This connection only (an fd beyond what the backend can watch, say): closed,
+                // so neither the descriptor nor the client is left waiting.
+                print("cannot watch fd \(fd): \(error)")
+                Socket.close(fd)
+                continue
+            }
             connections[fd] = Connection()
-            try selector.register(fd, events: .read, trigger: .edge) { fd, _ in pump(fd) }
         } catch {
             // Out of descriptors, say. Stop watching for a moment (poll and select would
             // report the queued clients at every wait: a spin), then watch again: a new

@@ -106,11 +106,14 @@ var sources: [Connection: (prefix: String, partial: [UInt8])] = [:]
 let watched: Connections
 do {
     watched = try Connections(loop: io) { source, event in
-        guard case (let prefix, var partial)? = sources[source] else { return }
+        // Taken out while it changes: a copy left in `sources` would make every append copy the
+        // whole unfinished line, and a long line would take time quadratic in its length.
+        guard case (let prefix, var partial)? = sources.removeValue(forKey: source) else { return }
         switch event {
         case .received(let bytes):
+            let searched = partial.count  // what was searched for a newline before
             partial += bytes
-            guard let end = partial.lastIndex(of: UInt8(ascii: "\n")) else { break }
+            guard let end = partial[searched...].lastIndex(of: UInt8(ascii: "\n")) else { break }
             var text: [UInt8] = []
             for line in partial[..<end].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
             {

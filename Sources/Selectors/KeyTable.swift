@@ -19,7 +19,7 @@
 /// (callgrind: 60 instructions per connection cycle).
 struct KeyTable: ~Copyable {
     /// All-zero bytes are an empty slot: no handler, no events, `.level`, generation 0.
-    private var slots = DescriptorTable<Slot>(capacity: 64)
+    private var slots: DescriptorTable<Slot>
     private(set) var count = 0
     /// How many registrations are one-shot (see `Selector.noteDisarmedOneShots`).
     private(set) var oneShotCount = 0
@@ -49,6 +49,12 @@ struct KeyTable: ~Copyable {
 
         /// The handler, if the slot holds a reference to it.
         var ownedHandler: Unmanaged<SharedHandler>? { isBorrowed ? nil : handler }
+    }
+
+    /// A table for fds below `reservedCount` (by default, every fd the process may open; the
+    /// scripted backend, whose fds are plain numbers, asks for its own limit).
+    init(reservedCount: Int = DescriptorTableReservation.count) {
+        slots = DescriptorTable<Slot>(capacity: 64, reservedCount: reservedCount)
     }
 
     deinit {

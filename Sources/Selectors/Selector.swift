@@ -29,7 +29,7 @@ public final class Selector {
     /// `kernel.directWaitFD`, refreshed when the interest set is replaced: the wait calls the
     /// kernel itself when there is one (see `waitOnce`).
     @exclusivity(unchecked) private var directWaitFD: Int32
-    @exclusivity(unchecked) private var table = KeyTable()
+    @exclusivity(unchecked) private var table: KeyTable
     @exclusivity(unchecked) private var ready: UnsafeMutableBufferPointer<ReadyEvent>
     @exclusivity(unchecked) private var readyCount = 0
     /// Counts `select` calls, so a `ReadyKeys` view can tell it has been superseded.
@@ -86,6 +86,11 @@ public final class Selector {
         self.kernelDescriptorLimit =
             kernel.descriptorLimit == Int32.max ? Int(Int32.max) + 1 : Int(kernel.descriptorLimit)
         self.directWaitFD = kernel.directWaitFD
+        // A kernel's fds are below the process's open-file limit, which the table reserves by
+        // default; the scripted backend's are plain numbers below its own documented limit.
+        self.table = KeyTable(
+            reservedCount: backend == .scripted
+                ? Int(kernel.descriptorLimit) : DescriptorTableReservation.count)
         self.kernelMayKeepGhosts = kernel.mayKeepGhosts
         self.kernelCloseRemovesRegistration = kernel.closeRemovesRegistration
         self.ready = Selector.allocateReady(capacity: Selector.minimumReadyCapacity)
