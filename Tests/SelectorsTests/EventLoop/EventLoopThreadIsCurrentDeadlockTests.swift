@@ -28,15 +28,7 @@ import Testing
             answered.withLock { $0 = current }
         }
         #expect(holds(within: .seconds(5)) { started.isSet })
-        let shutDown = SharedFlag()
-        startDetachedThread { [thread] in
-            thread.shutdown()
-            shutDown.set()
-        }
-        #expect(
-            holds(within: .seconds(5)) { shutDown.isSet },
-            "shutdown() did not return: the loop thread waits in isCurrent for the lock join() holds")
-        #expect(answered.value == true)
+        expectShutdownReturns(thread, answered)
     }
 
     /// The same through a task accepted just before `stop()`, which the thread runs after
@@ -50,6 +42,15 @@ import Testing
             let current = thread.isCurrent
             answered.withLock { $0 = current }
         }
+        expectShutdownReturns(thread, answered)
+    }
+
+    /// Shuts `thread` down from another thread; it must return, and the loop thread's
+    /// `isCurrent` must have answered true.
+    private func expectShutdownReturns(
+        _ thread: EventLoopThread, _ answered: Shared<Bool?>,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let shutDown = SharedFlag()
         startDetachedThread { [thread] in
             thread.shutdown()
@@ -57,7 +58,8 @@ import Testing
         }
         #expect(
             holds(within: .seconds(5)) { shutDown.isSet },
-            "shutdown() did not return: the loop thread waits in isCurrent for the lock join() holds")
-        #expect(answered.value == true)
+            "shutdown() did not return: the loop thread waits in isCurrent for the lock join() holds",
+            sourceLocation: sourceLocation)
+        #expect(answered.value == true, sourceLocation: sourceLocation)
     }
 }
