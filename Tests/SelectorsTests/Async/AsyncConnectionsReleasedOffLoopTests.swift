@@ -9,7 +9,7 @@ import Testing
 /// from that thread, racing with the loop's own edits: a corrupted dictionary (a SIGSEGV in
 /// `Dictionary.find` under ThreadSanitizer, which also reports the race itself; a plain run
 /// rarely shows it).
-@Suite(.timeLimit(.minutes(2)), .aheadOfBlockingTests)
+@Suite(.timeLimit(.minutes(5)), .aheadOfBlockingTests)
 struct AsyncConnectionsReleasedOffLoopTests {
     @Test
     func droppingAnAsyncConnectionsOffTheLoopDoesNotTouchLoopStateThere() async throws {

@@ -35,7 +35,7 @@ actor PinnedOverlapProbe {
     }
 }
 
-@Suite(.timeLimit(.minutes(1)), .aheadOfBlockingTests)
+@Suite(.timeLimit(.minutes(5)), .aheadOfBlockingTests)
 struct CloseFromAnActorJobTests {
     /// A job queued before the close: the close runs it at once, nested inside the job that
     /// is closing, which is still running.

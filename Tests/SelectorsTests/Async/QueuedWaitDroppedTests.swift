@@ -8,7 +8,7 @@ import Testing
 /// when the loop is closed with `IsolatedEventLoop.close()` (not by an `EventLoopThread`
 /// ending, which runs the accepted tasks first). `close()` drops queued closures; the wait
 /// must end with `loopClosed`, not hang.
-@Suite(.timeLimit(.minutes(1)), .aheadOfBlockingTests)
+@Suite(.timeLimit(.minutes(5)), .aheadOfBlockingTests)
 struct QueuedWaitDroppedTests {
     @Test(arguments: Backend.available)
     func aQueuedWaitDroppedByCloseEndsWithLoopClosed(backend: Backend) async throws {

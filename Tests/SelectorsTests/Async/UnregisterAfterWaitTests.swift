@@ -9,7 +9,7 @@ import Testing
 /// before you close the fd)". Portable code that does so must not fail on some backends: on
 /// poll and select the waiters drop the registration as soon as nobody waits, so that
 /// `unregister` throws `notRegistered`.
-@Suite(.timeLimit(.minutes(1)), .aheadOfBlockingTests)
+@Suite(.timeLimit(.minutes(5)), .aheadOfBlockingTests)
 struct UnregisterAfterWaitTests {
     @Test(arguments: Backend.available)
     func unregisterAfterACompletedWaitSucceedsOnEveryBackend(backend: Backend) async throws {

@@ -8,7 +8,7 @@ import Testing
 /// again without sending twice). A writer whose drain wait was just resumed, but whose task
 /// has not run yet, can find that another writer started waiting meanwhile: its re-wait then
 /// throws `alreadyWaiting` although all its bytes were sent: a retry duplicates them.
-@Suite(.timeLimit(.minutes(1)), .aheadOfBlockingTests)
+@Suite(.timeLimit(.minutes(5)), .aheadOfBlockingTests)
 struct WriteAfterSendAlreadyWaitingTests {
     @Test
     func aWriteWhoseBytesWereSentNeverThrowsAlreadyWaiting() async throws {

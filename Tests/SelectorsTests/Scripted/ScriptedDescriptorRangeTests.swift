@@ -5,7 +5,7 @@ import Testing
 /// `ReadinessScript.descriptorLimit`", so "any number not already registered can be
 /// registered", and its capabilities say the same limit. The script accepts every such number;
 /// a selector on it must too, whatever this machine's open-file limit is.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ScriptedDescriptorRangeTests {
     @Test func aScriptedSelectorRegistersEveryNumberBelowTheScriptsLimit() throws {
         let script = ReadinessScript()

@@ -6,7 +6,7 @@ import Testing
 /// it and serving: a group that failed to start, say) keeps the socket open and the port
 /// bound for the rest of the process: the next `Listener` on that port fails with
 /// `EADDRINUSE`.
-@Suite(.timeLimit(.minutes(1)))
+@Suite(.timeLimit(.minutes(5)))
 struct ListenerDroppedTests {
     @Test
     func aListenerDroppedWithoutCloseReleasesItsPort() throws {
