@@ -43,10 +43,10 @@ public final class AsyncConnections: Sendable {
     deinit {
         let reference = engineReference.value
         if loop.isOnLoopThread { return reference.release() }
-        // The closure holds the last reference, released when the closure goes: on the loop's
-        // thread after it ran, or wherever a closing loop drops it, or here if refused.
-        let engine = UncheckedSendable(reference.takeRetainedValue())
-        try? loop.execute { _ = engine }
+        // Released when the closure goes: on the loop's thread after it ran, or wherever a
+        // closing loop drops it, or here if the loop refuses it.
+        let release = ReleaseOnce(reference)
+        try? loop.execute { release.release() }
     }
 
     /// Takes over `fd` (a connected, non-blocking stream: accepted sockets are; the fd is
@@ -109,4 +109,13 @@ public final class AsyncConnections: Sendable {
             return try body(loop.assumeIsolated())
         }
     }
+}
+
+/// Releases an object retained by hand: when `release()` is called, or when this box goes
+/// without it (a closure dropped by a closing loop, or refused).
+private final class ReleaseOnce: Sendable {
+    private let reference: Locked<UncheckedSendable<Unmanaged<Connections>>?>
+    init(_ reference: Unmanaged<Connections>) { self.reference = Locked(UncheckedSendable(reference)) }
+    func release() { reference.withLock { $0.take() }?.value.release() }
+    deinit { release() }
 }

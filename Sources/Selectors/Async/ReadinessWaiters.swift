@@ -188,7 +188,7 @@ final class ReadinessWaiters {
         slots[index] = Slot()
         slot.read?.continuation.resume(throwing: SelectorError(.readable, fd: fd, .notRegistered))
         slot.write?.continuation.resume(throwing: SelectorError(.writable, fd: fd, .notRegistered))
-        return slot.parkedKey  // nil while registered: `watch` clears it
+        return slot.isRegistered ? nil : slot.parkedKey
     }
 
     /// The loop is closing: every waiter fails with `loopClosed`.
