@@ -103,6 +103,11 @@ do { io = try EventLoop(backend: backend).assumeIsolated() } catch { fail("\(err
 /// Each open source: the prefix of its lines, and its unfinished line.
 var sources: [Connection: (prefix: String, partial: [UInt8])] = [:]
 
+/// The most of an unfinished line held back for its newline: a line that reaches it is printed
+/// in pieces of this size, each with the prefix, so a source that never sends a newline (a
+/// binary file, a stream of zeros) cannot make the watcher hold all of it in memory.
+let longestLine = 64 * 1024
+
 let watched: Connections
 do {
     watched = try Connections(loop: io) { source, event in
@@ -113,14 +118,19 @@ do {
         case .received(let bytes):
             let searched = partial.count  // what was searched for a newline before
             partial += bytes
-            guard let end = partial[searched...].lastIndex(of: UInt8(ascii: "\n")) else { break }
             var text: [UInt8] = []
-            for line in partial[..<end].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-            {
-                text += prefix.utf8 + line + [UInt8(ascii: "\n")]
+            if let end = partial[searched...].lastIndex(of: UInt8(ascii: "\n")) {
+                for line in partial[..<end].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+                {
+                    text += prefix.utf8 + line + [UInt8(ascii: "\n")]
+                }
+                partial.removeSubrange(...end)
             }
-            writeAll(text)
-            partial.removeSubrange(...end)
+            while partial.count >= longestLine {
+                text += prefix.utf8 + partial[..<longestLine] + [UInt8(ascii: "\n")]
+                partial.removeSubrange(..<longestLine)
+            }
+            if !text.isEmpty { writeAll(text) }
         case .closed(let end):
             if !partial.isEmpty { writeAll(Array(prefix.utf8) + partial + [UInt8(ascii: "\n")]) }
             if case .failed(let error) = end {

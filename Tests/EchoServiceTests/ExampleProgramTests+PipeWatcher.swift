@@ -55,6 +55,22 @@ extension ExampleProgramTests {
         #expect(child.stdoutText.hasSuffix("\n"))
     }
 
+    /// A source that never sends a newline is printed in pieces of 64 KiB, each with its
+    /// prefix, and the rest when it ends: the watcher holds no more than that of a line.
+    @Test func pipeWatcherPrintsALineWithoutEndInPieces() throws {
+        let path = try builtExecutable("pipe-watcher")
+        let child = try ChildProcess(
+            shell: "exec '\(path)' 'head -c 300000 /dev/zero | tr \"\\0\" a' < /dev/null")
+        let status = child.waitForExit(timeout: 30)
+        if status == nil { kill(child.pid, SIGKILL) }
+        #expect(status.flatMap(ChildProcess.exitCode) == 0, "\(child.stderrText)")
+        let lines = child.stdoutText.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.last == "")
+        let pieces = lines.dropLast()
+        #expect(pieces.map { $0.utf8.count } == [65536, 65536, 65536, 65536, 37856].map { $0 + 7 })
+        #expect(pieces.allSatisfy { $0.hasPrefix("child: ") && $0.dropFirst(7).allSatisfy { $0 == "a" } })
+    }
+
     /// A command killed by a signal ends the watcher with 128 + the signal, as a shell
     /// reports it; standard input that epoll cannot watch (/dev/null, a regular file) is read
     /// with poll instead, unless a backend was asked for; no standard input at all is fine.
