@@ -10,6 +10,13 @@ import Testing
 /// test. On Linux each priority has threads of its own, so a job of a high-priority task never
 /// waits behind the default-priority tests.
 ///
+/// Those threads are as many as the cores, for each priority (measured here, 2026-12-07: with
+/// both default-priority threads asleep a high-priority task ran at once; with both
+/// high-priority threads asleep it waited for one of them). So a test under this trait must not
+/// block its thread for long (a lock held elsewhere, a `sleep`): two such tests would stop
+/// every other one under the trait, which is how a blocking wait for the reserved descriptor
+/// numbers once deadlocked the suite (`FixedDescriptorNumbers` suspends instead).
+///
 /// The test runs in a child task made with `.high` (so that the tasks it makes inherit that)
 /// and escalated to it (`UnsafeCurrentTask.escalatePriority`): without the escalation such a
 /// child's first job runs at high priority but every later one at the priority its parent
