@@ -62,9 +62,7 @@ public final class EventLoopGroup: Sendable {
     ///   wait for itself forever (`shutdown()` is the call that works there); nothing is waited
     ///   for then.
     public func join() throws(SelectorError) {
-        if threads.contains(where: \.isCurrent) {
-            throw SelectorError(.join, fd: nil, .invalidArgument(EventLoopThread.joinOnOwnThread))
-        }
+        if threads.contains(where: \.isCurrent) { throw EventLoopThread.joinOnOwnThread }
         for thread in threads { thread.joinOtherThread() }
     }
 

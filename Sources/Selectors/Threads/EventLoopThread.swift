@@ -94,11 +94,14 @@ public final class EventLoopThread: Sendable {
     public func join() throws(SelectorError) {
         // Checked outside the lock: the loop thread must fail here, not wait for a joiner that
         // waits for it. `isCurrent` compares `ThreadIdentity` numbers, never reused.
-        if thread.isCurrent { throw SelectorError(.join, fd: nil, .invalidArgument(Self.joinOnOwnThread)) }
+        if thread.isCurrent { throw Self.joinOnOwnThread }
         joinOtherThread()
     }
 
-    static let joinOnOwnThread = "called on the loop's own thread, which cannot wait for itself to end"
+    /// What `join()` throws on a loop's own thread (also `EventLoopGroup.join()`).
+    static let joinOnOwnThread = SelectorError(
+        .join, fd: nil,
+        .invalidArgument("called on the loop's own thread, which cannot wait for itself to end"))
 
     /// `join()` from a thread known not to be the loop's.
     func joinOtherThread() {
