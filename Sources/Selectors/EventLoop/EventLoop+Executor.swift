@@ -30,7 +30,12 @@ internal import CSelectors
 /// job dropped would leave its task suspended forever, with everything it holds. So once the
 /// loop is closed, its jobs (those still queued, and any enqueued later) run on the thread
 /// that closed the loop or enqueued them, one at a time, never two at once (`ClosedLoopJobs`),
-/// and isolation checks hold inside them. The loop's operations then fail (`loopClosed`,
+/// and isolation checks hold inside them. A job enqueued after the close runs inside the call
+/// that enqueued it: code that resumes a continuation of a task on a closed loop runs that
+/// task's next steps before `resume` returns. (Unless another thread is running the closed
+/// loop's jobs, which then runs it too; or the loop's thread closed the loop inside `run`,
+/// `runOnce` or `closeRunningAcceptedTasks`, which hold them until it leaves.) The loop's
+/// operations then fail (`loopClosed`,
 /// `selectorClosed`), and awaited readiness throws, so such tasks finish instead of hanging.
 extension EventLoop: SerialExecutor, TaskExecutor {
     /// Runs `job` on the loop's thread, as a task executor's job (see above).
