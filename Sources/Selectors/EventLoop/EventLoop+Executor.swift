@@ -35,8 +35,8 @@ internal import CSelectors
 /// task's next steps before `resume` returns. (Unless another thread is running the closed
 /// loop's jobs, which then runs it too; or the loop's thread closed the loop inside `run`,
 /// `runOnce` or `closeRunningAcceptedTasks`, which hold them until it leaves.) The loop's
-/// operations then fail (`loopClosed`,
-/// `selectorClosed`), and awaited readiness throws, so such tasks finish instead of hanging.
+/// operations then fail (`loopClosed`, `selectorClosed`), and awaited readiness throws, so
+/// such tasks finish instead of hanging.
 extension EventLoop: SerialExecutor, TaskExecutor {
     /// Runs `job` on the loop's thread, as a task executor's job (see above).
     public func enqueue(_ job: consuming ExecutorJob) {
