@@ -12,9 +12,15 @@ extension EchoServerProcessTests {
         let lines = output.split(separator: "\n").map(String.init)
         let metadata = try #require(lines.first)
         #expect(metadata.hasPrefix(#"{"type":"metadata","date":"20"#), "\(metadata)")
+        // The benchmark is built as the tests are.
+        #if DEBUG
+            let build = #""build":"debug""#
+        #else
+            let build = #""build":"release""#
+        #endif
         for field in [
             #""host":"#, #""processor":"#, #""cores":"#, #""kernel":"Linux "#, #""toolchain":"Swift 6."#,
-            #""build":"debug""#, #""version":"#, #""repeats":3"#,
+            build, #""version":"#, #""repeats":3"#,
             #""targets":["raw-epoll","echo-epoll"]"#,
         ] {
             #expect(metadata.contains(field), "\(field) missing from \(metadata)")
