@@ -15,6 +15,9 @@
 # N1 and then N2 operations, and prints (I(N2) - I(N1)) / (N2 - N1): start-up and shutdown
 # cancel out. The fifth argument is the echo-server's --trigger (default level; ignored for c).
 # PACE=SECONDS makes the client pause after each operation (see drive.py: needed for edge).
+# conn counts depend on how a cycle's steps (accept, data, end of stream) fall into waits, which
+# timing decides: unpaced, runs of one tree spread by up to 100. PACE=0.001 gives each step a
+# wait of its own, and the count repeats to the instruction: compare conn figures paced.
 # API=async counts the echo-server's --api async (a task per connection) instead of callbacks.
 # SERVER_ARGS adds echo-server flags (e.g. "--idle-timeout 60", which keeps a timer scheduled).
 # valgrind 3.19 cannot read Swift's DWARF5 debug info, so it runs a copy without it.
