@@ -49,8 +49,13 @@ public struct Connection: Hashable, CustomStringConvertible {
         }.get()
     }
 
-    /// Stops reading, writes what is queued, then closes (`.closed(.closed)`). Does nothing on
-    /// a dead handle, nor during a drain (`Connections.drain`), which closes it already.
+    /// Stops reading (what still arrives is read and dropped), writes what is queued, then
+    /// closes (`.closed(.closed)`). On TCP, if the peer has not acknowledged everything yet or
+    /// sent more meanwhile, the close waits until it has acknowledged it all (sending end of
+    /// stream first, unless input was dropped): closing before that would let a reset
+    /// destroy what the kernel had not delivered. Input dropped makes the close a reset, once
+    /// nothing written can be lost, so the peer learns it. Does nothing on a dead handle, nor
+    /// during a drain (`Connections.drain`), which closes it already.
     public func close() {
         owner.close(self)
     }

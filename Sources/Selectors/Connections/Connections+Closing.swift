@@ -15,10 +15,41 @@ extension Connections {
         // No more reading: a task waiting to read fails now, not when the queue is written.
         if pulls { failReadWaiter(connection.fd, slot) }
         if slot.pointee.output == nil {
-            end(connection.fd, slot, endOfClose(slot), notifyLater: true)
+            finishRequestedClose(connection.fd, slot, notifyLater: true)
         } else {
             updateInterest(connection.fd, slot)
         }
+    }
+
+    /// A requested close whose queue is written. Closed at once when nothing is in flight
+    /// either way, as most are, and always for Unix-domain sockets and pipes, which keep what
+    /// was written for the reader whatever follows. Otherwise, on TCP, the fd would be closed
+    /// with bytes unread, or with bytes written that the peer has not acknowledged, which
+    /// more input from the peer can still turn into an immediate reset: both destroy what the
+    /// kernel has not delivered. So the connection lingers: end of stream is sent (unless input was dropped), what
+    /// arrives is read and dropped, and it closes once the peer has acknowledged everything
+    /// (`endLingeringConnections`), with a reset if input was dropped, so the peer learns
+    /// that. Returns false if the connection was closed.
+    @discardableResult
+    func finishRequestedClose(
+        _ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>, notifyLater: Bool = false
+    ) -> Bool {
+        let flags = slot.pointee.flags
+        if flags.contains(.notSocket) || (!flags.contains(.inputDropped) && isQuiet(fd))
+            || !Connections.isInternetSocket(fd)
+        {
+            end(fd, slot, endOfClose(slot), notifyLater: notifyLater)
+            return false
+        }
+        if let unread = Connections.unreadInput(fd), unread > 0 { slot.pointee.flags.insert(.inputDropped) }
+        if !slot.pointee.flags.contains(.inputDropped) && !flags.contains(.finSent) {
+            slot.pointee.flags.insert(.finSent)
+            // A failure says the peer is gone: the acknowledgements it would send are then
+            // never coming, and the connection is closed at the next tick with nothing lost.
+            try? Socket.shutdownWrite(fd)
+        }
+        startLingerTicker()
+        return updateInterest(fd, slot)
     }
 
     /// How a requested close ends: `.peerClosed` if the peer had ended its side first (the
@@ -181,9 +212,9 @@ extension Connections {
     /// written, or arriving later) is reset instead, once the peer's kernel has acknowledged
     /// everything written, so nothing written is destroyed and the peer still learns it was
     /// cut off. Whatever is left at `deadline` is closed (`.aborted`, reset if data is lost).
-    /// Connections adopted during a drain are drained too, and those adopted after it finished
-    /// are aborted at once (`.closed(.aborted)` at the next turn): nothing would end them
-    /// otherwise. Calling it again does nothing.
+    /// Connections adopted during a drain are drained too, and those adopted once the deadline
+    /// has come or after the drain finished are aborted at once (`.closed(.aborted)` at the
+    /// next turn): nothing would end them otherwise. Calling it again does nothing.
     public func drain(until deadline: LoopInstant, then done: @escaping () -> Void) {
         guard drain == nil else { return }
         idleSweep?.cancel()
@@ -194,6 +225,9 @@ extension Connections {
             for fd in 0...slots.highestFD {
                 let slot = slots[fd]
                 guard slot.pointee.flags.contains(.open) else { continue }
+                // A failed write ends it at the next turn with its error (see `fail`); ended
+                // here as quiet, it would be told `.closed` instead.
+                if slot.pointee.flags.contains(.failed) { continue }
                 slot.pointee.flags.insert(.draining)
                 slot.pointee.flags.remove([.readPaused, .budgetPaused, .ownerPaused, .readWaiting])
                 if pulls { failWaiters(fd, .aborted) }
@@ -212,10 +246,13 @@ extension Connections {
             }
         }
         guard count > 0 else { return finishDrainIfOver() }
+        startLingerTicker()
         // Unretained: `deinit` cancels both (see `Connections` for why no weak reference).
-        state.deadline = loop.schedule(at: deadline) { [unowned(unsafe) self] in closeAll() }
-        state.ticker = loop.schedule(after: Connections.drainTick, repeating: Connections.drainTick) {
-            [unowned(unsafe) self] in resetFlushedConnectionsThatDroppedInput()
+        state.deadline = loop.schedule(at: deadline) { [unowned(unsafe) self] in
+            // A `.closed` handler that adopts a connection now must not start it draining:
+            // the deadline that would end it is this one (see `adoptedWhileDraining`).
+            drain?.isPastDeadline = true
+            closeAll()
         }
     }
 
@@ -225,6 +262,12 @@ extension Connections {
         let unacknowledged = (try? Socket.unacknowledgedByteCount(fd)) ?? 0
         let unread = Connections.unreadInput(fd) ?? 0
         return unacknowledged == 0 && unread == 0
+    }
+
+    /// Whether `fd` is an IPv4 or IPv6 socket (`getsockname`): a stream of those is TCP.
+    static func isInternetSocket(_ fd: Int32) -> Bool {
+        guard let family = (try? SocketAddress.local(of: fd))?.family else { return false }
+        return family != .unix
     }
 
     /// Bytes received on `fd` and not read yet; nil if it cannot say. A pipe's write end has
@@ -237,24 +280,49 @@ extension Connections {
         return flags >= 0 && flags & O_ACCMODE == O_WRONLY ? 0 : unread
     }
 
-    /// How often a drain looks for connections to reset.
-    static let drainTick: Duration = .milliseconds(10)
+    /// How often lingering connections are looked at.
+    static let lingerTick: Duration = .milliseconds(10)
 
     /// Whether `drain` has been called.
     public var isDraining: Bool { drain != nil }
 
-    /// Resets each drained connection that dropped input once its peer's kernel holds
-    /// everything written (nothing unacknowledged), so the reset destroys none of it.
-    private func resetFlushedConnectionsThatDroppedInput() {
-        guard slots.highestFD >= 0 else { return }
-        for fd in 0...slots.highestFD {
-            let slot = slots[fd]
-            let flags = slot.pointee.flags
-            guard flags.contains(.open), flags.contains(.inputDropped), slot.pointee.output == nil else {
-                continue
+    /// Looks at the lingering connections every `lingerTick`, from the first one until none
+    /// is left (and through a drain).
+    func startLingerTicker() {
+        guard lingerTicker == nil else { return }
+        // Unretained: `deinit` cancels it (see `Connections` for why no weak reference).
+        lingerTicker = loop.schedule(after: Connections.lingerTick, repeating: Connections.lingerTick) {
+            [unowned(unsafe) self] in endLingeringConnections()
+        }
+    }
+
+    /// Closes each lingering connection once its peer's kernel holds everything written
+    /// (nothing unacknowledged), so closing destroys none of it: one whose close was requested
+    /// and is written out (`finishRequestedClose`), and a drained one that dropped input. The
+    /// close is a reset if input was dropped, so the peer learns that.
+    private func endLingeringConnections() {
+        var lingering = false
+        if slots.highestFD >= 0 {
+            for fd in 0...slots.highestFD {
+                let slot = slots[fd]
+                let flags = slot.pointee.flags
+                guard flags.contains(.open), slot.pointee.output == nil,
+                    flags.contains(.closeRequested)
+                        || flags.contains(.draining) && flags.contains(.inputDropped)
+                else { continue }
+                if let unacknowledged = try? Socket.unacknowledgedByteCount(fd), unacknowledged > 0 {
+                    lingering = true
+                    continue
+                }
+                end(
+                    fd, slot, flags.contains(.closeRequested) ? endOfClose(slot) : .aborted,
+                    checkingUnread: true)
             }
-            if let unacknowledged = try? Socket.unacknowledgedByteCount(fd), unacknowledged > 0 { continue }
-            end(fd, slot, .aborted)
+        }
+        // A drain keeps it: its connections come to linger one by one.
+        if !lingering && drain == nil {
+            lingerTicker?.cancel()
+            lingerTicker = nil
         }
     }
 
@@ -265,6 +333,8 @@ extension Connections {
         guard count == 0, closedNotices.isEmpty, let state = drain, !state.isFinished else { return }
         state.isFinished = true
         state.cancelTimers()
+        lingerTicker?.cancel()
+        lingerTicker = nil
         state.done()
     }
 }
@@ -280,13 +350,13 @@ struct ClosedNotice {
 final class DrainState {
     let done: () -> Void
     var deadline: TimerHandle?
-    var ticker: TimerHandle?
+    /// Set when the deadline came: from then on nothing is drained, only closed.
+    var isPastDeadline = false
     var isFinished = false
 
     init(done: @escaping () -> Void) { self.done = done }
 
     func cancelTimers() {
         deadline?.cancel()
-        ticker?.cancel()
     }
 }
