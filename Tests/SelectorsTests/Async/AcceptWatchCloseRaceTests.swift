@@ -15,7 +15,7 @@ import Testing
 /// watch `unowned(unsafe)`. The sequence ends (nil), the watch is freed, and the observer stays
 /// in the loop's table: when the loop closes it calls `stop()` on freed memory (SIGSEGV).
 @Suite(
-    .timeLimit(.minutes(2)),
+    .timeLimit(.minutes(5)),
     .disabled(
         if: runsUnderThreadSanitizer,
         "its tight spins, on two cores under ThreadSanitizer, starved other suites past their limits"))
