@@ -74,6 +74,8 @@ public struct Connection: Hashable, CustomStringConvertible {
     }
 
     /// Stops reading until `resumeReading()`; the peer's bytes wait in the kernel meanwhile.
+    /// While paused with nothing queued, the connection does not age toward
+    /// `Options.idleTimeout` (its peer is not the one holding it up).
     public func pauseReading() {
         owner.setReadingPaused(self, true)
     }

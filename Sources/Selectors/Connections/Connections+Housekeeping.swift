@@ -29,6 +29,10 @@ extension Connections {
     /// before that time, so measuring idleness from it can only make a close late, never early,
     /// however late the sweeps run. A close comes between `idleTimeout` and `idleTimeout` plus
     /// two sweep periods after the last progress.
+    ///
+    /// A connection the server keeps from reading (`isHeldByServer`) stays marked, so it does
+    /// not age while held, and its clock starts at the first sweep after it is let go: from a
+    /// time after the resume, so that close too is never early.
     private func sweepIdle() {
         let elapsed = loop.now.nanoseconds.subtractingReportingOverflow(clockOrigin.nanoseconds)
         // Milliseconds (rounded down) since the start, wrapping after 49 days; the mark value
@@ -40,7 +44,9 @@ extension Connections {
             let slot = slots[fd]
             guard slot.pointee.flags.contains(.open) else { continue }
             let last = slot.pointee.lastActivity
-            if last == ConnectionSlot.activeNow {
+            if Connections.isHeldByServer(slot) {
+                slot.pointee.lastActivity = ConnectionSlot.activeNow
+            } else if last == ConnectionSlot.activeNow {
                 slot.pointee.lastActivity = now
             } else if now &- last > idleMilliseconds {
                 // Both times are rounded down, so a strict `>` is needed for the real gap
@@ -48,6 +54,20 @@ extension Connections {
                 end(fd, slot, .idle, checkingUnread: true)
             }
         }
+    }
+
+    /// Whether the connection makes no progress only because this side keeps it from
+    /// reading: the shared budget paused it (for other connections' buffers, not its own
+    /// doing), or its owner did (`pauseReading()`: a server waiting on a backend, a proxy
+    /// waiting for the other side to drain; the owner holds it, and can close it itself), and
+    /// it has nothing queued. With output queued it is not held: the queue not moving is its
+    /// peer's doing, and such connections (clients that never read) are the ones whose buffers
+    /// keep the budget over its mark, which the timeout must still be able to send away. After
+    /// the peer's end of stream nothing is left to read, so nothing is held either.
+    private static func isHeldByServer(_ slot: UnsafeMutablePointer<ConnectionSlot>) -> Bool {
+        let flags = slot.pointee.flags
+        return !flags.isDisjoint(with: [.budgetPaused, .ownerPaused]) && !flags.contains(.peerClosed)
+            && slot.pointee.output == nil
     }
 
     // MARK: The shared budget
