@@ -32,7 +32,8 @@ extension Connections {
     ///
     /// A connection the server keeps from reading (`isHeldByServer`) stays marked, so it does
     /// not age while held, and its clock starts at the first sweep after it is let go: from a
-    /// time after the resume, so that close too is never early.
+    /// time after the resume, so that close too is never early. One due to close with output
+    /// queued is flushed first (`flushedBeforeIdleClose`).
     private func sweepIdle() {
         let elapsed = loop.now.nanoseconds.subtractingReportingOverflow(clockOrigin.nanoseconds)
         // Milliseconds (rounded down) since the start, wrapping after 49 days; the mark value
@@ -48,7 +49,7 @@ extension Connections {
                 slot.pointee.lastActivity = ConnectionSlot.activeNow
             } else if last == ConnectionSlot.activeNow {
                 slot.pointee.lastActivity = now
-            } else if now &- last > idleMilliseconds {
+            } else if now &- last > idleMilliseconds, !flushedBeforeIdleClose(fd, slot) {
                 // Both times are rounded down, so a strict `>` is needed for the real gap
                 // to be at least `idleTimeout`.
                 end(fd, slot, .idle, checkingUnread: true)
@@ -68,6 +69,27 @@ extension Connections {
         let flags = slot.pointee.flags
         return !flags.isDisjoint(with: [.budgetPaused, .ownerPaused]) && !flags.contains(.peerClosed)
             && slot.pointee.output == nil
+    }
+
+    /// Before a connection with output queued is closed as idle: one more flush (edge mode:
+    /// until the kernel takes no more), counted as progress if it writes anything. Writes are
+    /// tried only when the kernel reports the fd writable, which for a large send buffer
+    /// (TCP's grows to megabytes) comes only once a good part of it has drained (a third, on
+    /// Linux): with a peer reading steadily, that can be longer than the timeout. A peer that
+    /// read made room, so the flush writes; one that stopped reading left the buffer full, and
+    /// the flush writes nothing (`EAGAIN`). Cheaper than tracking the kernel's unsent count
+    /// (`SIOCOUTQ`) per sweep: no system call for connections that are not due to close, no
+    /// state in the slot, and it works for pipes and ptys too. Returns true if the connection
+    /// is not to be closed: it made progress, or the flush ended it.
+    private func flushedBeforeIdleClose(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) -> Bool {
+        // A failed connection closes with its error at the next turn: no more writing.
+        guard slot.pointee.output != nil, !slot.pointee.flags.contains(.failed) else { return false }
+        let generation = slot.pointee.generation
+        while let more = flushOnce(fd, slot), more, trigger == .edge {}
+        // The flush may have ended it (a failure, a requested close now done), or a handler it
+        // called (`.outputDrained`) may have.
+        guard slot.pointee.flags.contains(.open), slot.pointee.generation == generation else { return true }
+        return slot.pointee.lastActivity == ConnectionSlot.activeNow
     }
 
     // MARK: The shared budget

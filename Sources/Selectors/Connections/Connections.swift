@@ -50,11 +50,13 @@ public final class Connections {
         /// Connections with no read or write progress for this long are closed
         /// (`.closed(.idle)`, with a reset if data is lost). `nil`: never.
         ///
-        /// Time spent with reading stopped by this side, by the `budget` or by
-        /// `Connection.pauseReading()`, with nothing queued does not count: the peer may be
-        /// sending all along. Its clock starts again once reading resumes. A connection held
-        /// with output queued still ages, as its queue not moving is its peer's doing (a client
-        /// that never reads, holding the budget).
+        /// One with output queued is flushed once more first, and stays if the kernel takes
+        /// anything: a peer reading a large queue steadily is not idle, even when the kernel
+        /// reports the socket writable only far apart. Time spent with reading stopped by this
+        /// side, by the `budget` or by `Connection.pauseReading()`, with nothing queued does not
+        /// count: the peer may be sending all along. Its clock starts again once reading
+        /// resumes. A connection held with output queued still ages, as its queue not moving is
+        /// its peer's doing (a client that never reads, holding the budget).
         public var idleTimeout: Duration? = nil
         /// `.level` (the default) or `.edge`: each readiness is then consumed until `EAGAIN`.
         public var trigger: Trigger = .level

@@ -3,8 +3,9 @@ import Selectors
 import Testing
 
 /// What counts as progress for the idle timeout: a connection the server itself keeps from
-/// reading (the shared budget, `pauseReading()`) does not age, but a client that never reads
-/// is still sent away, budget or not.
+/// reading (the shared budget, `pauseReading()`) does not age, and a peer reading a large
+/// queue steadily is progress even when the kernel reports the socket writable only far
+/// apart. A client that never reads is still sent away, budget or not.
 @Suite(.timeLimit(.minutes(5))) struct IdleTimeoutProgressTests {
     /// A client that keeps sending, on a connection the budget paused because of another
     /// connection's queue, makes no progress only because the server stopped reading it.
@@ -102,6 +103,47 @@ import Testing
                     let idleFor = resumed.duration(to: closedAt)
                     #expect(idleFor >= timeout, "closed \(idleFor) after reading resumed")
                 }
+            }
+        }
+    }
+
+    /// A TCP connection with a large queue whose peer reads steadily (here ~4 MB/s) is written
+    /// only when the kernel reports it writable, which with the default, autotuned send buffer
+    /// comes once a large part of that buffer has drained: far apart, maybe further than the
+    /// timeout. The transfer never stops, so the connection is not idle.
+    @Test(arguments: Backend.available, connectionTriggers)
+    func aPeerReadingALargeQueueSteadilyKeepsItsConnectionFromBeingIdle(backend: Backend, trigger: Trigger)
+        throws
+    {
+        try withDescriptors { fds in
+            let (peer, server) = try fds.tcpLoopbackPair()
+            let options = connectionOptions(trigger) {
+                $0.highWaterMark = 64 * 1024 * 1024
+                $0.idleTimeout = .milliseconds(100)
+            }
+            try withConnections(backend: backend, options: options) { loop, connections, log in
+                let connection = try fds.handOver(server, to: connections)
+                try connection.write([UInt8](repeating: 0x41, count: 16 * 1024 * 1024))
+                var buffer = [UInt8](repeating: 0, count: 8 * 1024)
+                var received = 0
+                var lastGap = Duration.zero
+                var lastRead = LoopInstant.now
+                let start = LoopInstant.now
+                while LoopInstant.now < start.advanced(by: .seconds(1)), log.end(of: connection) == nil {
+                    let count = buffer.withUnsafeMutableBytes {
+                        CSelectors.read(peer, $0.baseAddress, $0.count)
+                    }
+                    if count > 0 {
+                        received += count
+                        lastGap = max(lastGap, lastRead.duration(to: LoopInstant.now))
+                        lastRead = LoopInstant.now
+                    }
+                    try loop.runOnce(timeout: .milliseconds(2))
+                }
+                #expect(
+                    log.end(of: connection) == nil,
+                    "the peer read \(received) bytes, at most \(lastGap) apart, yet: \(log.notices(of: connection))"
+                )
             }
         }
     }
