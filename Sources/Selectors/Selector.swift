@@ -32,7 +32,8 @@ public final class Selector {
     @exclusivity(unchecked) private var table: KeyTable
     @exclusivity(unchecked) private var ready: UnsafeMutableBufferPointer<ReadyEvent>
     @exclusivity(unchecked) private var readyCount = 0
-    /// Counts `select` calls, so a `ReadyKeys` view can tell it has been superseded.
+    /// Counts waits, so the event loop's dispatch can tell a handler selected again, and the
+    /// key table which batch a registration was removed in.
     @exclusivity(unchecked) private var batch: UInt64 = 0
     /// Whether `close()` has run.
     @exclusivity(unchecked) public private(set) var isClosed = false
@@ -46,11 +47,10 @@ public final class Selector {
     /// (`tracksDisarming`). One flag, so the common wait tests one thing; set with either,
     /// cleared by `finishWait` once neither holds.
     @exclusivity(unchecked) private var checksAfterWait = false
-    /// How much of the current batch the caller's `ReadyKeys` have yielded (the event loop's
-    /// dispatch does not count: it is never superseded, as the loop does not nest).
-    @exclusivity(unchecked) private var yielded = 0
-    /// What earlier batches had not yielded when a `select` replaced them.
-    @exclusivity(unchecked) private var superseded = SupersededBatches()
+    /// What the current batch's `ReadyKeys` views share (see `ReadyBatch`); a fresh one when a
+    /// `select` finds a view of the last batch still alive. The event loop's dispatch reads
+    /// the buffer itself and makes no view: its loop does not nest.
+    @exclusivity(unchecked) private var viewedBatch = ReadyBatch()
     /// `kernel.mayKeepGhosts`, read once: the dispatch consults it for every stale event.
     private let kernelMayKeepGhosts: Bool
     /// `kernel.closeRemovesRegistration`, read once: a protocol witness call per closed
@@ -369,10 +369,11 @@ public final class Selector {
     /// asks for *at the moment the view yields it*. The returned view reads the selector's
     /// reusable buffer, so nothing is allocated; it skips fds that were unregistered or
     /// re-registered after the wait, so handlers may change any registration while a batch is
-    /// being dispatched. A `select` made before the view has yielded everything (by a handler,
-    /// say) does not cut it short: what it has not yielded yet is copied aside for it, as
-    /// Python's list would keep it, so no edge or one-shot readiness is lost to a nested call
-    /// (see `SupersededBatches`).
+    /// being dispatched. A `select` made while a view of the last batch, or an iterator of one,
+    /// is still alive (a handler's, say, however deeply nested) does not cut it short: the
+    /// batch is copied aside for it, as Python's list would be kept, so no edge or one-shot
+    /// readiness is lost to a nested call (see `ReadyBatch`). Let each view go before the next
+    /// `select` (iterate it in a `for` loop) and no copy is made.
     ///
     /// Events of registrations removed before the wait never count as something to report.
     /// On epoll an fd closed while a duplicate (or a forked child) keeps its file open cannot
@@ -391,9 +392,18 @@ public final class Selector {
         // No handler of the last batch is running any more (see `KeyTable`). The event
         // loop's dispatch releases them itself, at the end of each batch.
         releaseRetired()
-        if yielded < readyCount { superseded.keep(ready, from: yielded, count: readyCount, of: batch) }
-        yielded = 0
-        return try select(limit: lastLimit)
+        if !isKnownUniquelyReferenced(&viewedBatch) { keepViewedBatch() }
+        try select(limit: lastLimit)
+        return ReadyKeys(selector: self, batch: viewedBatch)
+    }
+
+    /// Before a wait that overwrites the ready buffer: a view of the last batch is alive, so
+    /// the batch is copied into what its views share, and the next batch gets a share of its
+    /// own. Out of line: the callers that let their views go never come here.
+    @inline(never)
+    private func keepViewedBatch() {
+        viewedBatch.supersede(keeping: ready[0..<readyCount])
+        viewedBatch = ReadyBatch()
     }
 
     /// `select(timeout:)` for callers that already hold nanoseconds (the event loop), which
@@ -402,9 +412,9 @@ public final class Selector {
     /// waits again anyway, and so need not have the clock read before each wait to know how
     /// long is left (the event loop's `run()`).
     // Inlined into the event loop's iteration: one frame fewer per wait, 28 instructions per
-    // echo round trip (callgrind).
+    // echo round trip (callgrind). It makes no view: the loop dispatches with `forEachReady`.
     @inline(__always)
-    func select(limit: WaitTimeout?, resuming: Bool = true) throws(SelectorError) -> ReadyKeys {
+    func select(limit: WaitTimeout?, resuming: Bool = true) throws(SelectorError) {
         try checkOpen(.select, nil)
         batch &+= 1
         let deadline =
@@ -416,7 +426,6 @@ public final class Selector {
         if readyCount == 0 || checksAfterWait {
             try finishWait(limit: limit, deadline: deadline, resuming: resuming)
         }
-        return ReadyKeys(selector: self, batch: batch)
     }
 
     @inline(__always)
@@ -574,23 +583,21 @@ public final class Selector {
         table.removeAll()
         releaseRetiredHandlers()
         readyCount = 0
-        superseded = SupersededBatches()
         Selector.deallocateReady(ready)
         ready = UnsafeMutableBufferPointer(start: nil, count: 0)
     }
 
-    /// The ready event at `index` of batch `batch`, resolved against the current key table:
-    /// `nil` when the batch is over, `.some(nil)` when the event is stale. A batch a later
-    /// `select` superseded is read from what was kept of it.
+    /// The ready event at `index` of the batch `viewed` is shared by, resolved against the
+    /// current key table: `nil` when the batch is over (or the selector closed), `.some(nil)`
+    /// when the event is stale. A batch a later `select` superseded is read from its copy.
     @inline(__always)
-    func resolve(_ index: Int, batch expected: UInt64) -> (key: SelectorKey, events: Events)?? {
-        guard expected == batch else {
-            guard let event = superseded.event(index, of: expected) else { return nil }
-            return resolve(event)
+    func resolve(_ index: Int, of viewed: ReadyBatch) -> (key: SelectorKey, events: Events)?? {
+        guard viewed.isSuperseded else {
+            guard index < readyCount else { return nil }
+            return resolve(ready[index])
         }
-        guard index < readyCount else { return nil }
-        if index >= yielded { yielded = index + 1 }
-        return resolve(ready[index])
+        guard !isClosed, let event = viewed.event(index) else { return nil }
+        return resolve(event)
     }
 
     @inline(__always)

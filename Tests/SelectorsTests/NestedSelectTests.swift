@@ -3,8 +3,8 @@ import Selectors
 import Testing
 
 /// A `select` made while an earlier batch's `ReadyKeys` is still being iterated (a handler
-/// that polls, say) leaves that batch whole, as Python's `select`, which returns a list,
-/// does. The kernel does not report an edge or one-shot readiness twice, so an event dropped
+/// that polls, say), or still held, leaves that batch whole, as Python's `select`, which
+/// returns a list, does. The kernel does not report an edge or one-shot readiness twice, so an event dropped
 /// from the outer batch would be a wait that never ends.
 @Suite struct NestedSelectTests {
     /// The outer batch's one-shot events all reach their handlers although each handler
@@ -68,6 +68,61 @@ import Testing
             let second = try selector.select(timeout: .zero)
             #expect(Array(second).isEmpty, "\(backend): the one-shot key was disarmed by the first wait")
             #expect(first.map(\.key.fd) == [a], "\(backend)")
+        }
+    }
+
+    /// More nested selects in one batch than any fixed number of batches kept aside: each
+    /// handler polls while another registration is ready at every select, and the outer batch
+    /// still yields every one-shot event.
+    @Test(arguments: Backend.available)
+    func manyNestedSelectsInOneBatchLeaveTheOuterBatchWhole(backend: Backend) throws {
+        try withDescriptors { fds in
+            let selector = try Selector(backend: backend)
+            let (always, _) = try fds.socketPair()  // writable: ready at every select
+            try selector.register(always, events: .write, handler: ignoreEvents)
+            let pairs = try (0..<12).map { _ in try fds.socketPair() }
+            var handled: Set<Int32> = []
+            let handler: SelectorHandler = { fd, _ in
+                handled.insert(fd)
+                _ = try? selector.select(timeout: .zero)  // a helper that polls briefly
+            }
+            for (fd, peer) in pairs {
+                try selector.register(fd, events: .read, trigger: .oneShot, handler: handler)
+                try writeAll(peer, "x")
+            }
+            for _ in 0..<5 where handled.count < pairs.count {
+                try selector.dispatch(timeout: .milliseconds(50))
+            }
+            #expect(
+                handled.count == pairs.count,
+                "\(backend): \(pairs.count - handled.count) one-shot readinesses lost")
+        }
+    }
+
+    /// A view looked through once (`contains`) and then iterated: a handler's nested select
+    /// does not cut the iteration short, as it would not cut Python's list.
+    @Test(arguments: Backend.available)
+    func aViewSearchedThenIteratedYieldsItsRestAfterANestedSelect(backend: Backend) throws {
+        try withDescriptors { fds in
+            let selector = try Selector(backend: backend)
+            let pairs = try (0..<4).map { _ in try fds.socketPair() }
+            var handled: Set<Int32> = []
+            let handler: SelectorHandler = { fd, _ in
+                handled.insert(fd)
+                _ = try? selector.select(timeout: .zero)
+            }
+            for (fd, peer) in pairs {
+                try selector.register(fd, events: .read, trigger: .oneShot, handler: handler)
+                try writeAll(peer, "x")
+            }
+            for _ in 0..<5 where handled.count < pairs.count {
+                let ready = try selector.select(timeout: .milliseconds(50))
+                _ = ready.contains { $0.key.fd == -1 }  // looks through every entry
+                for (key, events) in ready { key.handler(key.fd, events) }
+            }
+            #expect(
+                handled.count == pairs.count,
+                "\(backend): \(pairs.count - handled.count) one-shot readinesses lost")
         }
     }
 

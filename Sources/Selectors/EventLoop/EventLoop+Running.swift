@@ -54,7 +54,7 @@ extension EventLoop {
         let start = timed || measuresTime ? clock.now() : 0
         let stopping = honoringStop && stopRequested.load(ordering: .acquiring)
         let busy = stopping || hasLocalWork
-        _ = try selector.select(
+        try selector.select(
             limit: busy ? WaitTimeout(nanoseconds: 0) : waitTimeout(now: start, limit: limit))
         let woke = timed || measuresTime ? clock.now() : 0
 
@@ -125,7 +125,7 @@ extension EventLoop {
             // A timer the kernel refused to arm would leave the wait without an end.
             if timing == .kernelTimer && !armKernelTimer() { break }
             // An early wake-up ends the iteration, and the next wait is counted from `woke`.
-            _ = try selector.select(
+            try selector.select(
                 limit: timing == .timedWait ? untilNextTimer(now: woke) : nil, resuming: false)
             if timing == .timedWait { woke = MonotonicClock.now() }
             let dispatched = selector.forEachReady()
