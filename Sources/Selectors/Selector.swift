@@ -381,7 +381,9 @@ public final class Selector {
     /// the selector drops its events, rebuilds the kernel's interest set from the live
     /// registrations, and keeps waiting.
     /// - Throws: `selectorClosed`, or `system` for an unexpected kernel error (including a
-    ///   failed `epoll_create1` while rebuilding the interest set; the next call retries).
+    ///   failed `epoll_create1` while rebuilding the interest set, when the wait brought only
+    ///   ghosts: with live events, those are returned instead. Either way the rebuild is
+    ///   retried at the ghosts' next event).
     public func select(timeout: Duration? = nil) throws(SelectorError) -> ReadyKeys {
         // Converting a Duration costs 128-bit arithmetic; callers usually pass the same
         // timeout every time, so the last conversion is remembered.
@@ -624,6 +626,13 @@ public final class Selector {
     /// there were any, rebuilds the kernel's interest set from the live keys, so the ghosts
     /// stop waking the process. That happens at most once per refused removal, since a fresh
     /// set holds no ghost until another removal fails.
+    ///
+    /// A rebuild that fails (no descriptor left for a new epoll instance) leaves the ghosts in
+    /// place, and `mayHaveGhosts` set, so it is tried again at their next event. The wait's
+    /// live events are still reported: the kernel will not report an edge or a one-shot
+    /// readiness among them again, so a throw would lose them. The error is thrown only when
+    /// the wait brought nothing else, and so loses nothing (and a blocking `select` does not
+    /// spin on a ghost it cannot drop).
     private func exorciseGhosts() throws(SelectorError) {
         let (kept, foundGhost) = ghostFilter.filter(ready, count: readyCount, table: table)
         guard foundGhost else { return }
@@ -631,7 +640,7 @@ public final class Selector {
         do {
             try rebuildKernelInterest()
         } catch {
-            throw SelectorError(.select, fd: nil, .system(error))
+            if kept == 0 { throw SelectorError(.select, fd: nil, .system(error)) }
         }
     }
 
