@@ -100,7 +100,7 @@ extension Connections {
         let token = ConnectionsToken(self)
         budgetToken = token
         let bound = LoopBound(token, on: loop.eventLoop)
-        budget.onResume { [weak eventLoop = loop.eventLoop] in
+        budgetCallback = budget.onResume { [weak eventLoop = loop.eventLoop] in
             try? eventLoop?.execute { bound.value.connections?.resumeAfterBudget() }
         }
     }

@@ -135,6 +135,8 @@ public final class Connections {
     @exclusivity(unchecked) var lingerTicker: TimerHandle?
     /// How the shared budget's callbacks reach this object; cleared when it goes.
     @exclusivity(unchecked) var budgetToken: ConnectionsToken?
+    /// The id of this object's callback in the budget, removed when it goes.
+    @exclusivity(unchecked) var budgetCallback: UInt64?
     /// From its first connection until its loop closes, the object keeps itself alive, so
     /// nothing else need hold it for its connections to be served. (Not only while it has
     /// connections: taking and dropping that reference as the count went 0, 1, 0 cost a
@@ -222,6 +224,7 @@ public final class Connections {
         // Only reached with no connection open (each keeps this object alive, and closing
         // the loop ends them). The timers borrow `self` without retaining it, so they go first.
         budgetToken?.connections = nil
+        if let budgetCallback { budget?.removeResumeCallback(budgetCallback) }
         loop.eventLoop.removeCloseObserver(self)
         idleSweep?.cancel()
         memoryTrim?.cancel()

@@ -20,9 +20,14 @@ public final class OutputBudget: Sendable {
     private let pauses = Atomic<Int>(0)
     private let high: Int
     private let low: Int
-    /// What to call when reading may resume (one per loop), under the lock that also
-    /// serialises the flag's transitions.
-    private let resumeCallbacks = Locked<[@Sendable () -> Void]>([])
+    /// What to call when reading may resume (one per `Connections`, by the id `onResume`
+    /// gave it), under the lock that also serialises the flag's transitions.
+    private let resumeCallbacks = Locked<ResumeCallbacks>(ResumeCallbacks())
+
+    private struct ResumeCallbacks {
+        var byID: [UInt64: @Sendable () -> Void] = [:]
+        var nextID: UInt64 = 0
+    }
 
     /// A budget that stops reading above `high` bytes of output buffers and resumes at `low`
     /// or below.
@@ -49,10 +54,24 @@ public final class OutputBudget: Sendable {
     /// How many times reading stopped everywhere.
     public var readPauses: Int { pauses.load(ordering: .relaxed) }
 
-    /// Registers what to run when reading resumes after a server-wide stop (any thread).
-    func onResume(_ callback: @escaping @Sendable () -> Void) {
-        resumeCallbacks.withLock { $0.append(callback) }
+    /// Registers what to run when reading resumes after a server-wide stop (any thread);
+    /// returns its id for `removeResumeCallback`.
+    func onResume(_ callback: @escaping @Sendable () -> Void) -> UInt64 {
+        resumeCallbacks.withLock { callbacks in
+            callbacks.nextID += 1
+            callbacks.byID[callbacks.nextID] = callback
+            return callbacks.nextID
+        }
     }
+
+    /// Forgets a callback of `onResume`: its `Connections` is gone (a budget outlives the
+    /// objects that share it, and kept each one's callback for good).
+    func removeResumeCallback(_ id: UInt64) {
+        resumeCallbacks.withLock { _ = $0.byID.removeValue(forKey: id) }
+    }
+
+    /// How many callbacks are registered: one per live `Connections` sharing the budget.
+    var resumeCallbackCount: Int { resumeCallbacks.withLock { $0.byID.count } }
 
     /// A buffer was allocated or grew by `bytes`.
     func add(_ bytes: Int) {
@@ -90,7 +109,7 @@ public final class OutputBudget: Sendable {
                 return []
             }
             isOverLimit.store(false, ordering: .sequentiallyConsistent)
-            return callbacks
+            return Array(callbacks.byID.values)
         }
         for callback in resume { callback() }
     }
