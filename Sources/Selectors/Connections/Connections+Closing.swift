@@ -130,8 +130,8 @@ extension Connections {
         }
         if case .failed = reason {
         } else if slot.pointee.output != nil || dropsInput {
-            try? Socket.setLinger0(fd)
-            counters.resetsSent.bump()
+            // Counted only when it is one: a pipe or pty has no reset (`ENOTSOCK`).
+            if (try? Socket.setLinger0(fd)) != nil { counters.resetsSent.bump() }
         }
         if slot.pointee.output != nil {
             counters.pendingBytes.bump(by: -slot.pointee.pendingCount)

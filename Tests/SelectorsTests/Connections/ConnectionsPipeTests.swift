@@ -143,4 +143,23 @@ import Testing
             }
         }
     }
+
+    /// A pipe has no reset: aborting one with output queued closes it, and counts no reset.
+    @Test(arguments: Backend.available)
+    func abortingAPipeWithOutputQueuedCountsNoReset(backend: Backend) throws {
+        try withDescriptors { fds in
+            let (readEnd, writeEnd) = try fds.pipe()
+            try withConnections(backend: backend, options: connectionOptions(.level)) {
+                loop, connections, log in
+                let connection = try fds.handOver(writeEnd, to: connections)
+                try connection.write(patternBytes(from: 0, count: 1024 * 1024))
+                #expect(connection.pendingOutputCount > 0)
+                log.calling { connection.abort() }
+                try runOnceUntil(loop) { log.end(of: connection) != nil }
+                #expect(log.notices(of: connection) == [.closed(.aborted)])
+                #expect(connections.counters.snapshot.resetsSent == 0)
+                _ = readEnd
+            }
+        }
+    }
 }
