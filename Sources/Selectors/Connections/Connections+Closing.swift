@@ -101,6 +101,11 @@ extension Connections {
         slot.pointee.flags.insert(.finSent)
         do {
             try Socket.shutdownWrite(fd)
+            // Both sides have ended (a half-closed connection whose peer ended first): nothing
+            // more can pass either way. A drain ends those itself.
+            if flags.contains(.peerClosed) && !flags.contains(.draining) {
+                end(fd, slot, .peerClosed, notifyLater: notifyLater ?? true)
+            }
         } catch  where error == .notSocket {
             end(fd, slot, endOfClose(slot), notifyLater: notifyLater ?? !flags.contains(.draining))
         } catch {

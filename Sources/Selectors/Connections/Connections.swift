@@ -44,8 +44,10 @@ public final class Connections {
         /// Whether a full connection stops reading until it is drained, so input that would
         /// only add to its output (an echo, a proxy) cannot grow the queue without bound.
         public var pausesReadingWhenFull = true
-        /// Whether a connection stays open for writing after its peer ended its side. Off: it
-        /// closes by itself once its queue is written (`.closed(.peerClosed)`).
+        /// Whether a connection stays open for writing after its peer ended its side, until the
+        /// owner closes it or ends its own side (`shutdownOutput()`: nothing can pass either
+        /// way then, and it closes by itself). Off: it closes by itself once its queue is
+        /// written. Either way the end is `.closed(.peerClosed)`.
         public var halfClose = false
         /// Connections with no read or write progress for this long are closed
         /// (`.closed(.idle)`, with a reset if data is lost). `nil`: never.
@@ -450,7 +452,10 @@ public final class Connections {
         guard slot.pointee.generation == generation, slot.pointee.flags.contains(.open) else { return }
         // A write the handler made failed: that failure ends the connection (at the next turn).
         if slot.pointee.flags.contains(.failed) { return }
-        if !halfClose && !slot.pointee.flags.contains(.closeRequested) {
+        // Without half-close, or with this side's end of stream sent already (nothing more
+        // can pass either way), the connection is over once its queue is written.
+        if !halfClose || slot.pointee.flags.contains(.finSent), !slot.pointee.flags.contains(.closeRequested)
+        {
             if slot.pointee.output == nil {
                 end(fd, slot, .peerClosed)
                 return

@@ -221,6 +221,38 @@ import Testing
         }
     }
 
+    /// With half-close, once both sides have sent end of stream (in either order) nothing more
+    /// can pass: the connection ends by itself (`.closed(.peerClosed)`) rather than stay open
+    /// until the owner closes it.
+    @Test(arguments: StreamCase.all)
+    func withHalfCloseAConnectionBothSidesEndedEndsByItself(_ streamCase: StreamCase) throws {
+        let (backend, trigger, pair) = (streamCase.backend, streamCase.trigger, streamCase.pair)
+        for peerEndsFirst in [true, false] {
+            try withDescriptors { fds in
+                let (server, peer) = try pair.make(fds)
+                let options = connectionOptions(trigger) { $0.halfClose = true }
+                try withConnections(backend: backend, options: options) { loop, connections, log in
+                    let connection = try fds.handOver(server, to: connections)
+                    if peerEndsFirst {
+                        #expect(shutdown(peer, Int32(SHUT_WR)) == 0)
+                        try runOnceUntil(loop) { log.notices(of: connection).contains(.endOfInput) }
+                        log.calling { connection.shutdownOutput() }
+                    } else {
+                        log.calling { connection.shutdownOutput() }
+                        for _ in 0..<3 { try loop.runOnce(timeout: .milliseconds(5)) }
+                        #expect(connection.isOpen, "\(pair): still reading")
+                        #expect(shutdown(peer, Int32(SHUT_WR)) == 0)
+                    }
+                    try runOnceUntil(loop) { log.end(of: connection) != nil }
+                    #expect(log.notices(of: connection) == [.endOfInput, .closed(.peerClosed)], "\(pair)")
+                    #expect(readOnceWhenReady(peer) == .endOfFile)
+                    #expect(connections.counters.snapshot.resetsSent == 0)
+                    #expect(log.violations.isEmpty, "\(log.violations)")
+                }
+            }
+        }
+    }
+
     // MARK: Idle timeout
 
     @Test(arguments: Backend.available, connectionTriggers)
