@@ -118,16 +118,16 @@ do {
         case .received(let bytes):
             let searched = partial.count  // what was searched for a newline before
             partial += bytes
+            let newline = UInt8(ascii: "\n")
             var text: [UInt8] = []
-            if let end = partial[searched...].lastIndex(of: UInt8(ascii: "\n")) {
-                for line in partial[..<end].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-                {
-                    text += prefix.utf8 + line + [UInt8(ascii: "\n")]
+            if let end = partial[searched...].lastIndex(of: newline) {
+                for line in partial[..<end].split(separator: newline, omittingEmptySubsequences: false) {
+                    text += prefix.utf8 + line + [newline]
                 }
                 partial.removeSubrange(...end)
             }
             while partial.count >= longestLine {
-                text += prefix.utf8 + partial[..<longestLine] + [UInt8(ascii: "\n")]
+                text += prefix.utf8 + partial[..<longestLine] + [newline]
                 partial.removeSubrange(..<longestLine)
             }
             if !text.isEmpty { writeAll(text) }
