@@ -49,13 +49,13 @@ public struct Connection: Hashable, CustomStringConvertible {
         }.get()
     }
 
-    /// Stops reading (what still arrives is read and dropped), writes what is queued, then
-    /// closes (`.closed(.closed)`). On TCP, if the peer has not acknowledged everything yet or
-    /// sent more meanwhile, the close waits until it has acknowledged it all (sending end of
-    /// stream first, unless input was dropped): closing before that would let a reset
-    /// destroy what the kernel had not delivered. Input dropped makes the close a reset, once
-    /// nothing written can be lost, so the peer learns it. Does nothing on a dead handle, nor
-    /// during a drain (`Connections.drain`), which closes it already.
+    /// Stops reading, writes what is queued, then closes (`.closed(.closed)`). What the peer
+    /// sent meanwhile is read and dropped just before the close, which would otherwise be a
+    /// reset (on TCP) destroying the end of what was written. Input that arrives after the
+    /// close can still do that, as with any socket closed while its peer sends: where the peer
+    /// may send after the answer (pipelined requests), end with `shutdownOutput()` and close
+    /// once the peer has ended its side, as `Examples/HTTPHello` does. Does nothing on a dead
+    /// handle, nor during a drain (`Connections.drain`), which closes it already.
     public func close() {
         owner.close(self)
     }

@@ -51,8 +51,7 @@ struct ConnectionSlot {
         static let inputDropped = Flags(rawValue: 1 << 7)
         /// The owner paused reading (`Connection.pauseReading`).
         static let ownerPaused = Flags(rawValue: 1 << 8)
-        /// The owner asked to close once the output is written (`Connection.close`). Input is
-        /// then read and dropped (see `discardsInput`).
+        /// The owner asked to close once the output is written (`Connection.close`).
         static let closeRequested = Flags(rawValue: 1 << 9)
         /// The owner asked for a half-close once the output is written (`shutdownOutput`).
         static let shutdownRequested = Flags(rawValue: 1 << 10)
@@ -71,11 +70,9 @@ struct ConnectionSlot {
         static let fullNoticePending = Flags(rawValue: 1 << 16)
 
         /// Any of these keeps a connection from reading.
-        static let notReading: Flags = [.peerClosed, .readPaused, .budgetPaused, .ownerPaused, .failed]
-        /// Either keeps the loop reading, to drop what it reads: nobody will read it, and input
-        /// left unread when the fd closes makes the kernel reset the connection at once,
-        /// destroying what was written and not yet delivered.
-        static let discardsInput: Flags = [.draining, .closeRequested]
+        static let notReading: Flags = [
+            .peerClosed, .readPaused, .budgetPaused, .ownerPaused, .closeRequested, .failed,
+        ]
         /// Any of these means nothing more may be written.
         static let outputClosed: Flags = [.closeRequested, .shutdownRequested, .finSent, .failed]
     }

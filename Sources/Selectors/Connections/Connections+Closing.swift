@@ -21,35 +21,22 @@ extension Connections {
         }
     }
 
-    /// A requested close whose queue is written. Closed at once when nothing is in flight
-    /// either way, as most are, and always for Unix-domain sockets and pipes, which keep what
-    /// was written for the reader whatever follows. Otherwise, on TCP, the fd would be closed
-    /// with bytes unread, or with bytes written that the peer has not acknowledged, which
-    /// more input from the peer can still turn into an immediate reset: both destroy what the
-    /// kernel has not delivered. So the connection lingers: end of stream is sent (unless input was dropped), what
-    /// arrives is read and dropped, and it closes once the peer has acknowledged everything
-    /// (`endLingeringConnections`), with a reset if input was dropped, so the peer learns
-    /// that. Returns false if the connection was closed.
-    @discardableResult
+    /// A requested close whose queue is written. What the peer sent since `close()` stopped
+    /// reading is read and dropped first: a TCP socket closed with input unread is reset by
+    /// the kernel at once, which destroys what it had not yet delivered of the queue. (Only
+    /// input that arrives after the fd is closed can still do that.) A peer that keeps
+    /// sending is read a bounded number of times, and then the close is that reset, counted.
     func finishRequestedClose(
         _ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>, notifyLater: Bool = false
-    ) -> Bool {
-        let flags = slot.pointee.flags
-        if flags.contains(.notSocket) || (!flags.contains(.inputDropped) && isQuiet(fd))
-            || !Connections.isInternetSocket(fd)
-        {
-            end(fd, slot, endOfClose(slot), notifyLater: notifyLater)
-            return false
+    ) {
+        if let unread = Connections.unreadInput(fd), unread > 0 {
+            let buffer = UnsafeMutableRawBufferPointer(start: readStart, count: readCapacity)
+            for _ in 0..<16 {
+                guard let count = try? Socket.read(fd, into: buffer), count > 0 else { break }
+                counters.bytesReceived.bump(by: count)
+            }
         }
-        if let unread = Connections.unreadInput(fd), unread > 0 { slot.pointee.flags.insert(.inputDropped) }
-        if !slot.pointee.flags.contains(.inputDropped) && !flags.contains(.finSent) {
-            slot.pointee.flags.insert(.finSent)
-            // A failure says the peer is gone: the acknowledgements it would send are then
-            // never coming, and the connection is closed at the next tick with nothing lost.
-            try? Socket.shutdownWrite(fd)
-        }
-        startLingerTicker()
-        return updateInterest(fd, slot)
+        end(fd, slot, endOfClose(slot), checkingUnread: true, notifyLater: notifyLater)
     }
 
     /// How a requested close ends: `.peerClosed` if the peer had ended its side first (the
@@ -251,13 +238,15 @@ extension Connections {
             }
         }
         guard count > 0 else { return finishDrainIfOver() }
-        startLingerTicker()
         // Unretained: `deinit` cancels both (see `Connections` for why no weak reference).
         state.deadline = loop.schedule(at: deadline) { [unowned(unsafe) self] in
             // A `.closed` handler that adopts a connection now must not start it draining:
             // the deadline that would end it is this one (see `adoptedWhileDraining`).
             drain?.isPastDeadline = true
             closeAll()
+        }
+        state.ticker = loop.schedule(after: Connections.drainTick, repeating: Connections.drainTick) {
+            [unowned(unsafe) self] in resetFlushedConnectionsThatDroppedInput()
         }
     }
 
@@ -267,12 +256,6 @@ extension Connections {
         let unacknowledged = (try? Socket.unacknowledgedByteCount(fd)) ?? 0
         let unread = Connections.unreadInput(fd) ?? 0
         return unacknowledged == 0 && unread == 0
-    }
-
-    /// Whether `fd` is an IPv4 or IPv6 socket (`getsockname`): a stream of those is TCP.
-    static func isInternetSocket(_ fd: Int32) -> Bool {
-        guard let family = (try? SocketAddress.local(of: fd))?.family else { return false }
-        return family != .unix
     }
 
     /// Bytes received on `fd` and not read yet; nil if it cannot say. A pipe's write end has
@@ -285,49 +268,24 @@ extension Connections {
         return flags >= 0 && flags & O_ACCMODE == O_WRONLY ? 0 : unread
     }
 
-    /// How often lingering connections are looked at.
-    static let lingerTick: Duration = .milliseconds(10)
+    /// How often a drain looks for connections to reset.
+    static let drainTick: Duration = .milliseconds(10)
 
     /// Whether `drain` has been called.
     public var isDraining: Bool { drain != nil }
 
-    /// Looks at the lingering connections every `lingerTick`, from the first one until none
-    /// is left (and through a drain).
-    func startLingerTicker() {
-        guard lingerTicker == nil else { return }
-        // Unretained: `deinit` cancels it (see `Connections` for why no weak reference).
-        lingerTicker = loop.schedule(after: Connections.lingerTick, repeating: Connections.lingerTick) {
-            [unowned(unsafe) self] in endLingeringConnections()
-        }
-    }
-
-    /// Closes each lingering connection once its peer's kernel holds everything written
-    /// (nothing unacknowledged), so closing destroys none of it: one whose close was requested
-    /// and is written out (`finishRequestedClose`), and a drained one that dropped input. The
-    /// close is a reset if input was dropped, so the peer learns that.
-    private func endLingeringConnections() {
-        var lingering = false
-        if slots.highestFD >= 0 {
-            for fd in 0...slots.highestFD {
-                let slot = slots[fd]
-                let flags = slot.pointee.flags
-                guard flags.contains(.open), slot.pointee.output == nil,
-                    flags.contains(.closeRequested)
-                        || flags.contains(.draining) && flags.contains(.inputDropped)
-                else { continue }
-                if let unacknowledged = try? Socket.unacknowledgedByteCount(fd), unacknowledged > 0 {
-                    lingering = true
-                    continue
-                }
-                end(
-                    fd, slot, flags.contains(.closeRequested) ? endOfClose(slot) : .aborted,
-                    checkingUnread: true)
+    /// Resets each drained connection that dropped input once its peer's kernel holds
+    /// everything written (nothing unacknowledged), so the reset destroys none of it.
+    private func resetFlushedConnectionsThatDroppedInput() {
+        guard slots.highestFD >= 0 else { return }
+        for fd in 0...slots.highestFD {
+            let slot = slots[fd]
+            let flags = slot.pointee.flags
+            guard flags.contains(.open), flags.contains(.inputDropped), slot.pointee.output == nil else {
+                continue
             }
-        }
-        // A drain keeps it: its connections come to linger one by one.
-        if !lingering && drain == nil {
-            lingerTicker?.cancel()
-            lingerTicker = nil
+            if let unacknowledged = try? Socket.unacknowledgedByteCount(fd), unacknowledged > 0 { continue }
+            end(fd, slot, .aborted)
         }
     }
 
@@ -338,8 +296,6 @@ extension Connections {
         guard count == 0, closedNotices.isEmpty, let state = drain, !state.isFinished else { return }
         state.isFinished = true
         state.cancelTimers()
-        lingerTicker?.cancel()
-        lingerTicker = nil
         state.done()
     }
 }
@@ -355,6 +311,7 @@ struct ClosedNotice {
 final class DrainState {
     let done: () -> Void
     var deadline: TimerHandle?
+    var ticker: TimerHandle?
     /// Set when the deadline came: from then on nothing is drained, only closed.
     var isPastDeadline = false
     var isFinished = false
@@ -363,5 +320,6 @@ final class DrainState {
 
     func cancelTimers() {
         deadline?.cancel()
+        ticker?.cancel()
     }
 }

@@ -139,12 +139,12 @@ extension Connections {
         // `.outputDrained`'s handler wrote again: the queue is not empty after all.
         if slot.pointee.output != nil { return updateInterest(fd, slot) }
         let flags = slot.pointee.flags
-        // Input dropped: it is reset once the peer has everything (`endLingeringConnections`).
-        if flags.contains(.inputDropped) {
-            startLingerTicker()
-            return updateInterest(fd, slot)
+        // Draining with input dropped: the drain ticker resets it once the peer has it all.
+        if flags.contains(.inputDropped) { return updateInterest(fd, slot) }
+        if flags.contains(.closeRequested) {
+            finishRequestedClose(fd, slot)
+            return false
         }
-        if flags.contains(.closeRequested) { return finishRequestedClose(fd, slot) }
         // Draining, the peer's end already seen: nothing more will come to end it.
         if flags.contains(.peerClosed) && (!halfClose || flags.contains(.draining)) {
             end(fd, slot, .peerClosed)
@@ -177,11 +177,10 @@ extension Connections {
     func updateInterest(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) -> Bool {
         var events: Events = []
         let flags = slot.pointee.flags
-        // Pulled and level-triggered: read is watched while a task waits, and while draining or
-        // closing (the loop then reads and drops the input, and sees the peer's end).
+        // Pulled and level-triggered: read is watched while a task waits, and while draining
+        // (the loop then reads and drops the input, and sees the peer's end).
         if flags.isDisjoint(with: ConnectionSlot.Flags.notReading)
-            && (!pulls || trigger == .edge
-                || !flags.isDisjoint(with: [.readWaiting, .draining, .closeRequested]))
+            && (!pulls || trigger == .edge || !flags.isDisjoint(with: [.readWaiting, .draining]))
         {
             events.insert(.read)
         }

@@ -31,9 +31,9 @@ extension Connections {
             }
         }
         guard events.contains(.read), slot.pointee.flags.contains(.open) else { return }
-        if !slot.pointee.flags.isDisjoint(with: ConnectionSlot.Flags.discardsInput) {
-            // No task reads any more (`drain` or `close` failed their waits): the loop reads
-            // and discards, as for pushed connections, to see the peer's end of stream.
+        if slot.pointee.flags.contains(.draining) {
+            // No task reads any more (`drain` failed their waits): the loop reads and
+            // discards, as for pushed connections, to see the peer's end of stream.
             receive(fd, slot)
         } else {
             slot.pointee.flags.insert(.readReady)

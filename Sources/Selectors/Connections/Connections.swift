@@ -132,9 +132,6 @@ public final class Connections {
     @exclusivity(unchecked) var freedSinceTrim = 0
     @exclusivity(unchecked) var memoryTrim: TimerHandle?
     @exclusivity(unchecked) var drain: DrainState?
-    /// Runs while a connection lingers after its output was written, and through a drain
-    /// (see `endLingeringConnections`).
-    @exclusivity(unchecked) var lingerTicker: TimerHandle?
     /// How the shared budget's callbacks reach this object; cleared when it goes.
     @exclusivity(unchecked) var budgetToken: ConnectionsToken?
     /// The id of this object's callback in the budget, removed when it goes.
@@ -230,7 +227,6 @@ public final class Connections {
         loop.eventLoop.removeCloseObserver(self)
         idleSweep?.cancel()
         memoryTrim?.cancel()
-        lingerTicker?.cancel()
         drain?.cancelTimers()
         if slots.highestFD >= 0 {
             for fd in 0...slots.highestFD where slots[fd].pointee.flags.contains(.open) {
@@ -366,12 +362,10 @@ public final class Connections {
     /// Reads once into the loop's buffer and hands it to the owner.
     @inline(__always)
     func receive(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
-        // Above a shared budget nobody reads (draining and closing connections discard what
-        // they read, so they may).
+        // Above a shared budget nobody reads (draining connections discard what they read,
+        // so they may).
         // Optional chaining rather than `if let`: binding the budget retains it, per read.
-        if budget?.isOverLimit.load(ordering: .relaxed) == true,
-            slot.pointee.flags.isDisjoint(with: ConnectionSlot.Flags.discardsInput)
-        {
+        if budget?.isOverLimit.load(ordering: .relaxed) == true, !slot.pointee.flags.contains(.draining) {
             pauseForBudget(fd, slot)
             return
         }
@@ -397,23 +391,15 @@ public final class Connections {
         }
         counters.bytesReceived.bump(by: count)
         slot.pointee.lastActivity = ConnectionSlot.activeNow
-        // Draining or closing: input is no longer delivered, only read so the close is
-        // orderly; the connection will end with a reset, since the peer's bytes were dropped.
-        if !slot.pointee.flags.isDisjoint(with: ConnectionSlot.Flags.discardsInput) {
-            droppedInput(slot)
+        // Draining: input is no longer delivered, only read so the close is orderly; the
+        // connection will end with a reset, since the peer's bytes were dropped.
+        if slot.pointee.flags.contains(.draining) {
+            slot.pointee.flags.insert(.inputDropped)
             return
         }
         handler(
             Connection(fd: fd, generation: slot.pointee.generation, owner: self),
             .received(UnsafeRawBufferPointer(start: readStart, count: count)))
-    }
-
-    /// Input read while draining or closing, and dropped: the connection will end with a
-    /// reset, once the peer has everything written. Out of line: only for shutdowns.
-    @inline(never)
-    func droppedInput(_ slot: UnsafeMutablePointer<ConnectionSlot>) {
-        slot.pointee.flags.insert(.inputDropped)
-        if slot.pointee.output == nil { startLingerTicker() }
     }
 
     /// What a failed read means. A pipe's write end is not open for reading, so its read
@@ -437,9 +423,9 @@ public final class Connections {
     /// once its queue is written.
     private func endOfInput(_ fd: Int32, _ slot: UnsafeMutablePointer<ConnectionSlot>) {
         slot.pointee.flags.insert(.peerClosed)
-        if !slot.pointee.flags.isDisjoint(with: ConnectionSlot.Flags.discardsInput) {
-            // Pending output goes first; a connection that dropped input is reset once the
-            // peer has everything written (`endLingeringConnections`).
+        if slot.pointee.flags.contains(.draining) {
+            // Pending output goes first; a connection that dropped input is reset by the
+            // drain ticker once the peer has everything written.
             if slot.pointee.output == nil && !slot.pointee.flags.contains(.inputDropped) {
                 end(fd, slot, .peerClosed)
             } else {
