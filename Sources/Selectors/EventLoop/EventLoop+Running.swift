@@ -236,7 +236,9 @@ extension EventLoop {
     private func enter() throws(SelectorError) {
         guard !isClosed else { throw SelectorError(.run, fd: nil, .loopClosed) }
         precondition(isOnLoopThread, "EventLoop.run() called off the loop's thread")
-        guard !isRunning else {
+        // The tasks a loop thread runs at its end (`closeRunningAcceptedTasks`) run outside
+        // `run()`, but a `run()` of theirs could never be stopped: the queue refuses the wake-up.
+        guard !isRunning && !isRunningAcceptedTasks else {
             throw SelectorError(
                 .run, fd: nil,
                 .invalidArgument(
