@@ -24,10 +24,18 @@ struct EchoLoop: Sendable {
         throws(SelectorError) -> EchoLoop
     {
         let configuration = shared.configuration
+        var othersRunning: (@Sendable () -> Bool)?
+        if index == 0 && configuration.threads > 1 {
+            othersRunning = { @Sendable in
+                var running = false
+                server.use { running = $0.otherLoopsRunning }
+                return running
+            }
+        }
         let worker = try EchoWorker(
             index: index, loop: io, listener: shared.listener, configuration: configuration,
-            limit: shared.limit,
-            budget: shared.budget, descriptorLimitNotice: shared.descriptorLimitNotice)
+            limit: shared.limit, budget: shared.budget, descriptorLimitNotice: shared.descriptorLimitNotice,
+            otherLoopsRunning: othersRunning)
         if index == 0 {
             for signal in configuration.shutdownSignals {
                 try io.onSignal(signal) { server.use { $0.signalReceived(signal) } }

@@ -147,6 +147,11 @@ public enum EchoServer {
             if let signal = shutdownSignals.first(where: { signalHandlers[$0] != nil }) {
                 throw fail("signal \(signal) is both a shutdown signal and in signalHandlers")
             }
+            // Each entry is a handler: a signal listed twice would count one delivery as two,
+            // and close at once instead of draining.
+            if Set(shutdownSignals).count < shutdownSignals.count {
+                throw fail("shutdownSignals lists a signal more than once")
+            }
             do {
                 _ = try SocketAddress(host: host, port: port)
             } catch {

@@ -24,13 +24,17 @@ final class EchoWorker {
     private let listener: Listener
     private let limit: ConnectionLimit?
     private let notices: EchoNotices
+    /// Loop 0's only: whether another loop still runs (see `finish`).
+    private let otherLoopsRunning: (@Sendable () -> Bool)?
     private var isFinished = false
 
     init(
         index: Int, loop io: IsolatedEventLoop, listener: Listener, configuration: EchoServer.Configuration,
-        limit: ConnectionLimit?, budget: OutputBudget, descriptorLimitNotice: OnceFlag
+        limit: ConnectionLimit?, budget: OutputBudget, descriptorLimitNotice: OnceFlag,
+        otherLoopsRunning: (@Sendable () -> Bool)? = nil
     ) throws(SelectorError) {
         self.index = index
+        self.otherLoopsRunning = otherLoopsRunning
         self.io = io
         self.configuration = configuration
         self.listener = listener
@@ -178,6 +182,15 @@ final class EchoWorker {
         listener.stopAccepting(on: io)
         connections?.closeAll()
         asyncConnections?.closeAll()
+        // Loop 0 watches the shutdown signals, and its close puts back their old dispositions:
+        // it stops last, so that a second signal during the others' drain still closes at once
+        // (the command line's default action would kill the process instead).
+        if let otherLoopsRunning, otherLoopsRunning() {
+            io.schedule(after: .milliseconds(10), repeating: .milliseconds(10)) { [io] in
+                if !otherLoopsRunning() { io.stop() }
+            }
+            return
+        }
         io.stop()
     }
 }

@@ -196,11 +196,29 @@ public final class RunningEchoServer: Sendable {
     /// - Throws: `join` with `invalidArgument` on one of the server's own loops, which would
     ///   wait for itself forever.
     public func wait() throws(SelectorError) {
+        // Loop 0 of a server `EchoServer.run` made is the caller's, not the group's: waiting
+        // there for the other loops would hold up the signals that end them.
+        if isOnCallersLoop {
+            throw SelectorError(
+                .join, fd: nil,
+                .invalidArgument("called on the server's first loop, which cannot wait for itself to end"))
+        }
         try group?.join()
         listener.close()
     }
 
-    private var isOnOwnLoop: Bool { group?.threads.contains { $0.isCurrent } ?? false }
+    /// Whether a loop other than loop 0 still runs (see `EchoWorker.finish`).
+    var otherLoopsRunning: Bool {
+        group?.threads.dropFirst(callersLoop == nil ? 1 : 0).contains { $0.isRunning } ?? false
+    }
+
+    private var isOnOwnLoop: Bool { isOnCallersLoop || group?.threads.contains { $0.isCurrent } ?? false }
+
+    /// Whether the caller runs on loop 0 of a server `EchoServer.run` made, while it runs (once
+    /// it has ended, its thread waits for the others in `runFirstLoop`).
+    private var isOnCallersLoop: Bool {
+        callersLoopRunning.load(ordering: .acquiring) && callersLoop?.isOnLoopThread == true
+    }
 
     /// Runs `body` on the first loop's thread after `delay` (a one-shot timer, scheduled from
     /// any thread). Dropped if the loop has ended.
