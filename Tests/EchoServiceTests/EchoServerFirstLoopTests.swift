@@ -127,13 +127,16 @@ struct EchoServerFirstLoopTests {
     /// as its own drain is over. While another loop still drains, SIGUSR1 (documented to log
     /// the statistics) or a second SIGTERM (documented to close at once, then print the
     /// summary and exit 0) kills the process. Which loop takes the client is up to the kernel,
-    /// so four servers are tried; the fault shows when the client lands on loop 1.
-    @Test func theCommandLineSurvivesSignalsWhileAnotherLoopStillDrains() throws {
+    /// so two servers are tried; the fault shows when the client lands on loop 1 (3 runs in 4).
+    @Test(
+        .disabled(
+            if: runsUnderThreadSanitizer, "instrumented servers, one after another, take minutes there"))
+    func theCommandLineSurvivesSignalsWhileAnotherLoopStillDrains() throws {
         let executable = try echoServerExecutable()
         let pattern = Pattern()
         var killedBy: Int32?
         var survived = 0
-        for _ in 0..<4 {
+        for _ in 0..<2 {
             let child = try ChildProcess(
                 path: executable,
                 arguments: [executable, "--port", "0", "--threads", "2", "--drain-timeout", "30"])

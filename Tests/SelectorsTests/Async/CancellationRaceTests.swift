@@ -5,7 +5,7 @@ import Testing
 /// Cancellation against the other ways a wait ends: before the loop has installed the wait,
 /// and at the moment readiness resumes it. Each wait ends exactly once, either way, and leaves
 /// nothing behind on the loop.
-@Suite(.timeLimit(.minutes(2)), .aheadOfBlockingTests)
+@Suite(.timeLimit(.minutes(5)), .aheadOfBlockingTests)
 struct CancellationRaceTests {
     /// A wait from off the loop, cancelled while the loop is too busy to install it, ends at
     /// once: the cancellation takes the queued waiter back itself and needs the loop for
