@@ -56,13 +56,15 @@ extension EventLoop {
         let busy = stopping || hasLocalWork
         try selector.select(
             limit: busy ? WaitTimeout(nanoseconds: 0) : waitTimeout(now: start, limit: limit))
-        let woke = timed || measuresTime ? clock.now() : 0
+        let standsStill = Clock.standsStillDuringIterations
+        let woke = timed || measuresTime || standsStill ? clock.now() : 0
 
         let dispatched = selector.forEachReady()
         // Timers use the time the wait ended: one that falls due while handlers run fires on
         // the next iteration, whose wait is then zero. Late by one pass, never early. A timer
-        // first scheduled by a handler of this iteration waits for the next one too.
-        if timed && timers.hasDue(at: woke) { runDueTimers(now: woke) }
+        // first scheduled by a handler of this iteration waits for the next one too, except on
+        // a virtual clock, where it is due at `woke` already (see `VirtualEventLoop`).
+        if (timed || standsStill && timers.count > 0) && timers.hasDue(at: woke) { runDueTimers(now: woke) }
         // The loop's own tasks first: they were queued by its earlier work.
         if hasLocalWork { runLocalTasks() }
         if tasks.mayHaveTasks { runTasks() }

@@ -171,7 +171,10 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Runs `body` on the loop thread at `deadline`, then every `interval` if given. From any
-    /// thread; on a closed loop the handle comes back inactive and `body` never runs.
+    /// thread; on a closed loop the handle comes back inactive and `body` never runs. Timers
+    /// with equal deadlines fire in the order they were scheduled, except that one scheduled
+    /// from another thread reaches the loop with its tasks, so if it is due by then it fires
+    /// at the next iteration, after the due timers the loop's own thread scheduled.
     @discardableResult
     public func schedule(
         at deadline: LoopInstant, repeating interval: Duration? = nil, _ body: @escaping @Sendable () -> Void
@@ -181,7 +184,9 @@ public final class EventLoop: @unchecked Sendable {
             deadline: deadline.nanoseconds, interval: interval.map { max(0, $0.saturatedNanoseconds) },
             body: body)
         // Numbered now, not when the task inserts it: its place among equal deadlines is
-        // the order of scheduling, whichever thread scheduled.
+        // the order of scheduling, whichever thread scheduled. (It joins the queue with the
+        // loop's tasks, after that iteration's timers: one already due then fires at the
+        // next iteration, after due timers the loop's own thread scheduled meanwhile.)
         entry.sequence = makeTimerSequence()
         let handle = TimerHandle(entry: entry, loop: self)
         do {

@@ -26,4 +26,6 @@ final class SilentWaker: Waker {
 
 extension VirtualClock: LoopClock {
     func now() -> Int64 { nanoseconds }
+
+    static var standsStillDuringIterations: Bool { true }
 }

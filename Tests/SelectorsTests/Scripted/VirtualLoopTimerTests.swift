@@ -284,4 +284,22 @@ import Testing
         #expect(test.now == Self.at(1_000))
         #expect(test.loop.now == test.now)
     }
+
+    /// No time passes during a virtual iteration, so a zero-delay timer an I/O handler
+    /// schedules is due when that iteration's timers run: it fires in that iteration, whether
+    /// or not another timer was scheduled before.
+    @Test(arguments: [false, true])
+    func aZeroDelayTimerFromAHandlerRunsInThatIteration(unrelatedTimer: Bool) throws {
+        let test = VirtualEventLoop()
+        defer { test.loop.close() }
+        let loop = test.loop
+        if unrelatedTimer { loop.schedule(after: .seconds(3600)) {} }
+        var fired = false
+        try loop.register(5, events: .read) { _, _ in
+            loop.schedule(after: .zero) { fired = true }
+        }
+        try test.script.deliver(5, .read)
+        try loop.runOnce(timeout: .zero)
+        #expect(fired, "a zero-delay timer from a handler did not run in that iteration")
+    }
 }
